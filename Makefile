@@ -1,0 +1,96 @@
+# kennel — build with GNU make (see README "Why make").
+#
+#   make            build build/kennel, build/kenneld and the unit tests
+#   make check      build and run the whole test suite (tests/run)
+#   make run        build, start kenneld in the background if none runs, open a
+#                   sandboxed shell in the current directory
+#   make asan       the same build with AddressSanitizer + UBSan in build-asan/
+#   make fuzz       libFuzzer targets in build-fuzz/ (clang)
+#   make deps       install the Debian packages the build and tests need
+#
+# Sources are found by wildcard: a new .c in src/<part>/ joins the library, a
+# new tests/unit/test_*.c becomes a unit-test binary, tests/fuzz/fuzz_*.c a fuzzer.
+
+SANITIZE ?=
+ifeq ($(SANITIZE),1)
+BUILD ?= build-asan
+SAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+else
+BUILD ?= build
+SAN_FLAGS :=
+endif
+
+CC ?= cc
+VERSION := $(shell cat VERSION 2>/dev/null || echo 0.0.0)
+GIT_REV := $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
+CFLAGS ?= -O2 -g
+CFLAGS += -std=gnu11 -Wall -Wextra -Wno-unused-parameter -Wshadow -Wformat=2 -Wno-format-truncation \
+	  -D_FORTIFY_SOURCE=2 -fstack-protector-strong -fPIE \
+	  -DKENNEL_VERSION=\"$(VERSION)\" -DKENNEL_GIT_REV=\"$(GIT_REV)\" \
+	  -Isrc $(SAN_FLAGS)
+LDFLAGS += -pie -Wl,-z,relro,-z,now $(SAN_FLAGS)
+LIBS := -lseccomp -ljansson -lssl -lcrypto
+
+MAINS := src/cli/main.c src/daemon/main.c src/proxy/main.c
+LIB_SRCS := $(filter-out $(MAINS),$(wildcard src/*/*.c))
+LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/%.o)
+UNIT_SRCS := $(wildcard tests/unit/test_*.c)
+UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/unit/%)
+HELPER_SRCS := $(wildcard tests/helpers/*.c)
+HELPER_BINS := $(HELPER_SRCS:tests/helpers/%.c=$(BUILD)/tests/helpers/%)
+BINS := $(BUILD)/kennel $(BUILD)/kenneld $(if $(wildcard src/proxy/main.c),$(BUILD)/kennel-proxy)
+
+all: $(BINS) $(UNIT_BINS) $(HELPER_BINS)
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
+
+$(BUILD)/libkennel.a: $(LIB_OBJS)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/kennel: $(BUILD)/src/cli/main.o $(BUILD)/libkennel.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
+
+$(BUILD)/kenneld: $(BUILD)/src/daemon/main.o $(BUILD)/libkennel.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
+
+$(BUILD)/kennel-proxy: $(BUILD)/src/proxy/main.o $(BUILD)/libkennel.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
+
+$(BUILD)/tests/unit/%: $(BUILD)/tests/unit/%.o $(BUILD)/libkennel.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
+
+$(BUILD)/tests/helpers/%: $(BUILD)/tests/helpers/%.o
+	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
+
+check: all
+	tests/run $(BUILD)
+
+asan:
+	$(MAKE) SANITIZE=1
+
+check-asan:
+	$(MAKE) SANITIZE=1 check
+
+run: all
+	tools/run-shell $(BUILD)
+
+# libFuzzer targets: every tests/fuzz/fuzz_*.c linked with the library sources.
+FUZZ_SRCS := $(wildcard tests/fuzz/fuzz_*.c)
+FUZZ_BINS := $(FUZZ_SRCS:tests/fuzz/%.c=build-fuzz/%)
+FUZZ_FLAGS := -O1 -g -std=gnu11 -Isrc -fsanitize=fuzzer,address,undefined -DKENNEL_VERSION=\"$(VERSION)\" -DKENNEL_GIT_REV=\"fuzz\"
+fuzz: $(FUZZ_BINS)
+build-fuzz/%: tests/fuzz/%.c $(LIB_SRCS)
+	@mkdir -p build-fuzz
+	clang $(FUZZ_FLAGS) -o $@ $< $(LIB_SRCS) $(LIBS)
+
+deps:
+	tools/install-deps
+
+clean:
+	rm -rf build build-asan build-fuzz
+
+.PHONY: all check asan check-asan run fuzz deps clean
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

@@ -1,0 +1,100 @@
+#define _GNU_SOURCE
+#include "cli/cli.h"
+
+#include <stdarg.h>
+#include <string.h>
+
+#include "cli/args.h"
+
+void cli_getopt_reset(void)
+{
+	optind = 0;
+	opterr = 0;
+}
+
+void cli_print_usage(FILE *f, const struct cli_command *cmd)
+{
+	const char *line = cmd->usage;
+	const char *label = "Usage: ";
+	while (*line) {
+		size_t len = strcspn(line, "\n");
+		fprintf(f, "%skennel %.*s\n", label, (int)len, line);
+		label = "       ";
+		line += len;
+		if (*line == '\n')
+			line++;
+	}
+}
+
+int cli_help(const struct cli_command *cmd)
+{
+	cli_print_usage(stdout, cmd);
+	printf("\n%s\n", cmd->summary);
+	if (cmd->help && *cmd->help)
+		printf("\n%s", cmd->help);
+	return 0;
+}
+
+int cli_usage_error(const struct cli_command *cmd, const char *fmt, ...)
+{
+	va_list ap;
+	fflush(stdout);
+	fprintf(stderr, "kennel %s: ", cmd->name);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	cli_print_usage(stderr, cmd);
+	fprintf(stderr, "See 'kennel %s --help'.\n", cmd->name);
+	return CLI_EXIT_USAGE;
+}
+
+static const struct option *find_long(const struct option *longopts, const char *name,
+				      size_t len)
+{
+	for (const struct option *o = longopts; o && o->name; o++)
+		if (strlen(o->name) == len && strncmp(o->name, name, len) == 0)
+			return o;
+	return NULL;
+}
+
+int cli_getopt_error(const struct cli_command *cmd, const struct option *longopts, int c,
+		     char **argv)
+{
+	/* getopt has moved optind past the element holding the bad option, except
+	 * inside a cluster of short options, where optopt names it. */
+	const char *elem = optind > 0 ? argv[optind - 1] : "";
+	bool is_long = strncmp(elem, "--", 2) == 0;
+	if (c == ':') {
+		if (is_long)
+			return cli_usage_error(cmd, "option '%s' needs an argument", elem);
+		return cli_usage_error(cmd, "option '-%c' needs an argument", optopt);
+	}
+	if (is_long) {
+		size_t len = strcspn(elem + 2, "=");
+		const struct option *o = find_long(longopts, elem + 2, len);
+		if (o && elem[2 + len] == '=' && o->has_arg == no_argument)
+			return cli_usage_error(cmd, "option '--%s' takes no argument", o->name);
+		return cli_usage_error(cmd, "unknown option '--%.*s'", (int)len, elem + 2);
+	}
+	if (optopt > 0 && optopt < 128 && optopt != '?')
+		return cli_usage_error(cmd, "unknown option '-%c'", optopt);
+	return cli_usage_error(cmd, "unknown option '%s'", elem);
+}
+
+int cli_report(const kn_error *err)
+{
+	fflush(stdout);
+	fprintf(stderr, "kennel: %s\n", err->msg);
+	return CLI_EXIT_FAILURE;
+}
+
+int cli_check_names(const struct cli_command *cmd, char **names, int n)
+{
+	for (int i = 0; i < n; i++) {
+		const char *why = NULL;
+		if (!cli_valid_sandbox_name(names[i], &why))
+			return cli_usage_error(cmd, "invalid sandbox name '%s': %s", names[i], why);
+	}
+	return 0;
+}

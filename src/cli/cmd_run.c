@@ -1,0 +1,222 @@
+/* cmd_run.c — `kennel run`: find or create a sandbox, start it, and attach to
+ * its agent's command (contract: commands.h, cli.h).
+ *
+ * `run X` uses the sandbox named X when there is one; otherwise X is an agent
+ * and the sandbox is the one for that agent whose first workspace is WORKSPACE
+ * (default: the current directory), created when there is none. With --name,
+ * that name is looked up instead, and must belong to the same agent and
+ * workspace if it exists. The command is the sandbox's "command" plus ARGS,
+ * interactive always, with a terminal when stdin is one. */
+#define _GNU_SOURCE
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli/args.h"
+#include "cli/client.h"
+#include "cli/commands.h"
+#include "cli/create.h"
+#include "cli/exec.h"
+
+const char cli_run_help[] =
+	"Runs the agent's command in a sandbox and attaches to it. SANDBOX names an\n"
+	"existing sandbox; otherwise AGENT's sandbox for WORKSPACE (default: the\n"
+	"current directory) is used, and created if there is none. ARGS after '--'\n"
+	"are appended to the agent's command. Exits with the command's status.\n"
+	"\n"
+	"Options (used only when the sandbox is created):\n" CLI_CREATE_HELP
+	"  -h, --help          show this help\n";
+
+static const char *first_workspace(const json_t *sandbox)
+{
+	const json_t *first = json_array_get(json_object_get(sandbox, "workspaces"), 0);
+	return json_string_value(json_object_get(first, "path"));
+}
+
+static bool belongs_to(const json_t *sandbox, const char *agent, const char *workspace)
+{
+	const char *a = json_string_value(json_object_get(sandbox, "agent"));
+	const char *w = first_workspace(sandbox);
+	return a && w && strcmp(a, agent) == 0 && strcmp(w, workspace) == 0;
+}
+
+/* GET /sandboxes/NAME: 1 with *sandbox, 0 when there is no such sandbox. */
+static int lookup(const struct cli_globals *globals, const char *name, json_t **sandbox,
+		  kn_error *err)
+{
+	char path[128];
+	int status = 0;
+	snprintf(path, sizeof(path), "/sandboxes/%s", name);
+	if (cli_api_call(globals->socket_path, "GET", path, NULL, &status, sandbox, err) == 0)
+		return 1;
+	return status == 404 ? 0 : -1;
+}
+
+/* The sandbox for AGENT in WORKSPACE: 1 with *sandbox, 0 when there is none. */
+static int find_for_agent(const struct cli_globals *globals, const char *agent,
+			  const char *workspace, json_t **sandbox, kn_error *err)
+{
+	json_t *answer = NULL;
+	if (cli_api_call(globals->socket_path, "GET", "/sandboxes", NULL, NULL, &answer, err) < 0)
+		return -1;
+	size_t i;
+	json_t *sb;
+	int found = 0;
+	json_array_foreach(json_object_get(answer, "sandboxes"), i, sb) {
+		if (belongs_to(sb, agent, workspace)) {
+			*sandbox = json_incref(sb);
+			found = 1;
+			break;
+		}
+	}
+	json_decref(answer);
+	return found;
+}
+
+/* Resolve the positionals to a sandbox name (malloc'd), creating it if needed. */
+static int resolve_sandbox(const struct cli_command *cmd, const struct cli_globals *globals,
+			   const struct cli_create_options *opts, const char *target,
+			   const char *workspace_arg, char **name)
+{
+	kn_error err = {0};
+	json_t *sandbox = NULL;
+	int found = 0;
+	if (!opts->name && cli_valid_sandbox_name(target, NULL)) {
+		found = lookup(globals, target, &sandbox, &err);
+		if (found < 0)
+			return cli_report(&err);
+		if (found && workspace_arg) {
+			json_decref(sandbox);
+			return cli_usage_error(cmd, "'%s' is a sandbox; WORKSPACE goes only with an "
+						    "AGENT", target);
+		}
+	}
+	if (!found) {
+		struct cli_workspace ws = {0};
+		if (cli_parse_workspace(workspace_arg ? workspace_arg : ".", &ws, &err) < 0)
+			return cli_report(&err);
+		if (opts->name) {
+			found = lookup(globals, opts->name, &sandbox, &err);
+			if (found > 0 && !belongs_to(sandbox, target, ws.path)) {
+				kn_fail(&err, "sandbox '%s' exists but is not agent '%s' in %s",
+					opts->name, target, ws.path);
+				found = -1;
+				json_decref(sandbox);
+			}
+		} else {
+			found = find_for_agent(globals, target, ws.path, &sandbox, &err);
+		}
+		if (found == 0 &&
+		    cli_create_sandbox(globals, opts, target, &ws, 1, &sandbox, &err) == 0) {
+			fprintf(stderr, "kennel: created sandbox %s\n",
+				json_string_value(json_object_get(sandbox, "name")));
+			found = 1;
+		} else if (found == 0) {
+			found = -1;
+		}
+		cli_workspace_clear(&ws);
+		if (found < 0)
+			return cli_report(&err);
+	} else if (cli_create_has_limits(opts)) {
+		fprintf(stderr, "kennel: sandbox '%s' exists; --cpus, --memory, --pids and "
+				"--image only apply when a sandbox is created\n", target);
+	}
+	const char *n = json_string_value(json_object_get(sandbox, "name"));
+	*name = n ? strdup(n) : NULL;
+	json_decref(sandbox);
+	if (!*name)
+		return cli_report(&(kn_error){.msg = "kenneld's sandbox object has no name"});
+	return 0;
+}
+
+/* POST start, then the sandbox's command followed by `args`. */
+static int start_and_attach(const struct cli_globals *globals, const char *name, char **args,
+			    size_t n_args)
+{
+	kn_error err = {0};
+	char path[128];
+	json_t *sandbox = NULL;
+	snprintf(path, sizeof(path), "/sandboxes/%s/start", name);
+	if (cli_api_call(globals->socket_path, "POST", path, NULL, NULL, &sandbox, &err) < 0)
+		return cli_report(&err);
+	const json_t *command = json_object_get(sandbox, "command");
+	size_t n_cmd = json_array_size(command);
+	const char **argv = calloc(n_cmd + n_args + 1, sizeof(char *));
+	int rc = 0;
+	if (!argv)
+		rc = cli_report(&(kn_error){.msg = "out of memory"});
+	for (size_t i = 0; rc == 0 && i < n_cmd; i++) {
+		argv[i] = json_string_value(json_array_get(command, i));
+		if (!argv[i])
+			rc = cli_report(&(kn_error){.msg = "sandbox command has a non-string element"});
+	}
+	if (rc == 0 && n_cmd == 0) {
+		kn_fail(&err, "sandbox '%s' has no command to run; use 'kennel exec %s CMD'",
+			name, name);
+		rc = cli_report(&err);
+	}
+	if (rc == 0) {
+		for (size_t i = 0; i < n_args; i++)
+			argv[n_cmd + i] = args[i];
+		struct cli_exec_options opt = {
+			.cmd = argv,
+			.n_cmd = n_cmd + n_args,
+			.tty = isatty(STDIN_FILENO),
+			.interactive = true,
+		};
+		rc = cli_exec_session(globals->socket_path, name, &opt);
+	}
+	free(argv);
+	json_decref(sandbox);
+	return rc;
+}
+
+int cli_cmd_run(const struct cli_command *cmd, const struct cli_globals *globals, int argc,
+		char **argv)
+{
+	static const struct option longopts[] = {
+		CLI_CREATE_LONGOPTS,
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
+	};
+	struct cli_create_options opts = {0};
+	char *name = NULL;
+	const char *target, *workspace = NULL;
+	int c, i, rc = 0;
+	cli_getopt_reset();
+	while (rc == 0 && (c = getopt_long(argc, argv, "+:h", longopts, NULL)) != -1) {
+		if (c == 'h') {
+			rc = cli_help(cmd);
+			goto out;
+		}
+		rc = cli_create_option(cmd, c, optarg, &opts);
+		if (rc < 0)
+			rc = cli_getopt_error(cmd, longopts, c, argv);
+	}
+	if (rc)
+		goto out;
+	i = optind;
+	if (i >= argc) {
+		rc = cli_usage_error(cmd, "missing SANDBOX or AGENT");
+		goto out;
+	}
+	target = argv[i++];
+	if (i < argc && strcmp(argv[i], "--") != 0)
+		workspace = argv[i++];
+	if (i < argc && strcmp(argv[i], "--") != 0) {
+		rc = cli_usage_error(cmd, "unexpected argument '%s' (arguments for the agent "
+					  "go after '--')", argv[i]);
+		goto out;
+	}
+	if (i < argc)
+		i++; /* the "--" */
+	rc = resolve_sandbox(cmd, globals, &opts, target, workspace, &name);
+	if (rc == 0)
+		rc = start_and_attach(globals, name, argv + i, (size_t)(argc - i));
+out:
+	free(name);
+	cli_create_options_clear(&opts);
+	return rc;
+}

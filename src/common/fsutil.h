@@ -1,0 +1,22 @@
+/* fsutil.h — file helpers that keep the state dir consistent.
+ *
+ * Contract: kn_write_atomic writes `len` bytes to `path` through a temp file in
+ * the same directory, fsyncs it, renames it over `path` and fsyncs the directory,
+ * so a crash at any moment leaves either the old or the new content. kn_read_file
+ * reads a whole regular file of at most `max` bytes (NUL-terminated). kn_mkdir_p
+ * creates a directory and its parents. kn_rm_rf removes a tree without following
+ * symlinks and without crossing mount points. All return 0 / -1 with `err` set. */
+#ifndef KENNEL_FSUTIL_H
+#define KENNEL_FSUTIL_H
+
+#include <stddef.h>
+#include <sys/types.h>
+
+#include "error.h"
+
+int kn_write_atomic(const char *path, const void *data, size_t len, mode_t mode, kn_error *err);
+int kn_read_file(const char *path, size_t max, char **out, size_t *out_len, kn_error *err);
+int kn_mkdir_p(const char *path, mode_t mode, kn_error *err);
+int kn_rm_rf(const char *path, kn_error *err);
+
+#endif

@@ -1,0 +1,51 @@
+/* util.h — small shared helpers: scope-bound cleanup, ownership transfer, limits.
+ *
+ * Contract: header-only. `_cleanup_free_` frees a pointer, `_cleanup_close_` closes
+ * an fd (ignores -1), `_cleanup_fclose_` closes a FILE*, when the variable leaves
+ * scope. `steal_pointer(&p)` / `steal_fd(&fd)` hand ownership out and disarm the
+ * cleanup. Style taken from bubblewrap's utils.h and systemd's macro.h. */
+#ifndef KENNEL_UTIL_H
+#define KENNEL_UTIL_H
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+static inline void kn_freep(void *p) { free(*(void **)p); }
+static inline void kn_closep(int *fd)
+{
+	if (*fd >= 0) {
+		int saved = errno;
+		close(*fd);
+		errno = saved;
+	}
+}
+static inline void kn_fclosep(FILE **f)
+{
+	if (*f)
+		fclose(*f);
+}
+
+#define _cleanup_free_ __attribute__((cleanup(kn_freep)))
+#define _cleanup_close_ __attribute__((cleanup(kn_closep)))
+#define _cleanup_fclose_ __attribute__((cleanup(kn_fclosep)))
+
+static inline void *kn_steal_pointer(void *pp)
+{
+	void **p = pp, *v = *p;
+	*p = NULL;
+	return v;
+}
+#define steal_pointer(pp) kn_steal_pointer(pp)
+
+static inline int steal_fd(int *fd)
+{
+	int v = *fd;
+	*fd = -1;
+	return v;
+}
+
+#define KN_ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+
+#endif

@@ -1,0 +1,403 @@
+#define _GNU_SOURCE
+#include "daemon/api.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "common/log.h"
+#include "common/util.h"
+#include "daemon/manager.h"
+
+/* argv and env entries accepted in one exec request: far above what a shell
+ * accepts on a command line, low enough to bound the daemon's work. */
+#define KN_EXEC_MAX_ARGS 4096
+
+static void respond_json(struct kn_api_response *r, int status, json_t *j)
+{
+	r->status = status;
+	r->body = json_dumps(j, JSON_COMPACT);
+	json_decref(j);
+}
+
+char *kn_api_error_body(const char *msg)
+{
+	json_t *j = json_pack("{s:s}", "error", msg);
+	char *s = json_dumps(j, JSON_COMPACT);
+	json_decref(j);
+	return s;
+}
+
+static void respond_error(struct kn_api_response *r, int status, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+static void respond_error(struct kn_api_response *r, int status, const char *fmt, ...)
+{
+	char msg[KN_ERR_MAX];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	r->status = status;
+	r->body = kn_api_error_body(msg);
+	log_debug("api: %d %s", status, msg);
+}
+
+static int status_for(const kn_error *err)
+{
+	switch (err->errnum) {
+	case ENOENT: return 404;
+	case EEXIST: return 409;
+	case EBUSY: return 409;
+	case EINVAL: return 400;
+	default: return 500;
+	}
+}
+
+static void respond_kn_error(struct kn_api_response *r, const kn_error *err)
+{
+	int status = status_for(err);
+	if (status == 500)
+		log_error("%s", err->msg);
+	respond_error(r, status, "%s", err->msg);
+}
+
+static json_t *sandbox_json(const struct kn_sandbox *sb)
+{
+	json_t *j = kn_sandbox_config_json(sb);
+	json_object_set_new(j, "status", json_string(sb->init_pid ? "running" : "stopped"));
+	json_object_set_new(j, "pid", sb->init_pid ? json_integer(sb->init_pid) : json_null());
+	json_t *cmd = json_array();
+	const struct kn_agent_def *a = kn_agent_find(sb->agent);
+	for (size_t i = 0; a && a->command[i]; i++)
+		json_array_append_new(cmd, json_string(a->command[i]));
+	json_object_set_new(j, "command", cmd);
+	json_object_set_new(j, "state_dir", json_string(sb->dir));
+	return j;
+}
+
+static json_t *parse_body(struct kn_api_response *r, const char *body, size_t len)
+{
+	json_error_t je;
+	json_t *j = json_loadb(body, len, JSON_REJECT_DUPLICATES, &je);
+	if (!j) {
+		respond_error(r, 400, "invalid JSON body: %s (line %d)", je.text, je.line);
+		return NULL;
+	}
+	if (!json_is_object(j)) {
+		json_decref(j);
+		respond_error(r, 400, "JSON body must be an object");
+		return NULL;
+	}
+	return j;
+}
+
+static void handle_create(struct kn_store *st, const char *body, size_t len, struct kn_api_response *r)
+{
+	json_t *j = parse_body(r, body, len);
+	if (!j)
+		return;
+	struct kn_create_req req;
+	memset(&req, 0, sizeof(req));
+	json_t *ws = NULL, *cpus = NULL, *mem = NULL, *pids = NULL;
+	json_error_t je;
+	if (json_unpack_ex(j, &je, JSON_STRICT, "{s?s,s:s,s:o,s?s,s?o,s?o,s?o}", "name", &req.name,
+			   "agent", &req.agent, "workspaces", &ws, "image", &req.image, "cpus", &cpus,
+			   "memory", &mem, "pids", &pids) < 0) {
+		respond_error(r, 400, "create request: %s", je.text);
+		goto out;
+	}
+	if (!json_is_array(ws) || json_array_size(ws) == 0 || json_array_size(ws) > KN_MAX_WORKSPACES) {
+		respond_error(r, 400, "workspaces must be a list of 1 to %d entries", KN_MAX_WORKSPACES);
+		goto out;
+	}
+	size_t i;
+	json_t *w;
+	json_array_foreach(ws, i, w) {
+		const char *path;
+		int ro = 0;
+		if (json_unpack_ex(w, &je, JSON_STRICT, "{s:s,s?b}", "path", &path, "readonly", &ro) < 0) {
+			respond_error(r, 400, "workspace %zu: %s", i, je.text);
+			goto out;
+		}
+		if (strlen(path) >= sizeof(req.workspaces[0].path)) {
+			respond_error(r, 400, "workspace %zu: path too long", i);
+			goto out;
+		}
+		snprintf(req.workspaces[i].path, sizeof(req.workspaces[i].path), "%s", path);
+		req.workspaces[i].readonly = ro;
+		req.n_workspaces++;
+	}
+	if ((cpus && !json_is_null(cpus) && !json_is_number(cpus)) ||
+	    (mem && !json_is_null(mem) && !json_is_integer(mem)) ||
+	    (pids && !json_is_null(pids) && !json_is_integer(pids))) {
+		respond_error(r, 400, "cpus must be a number, memory and pids integers");
+		goto out;
+	}
+	if ((mem && json_is_integer(mem) && json_integer_value(mem) < 0) ||
+	    (pids && json_is_integer(pids) && json_integer_value(pids) < 0)) {
+		respond_error(r, 400, "memory and pids must not be negative");
+		goto out;
+	}
+	req.limits.cpus = cpus && json_is_number(cpus) ? json_number_value(cpus) : 0;
+	req.limits.memory_bytes = mem && json_is_integer(mem) ? (uint64_t)json_integer_value(mem) : 0;
+	req.limits.pids = pids && json_is_integer(pids) ? (uint64_t)json_integer_value(pids) : 0;
+	struct kn_sandbox *sb;
+	kn_error err = {0};
+	if (kn_mgr_create(st, &req, &sb, &err) < 0)
+		respond_kn_error(r, &err);
+	else
+		respond_json(r, 201, sandbox_json(sb));
+out:
+	json_decref(j);
+}
+
+static int parse_user(json_t *u, uid_t *uid)
+{
+	if (!u || json_is_null(u)) {
+		*uid = KN_AGENT_UID;
+		return 0;
+	}
+	if (!json_is_string(u))
+		return -1;
+	const char *s = json_string_value(u);
+	if (!strcmp(s, "agent") || !strcmp(s, "")) {
+		*uid = KN_AGENT_UID;
+		return 0;
+	}
+	if (!strcmp(s, "root")) {
+		*uid = 0;
+		return 0;
+	}
+	char *end;
+	errno = 0;
+	unsigned long v = strtoul(s, &end, 10);
+	if (errno || *end || end == s || v >= 65534)
+		return -1;
+	*uid = (uid_t)v;
+	return 0;
+}
+
+static char **string_list(json_t *arr, size_t max, int need_one)
+{
+	if (arr && !json_is_array(arr))
+		return NULL;
+	size_t n = arr ? json_array_size(arr) : 0;
+	if (n > max || (need_one && n == 0))
+		return NULL;
+	char **v = calloc(n + 1, sizeof(char *));
+	if (!v)
+		return NULL;
+	for (size_t i = 0; i < n; i++) {
+		json_t *e = json_array_get(arr, i);
+		if (!json_is_string(e)) {
+			free(v);
+			return NULL;
+		}
+		v[i] = (char *)json_string_value(e);
+	}
+	return v;
+}
+
+static void handle_exec(struct kn_store *st, struct kn_sandbox *sb, const char *body, size_t len,
+			struct kn_api_response *r)
+{
+	json_t *j = parse_body(r, body, len);
+	if (!j)
+		return;
+	json_t *cmd = NULL, *env = NULL, *user = NULL;
+	const char *workdir = NULL;
+	int tty = 0, interactive = 0, detach = 0, rows = 0, cols = 0;
+	json_error_t je;
+	char **argv = NULL, **envv = NULL;
+	int pipes[3][2] = {{-1, -1}, {-1, -1}, {-1, -1}};
+	if (json_unpack_ex(j, &je, JSON_STRICT, "{s:o,s?o,s?o,s?s,s?b,s?b,s?b,s?i,s?i}", "cmd", &cmd,
+			   "env", &env, "user", &user, "workdir", &workdir, "tty", &tty, "interactive",
+			   &interactive, "detach", &detach, "rows", &rows, "cols", &cols) < 0) {
+		respond_error(r, 400, "exec request: %s", je.text);
+		goto out;
+	}
+	argv = string_list(cmd, KN_EXEC_MAX_ARGS, 1);
+	envv = string_list(env, KN_EXEC_MAX_ARGS, 0);
+	if (!argv || !envv) {
+		respond_error(r, 400, "cmd must be a non-empty list of strings and env a list of K=V strings");
+		goto out;
+	}
+	for (size_t i = 0; envv[i]; i++)
+		if (!strchr(envv[i], '=') || envv[i][0] == '=') {
+			respond_error(r, 400, "env entry '%s' is not NAME=VALUE", envv[i]);
+			goto out;
+		}
+	if (workdir && workdir[0] != '/') {
+		respond_error(r, 400, "workdir must be an absolute path");
+		goto out;
+	}
+	uid_t uid;
+	if (parse_user(user, &uid) < 0) {
+		respond_error(r, 400, "user must be \"agent\", \"root\" or a uid below 65534");
+		goto out;
+	}
+	if (rows < 0 || rows > 0xffff || cols < 0 || cols > 0xffff) {
+		respond_error(r, 400, "rows and cols must be between 0 and 65535");
+		goto out;
+	}
+	kn_error err = {0};
+	if (!sb->init_pid && kn_mgr_start(st, sb, &err) < 0) {
+		respond_kn_error(r, &err);
+		goto out;
+	}
+	struct kn_exec_spec ex = {.argv = argv, .env = envv, .uid = uid, .gid = uid,
+				  .workdir = workdir, .tty = tty && !detach, .rows = (unsigned short)rows,
+				  .cols = (unsigned short)cols, .stdio = {-1, -1, -1}};
+	int devnull = -1;
+	if (!ex.tty) {
+		devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
+		for (int i = 0; i < 3; i++) {
+			int want_pipe = !detach && (i > 0 || interactive);
+			if (want_pipe && pipe2(pipes[i], O_CLOEXEC) < 0) {
+				kn_fail_errno(&err, "pipe2 for exec");
+				respond_kn_error(r, &err);
+				goto out_null;
+			}
+			ex.stdio[i] = want_pipe ? pipes[i][i == 0 ? 0 : 1] : devnull;
+		}
+	}
+	struct kn_sandbox_spec spec;
+	kn_store_spec(st, sb, &spec);
+	struct kn_exec_result res;
+	if (kn_ns_exec(&spec, sb->init_pid, &sb->cg, &ex, &res, &err) < 0) {
+		respond_kn_error(r, &err);
+		goto out_null;
+	}
+	log_info("exec in %s: pid %d uid %u%s: %s", sb->name, (int)res.pid, (unsigned)uid,
+		 ex.tty ? " tty" : "", argv[0]);
+	if (detach) {
+		r->reap_pidfd = res.helper_pidfd;
+		respond_json(r, 200, json_pack("{s:i}", "pid", (int)res.pid));
+		goto out_null;
+	}
+	r->is_exec_stream = 1;
+	r->status = 200;
+	r->helper_pid = res.helper_pid;
+	r->helper_pidfd = res.helper_pidfd;
+	json_t *fdnames = json_array();
+	if (ex.tty) {
+		r->fds[r->n_fds++] = res.pty_master;
+		json_array_append_new(fdnames, json_string("pty"));
+	} else {
+		static const char *const names[] = {"stdin", "stdout", "stderr"};
+		for (int i = 0; i < 3; i++) {
+			if (pipes[i][0] < 0)
+				continue;
+			r->fds[r->n_fds++] = steal_fd(&pipes[i][i == 0 ? 1 : 0]);
+			json_array_append_new(fdnames, json_string(names[i]));
+		}
+	}
+	respond_json(r, 200, json_pack("{s:s,s:i,s:o}", "event", "started", "pid", (int)res.pid, "fds", fdnames));
+	r->is_exec_stream = 1;
+out_null:
+	if (devnull >= 0)
+		close(devnull);
+out:
+	for (int i = 0; i < 3; i++) {
+		kn_closep(&pipes[i][0]);
+		kn_closep(&pipes[i][1]);
+	}
+	free(argv);
+	free(envv);
+	json_decref(j);
+}
+
+/* Split "/sandboxes/NAME[/ACTION]" ; returns 1 when it matched. */
+static int sandbox_path(const char *path, char *name, size_t namesz, const char **action)
+{
+	static const char prefix[] = "/sandboxes/";
+	if (strncmp(path, prefix, sizeof(prefix) - 1))
+		return 0;
+	const char *n = path + sizeof(prefix) - 1;
+	const char *slash = strchr(n, '/');
+	size_t len = slash ? (size_t)(slash - n) : strlen(n);
+	if (len == 0 || len >= namesz)
+		return len >= namesz ? -1 : 0;
+	memcpy(name, n, len);
+	name[len] = '\0';
+	*action = slash ? slash + 1 : "";
+	return 1;
+}
+
+void kn_api_handle(struct kn_store *st, const struct http_request *req, const char *body,
+		   size_t body_len, struct kn_api_response *r)
+{
+	memset(r, 0, sizeof(*r));
+	r->helper_pidfd = -1;
+	r->reap_pidfd = -1;
+	char path[1024], *query;
+	if (req->target_len >= sizeof(path) || req->target_len == 0 || req->target[0] != '/') {
+		respond_error(r, 400, "request target must be an absolute path under 1024 bytes");
+		return;
+	}
+	memcpy(path, req->target, req->target_len);
+	path[req->target_len] = '\0';
+	if ((query = strchr(path, '?')))
+		*query++ = '\0';
+	const char *m = req->method;
+	int get = !strcmp(m, "GET"), post = !strcmp(m, "POST"), del = !strcmp(m, "DELETE");
+
+	if (!strcmp(path, "/health")) {
+		if (!get)
+			return respond_error(r, 405, "use GET for /health");
+		return respond_json(r, 200, json_pack("{s:s}", "status", "ok"));
+	}
+	if (!strcmp(path, "/version")) {
+		if (!get)
+			return respond_error(r, 405, "use GET for /version");
+		return respond_json(r, 200, json_pack("{s:s,s:s,s:i}", "version", KENNEL_VERSION, "git",
+						      KENNEL_GIT_REV, "api", 1));
+	}
+	if (!strcmp(path, "/sandboxes")) {
+		if (post)
+			return handle_create(st, body, body_len, r);
+		if (!get)
+			return respond_error(r, 405, "use GET or POST for /sandboxes");
+		json_t *list = json_array();
+		for (struct kn_sandbox *sb = st->list; sb; sb = sb->next)
+			json_array_append_new(list, sandbox_json(sb));
+		return respond_json(r, 200, json_pack("{s:o}", "sandboxes", list));
+	}
+	char name[KN_NAME_MAX + 2];
+	const char *action = NULL, *reason;
+	int matched = sandbox_path(path, name, sizeof(name), &action);
+	if (matched == 0)
+		return respond_error(r, 404, "no such endpoint: %s", path);
+	if (matched < 0 || !kn_name_valid(name, &reason))
+		return respond_error(r, 400, "invalid sandbox name in path: %s",
+				     matched < 0 ? "too long" : reason);
+	struct kn_sandbox *sb = kn_store_find(st, name);
+	if (!sb)
+		return respond_error(r, 404, "no such sandbox: %s", name);
+	kn_error err = {0};
+	if (!strcmp(action, "")) {
+		if (get)
+			return respond_json(r, 200, sandbox_json(sb));
+		if (!del)
+			return respond_error(r, 405, "use GET or DELETE for /sandboxes/%s", name);
+		int force = query && (strstr(query, "force=1") || strstr(query, "force=true"));
+		if (kn_mgr_remove(st, sb, force, &err) < 0)
+			return respond_kn_error(r, &err);
+		return respond_json(r, 200, json_pack("{s:s}", "removed", name));
+	}
+	if (!post)
+		return respond_error(r, 405, "use POST for /sandboxes/%s/%s", name, action);
+	if (!strcmp(action, "start") || !strcmp(action, "stop")) {
+		int rc = action[2] == 'a' ? kn_mgr_start(st, sb, &err) : kn_mgr_stop(st, sb, &err);
+		if (rc < 0)
+			return respond_kn_error(r, &err);
+		return respond_json(r, 200, sandbox_json(sb));
+	}
+	if (!strcmp(action, "exec"))
+		return handle_exec(st, sb, body, body_len, r);
+	respond_error(r, 404, "no such endpoint: %s", path);
+}

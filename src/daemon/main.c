@@ -1,0 +1,134 @@
+/* kenneld — the kennel daemon (root). See docs/kenneld.8 and docs/api.md. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <grp.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "common/log.h"
+#include "daemon/manager.h"
+#include "daemon/server.h"
+#include "daemon/store.h"
+#include "sandbox/base.h"
+#include "sandbox/init.h"
+
+#define DEFAULT_SOCKET "/run/kennel/kenneld.sock"
+#define DEFAULT_STATE_DIR "/var/lib/kennel"
+#define DEFAULT_GROUP "kennel"
+
+static void usage(FILE *f)
+{
+	fprintf(f, "usage: kenneld [--socket PATH] [--state-dir DIR] [--group NAME] [--debug]\n"
+		   "\n"
+		   "The kennel daemon: creates and runs sandboxes; serves the API on a Unix socket.\n"
+		   "\n"
+		   "  --socket PATH     API socket (default " DEFAULT_SOCKET ")\n"
+		   "  --state-dir DIR   state directory (default " DEFAULT_STATE_DIR ")\n"
+		   "  --group NAME      group allowed to use the socket (default " DEFAULT_GROUP
+		   ", created if missing)\n"
+		   "  --debug           log every request and step\n"
+		   "  -h, --help        this help\n"
+		   "  --version         print the version\n");
+}
+
+/* The socket's group: created with groupadd when missing, as the API promises. */
+static void ensure_group(const char *group)
+{
+	if (getgrnam(group))
+		return;
+	pid_t pid = fork();
+	if (pid == 0) {
+		int devnull = open("/dev/null", O_WRONLY);
+		if (devnull >= 0)
+			dup2(devnull, 1);
+		execlp("groupadd", "groupadd", "--system", group, (char *)NULL);
+		_exit(127);
+	}
+	int status = 0;
+	if (pid > 0)
+		waitpid(pid, &status, 0);
+	if (pid < 0 || !WIFEXITED(status) || WEXITSTATUS(status) != 0)
+		log_warn("could not create group %s (groupadd failed)", group);
+	else
+		log_info("created group %s", group);
+}
+
+int main(int argc, char **argv)
+{
+	if (argc >= 1 && !strcmp(argv[0], KN_INIT_ARGV0))
+		kn_init_run();
+	const char *sock = DEFAULT_SOCKET, *state = DEFAULT_STATE_DIR, *group = DEFAULT_GROUP;
+	int debug = 0;
+	static const struct option opts[] = {
+		{"socket", required_argument, NULL, 's'}, {"state-dir", required_argument, NULL, 'd'},
+		{"group", required_argument, NULL, 'g'},  {"debug", no_argument, NULL, 'D'},
+		{"help", no_argument, NULL, 'h'},         {"version", no_argument, NULL, 'V'},
+		{NULL, 0, NULL, 0}};
+	int c;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		switch (c) {
+		case 's': sock = optarg; break;
+		case 'd': state = optarg; break;
+		case 'g': group = optarg; break;
+		case 'D': debug = 1; break;
+		case 'h': usage(stdout); return 0;
+		case 'V': printf("kenneld %s (%s)\n", KENNEL_VERSION, KENNEL_GIT_REV); return 0;
+		default:
+			fprintf(stderr, "kenneld: %s: %s\n",
+				optopt ? "option needs an argument or is unknown" : "unknown option",
+				argv[optind - 1]);
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "kenneld: unexpected argument: %s\n", argv[optind]);
+		usage(stderr);
+		return 2;
+	}
+	kn_log_init("kenneld", debug ? KN_LOG_DEBUG : KN_LOG_INFO);
+	if (geteuid() != 0) {
+		log_error("kenneld must run as root (it creates namespaces, mounts and cgroups)");
+		return 1;
+	}
+	/* The daemon never dumps core: sandboxes' secrets may pass through it. */
+	struct rlimit core = {0, 0};
+	setrlimit(RLIMIT_CORE, &core);
+	prctl(PR_SET_DUMPABLE, 0);
+	char real_state[PATH_MAX];
+	kn_error err = {0};
+	struct kn_store st;
+	if (kn_store_open(&st, state, &err) < 0 || !realpath(state, real_state)) {
+		log_error("state dir %s: %s", state, err.msg[0] ? err.msg : strerror(errno));
+		return 1;
+	}
+	if (kn_store_open(&st, real_state, &err) < 0 || kn_store_load(&st, &err) < 0 ||
+	    kn_mgr_reconcile(&st, &err) < 0) {
+		log_error("%s", err.msg);
+		return 1;
+	}
+	if (kn_base_build(st.base_dir, &err) < 0)
+		log_warn("%s (host-based sandboxes will fail to start)", err.msg);
+	ensure_group(group);
+	int lfd = kn_server_listen(sock, group, &err);
+	if (lfd < 0) {
+		log_error("%s", err.msg);
+		return 1;
+	}
+	log_info("kenneld %s listening on %s, state in %s", KENNEL_VERSION, sock, real_state);
+	int rc = kn_server_run(&st, lfd, &err);
+	if (rc < 0)
+		log_error("%s", err.msg);
+	unlink(sock);
+	close(lfd);
+	return rc < 0 ? 1 : 0;
+}

@@ -1,0 +1,293 @@
+#define _GNU_SOURCE
+#include "daemon/manager.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/fsutil.h"
+#include "common/log.h"
+#include "common/util.h"
+#include "sandbox/base.h"
+
+/* Below this a shell cannot even start; it catches "--memory 64" meant as MiB. */
+#define KN_MIN_MEMORY (16u << 20)
+/* A login shell plus a command needs a handful of processes. */
+#define KN_MIN_PIDS 8
+/* More than the kernel's default pid_max makes no sense. */
+#define KN_MAX_PIDS 4194304
+
+static const char *const shell_cmd[] = {"/bin/bash", "-l", NULL};
+static const struct kn_agent_def agents[] = {
+	{"shell", shell_cmd},
+};
+
+const struct kn_agent_def *kn_agent_find(const char *name)
+{
+	for (size_t i = 0; i < KN_ARRAY_SIZE(agents); i++)
+		if (!strcmp(agents[i].name, name))
+			return &agents[i];
+	return NULL;
+}
+
+int kn_fail_class(kn_error *err, int errnum, const char *fmt, ...)
+{
+	if (err) {
+		va_list ap;
+		va_start(ap, fmt);
+		vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
+		va_end(ap);
+		err->errnum = errnum;
+	}
+	return -1;
+}
+
+static int validate(const struct kn_create_req *req, kn_error *err)
+{
+	if (!req->agent || !kn_agent_find(req->agent))
+		return kn_fail_class(err, EINVAL, "unknown agent '%s' (known: shell)",
+				     req->agent ? req->agent : "");
+	if (req->n_workspaces == 0)
+		return kn_fail_class(err, EINVAL, "at least one workspace is required");
+	for (size_t i = 0; i < req->n_workspaces; i++) {
+		const char *p = req->workspaces[i].path;
+		struct stat st;
+		if (p[0] != '/')
+			return kn_fail_class(err, EINVAL, "workspace %s is not an absolute path", p);
+		if (stat(p, &st) < 0)
+			return kn_fail_class(err, EINVAL, "workspace %s: %s", p, strerror(errno));
+		if (!S_ISDIR(st.st_mode))
+			return kn_fail_class(err, EINVAL, "workspace %s is not a directory", p);
+		char real[PATH_MAX];
+		if (!realpath(p, real) || strcmp(real, p))
+			return kn_fail_class(err, EINVAL, "workspace %s must be a canonical path (it is %s)",
+					     p, realpath(p, real) ? real : "unresolvable");
+		if (!strcmp(p, "/"))
+			return kn_fail_class(err, EINVAL, "the root directory cannot be a workspace");
+		/* Kernel file systems the sandbox mounts fresh. */
+		static const char *const reserved[] = {"/proc", "/sys", "/dev"};
+		for (size_t r = 0; r < KN_ARRAY_SIZE(reserved); r++) {
+			size_t n = strlen(reserved[r]);
+			if (!strncmp(p, reserved[r], n) && (p[n] == '\0' || p[n] == '/'))
+				return kn_fail_class(err, EINVAL, "workspace %s lies in %s, which the sandbox provides itself",
+						     p, reserved[r]);
+		}
+	}
+	if (req->image) {
+		struct stat st;
+		if (req->image[0] != '/' || stat(req->image, &st) < 0 || !S_ISDIR(st.st_mode))
+			return kn_fail_class(err, EINVAL, "image %s is not an existing absolute directory",
+					     req->image);
+	}
+	if (req->limits.cpus < 0 || req->limits.cpus > 1024)
+		return kn_fail_class(err, EINVAL, "cpus must be between 0 and 1024");
+	if (req->limits.memory_bytes && req->limits.memory_bytes < KN_MIN_MEMORY)
+		return kn_fail_class(err, EINVAL, "memory limit below 16 MiB");
+	if (req->limits.pids && (req->limits.pids < KN_MIN_PIDS || req->limits.pids > KN_MAX_PIDS))
+		return kn_fail_class(err, EINVAL, "pids limit must be between %d and %d", KN_MIN_PIDS,
+				     KN_MAX_PIDS);
+	return 0;
+}
+
+static void now_rfc3339(char *out, size_t n)
+{
+	time_t t = time(NULL);
+	struct tm tm;
+	gmtime_r(&t, &tm);
+	strftime(out, n, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+int kn_mgr_create(struct kn_store *st, const struct kn_create_req *req, struct kn_sandbox **out,
+		  kn_error *err)
+{
+	const char *reason;
+	if (validate(req, err) < 0)
+		return -1;
+	char name[KN_NAME_MAX + 1];
+	if (req->name) {
+		if (!kn_name_valid(req->name, &reason))
+			return kn_fail_class(err, EINVAL, "invalid sandbox name '%s': %s", req->name, reason);
+		if (kn_store_find(st, req->name))
+			return kn_fail_class(err, EEXIST, "a sandbox named %s already exists", req->name);
+		snprintf(name, sizeof(name), "%s", req->name);
+	} else {
+		char base[KN_NAME_MAX + 1];
+		kn_name_default(req->agent, req->workspaces[0].path, base, sizeof(base));
+		snprintf(name, sizeof(name), "%s", base);
+		for (int i = 2; kn_store_find(st, name); i++) {
+			char suffix[16];
+			int sl = snprintf(suffix, sizeof(suffix), "-%d", i);
+			snprintf(name, sizeof(name), "%.*s%s", KN_NAME_MAX - sl, base, suffix);
+		}
+	}
+	struct kn_sandbox *sb = calloc(1, sizeof(*sb));
+	if (!sb)
+		return kn_fail(err, "out of memory");
+	snprintf(sb->name, sizeof(sb->name), "%s", name);
+	snprintf(sb->agent, sizeof(sb->agent), "%s", req->agent);
+	snprintf(sb->image, sizeof(sb->image), "%s", req->image ? req->image : "");
+	snprintf(sb->dir, sizeof(sb->dir), "%s/sandboxes/%s", st->state_dir, name);
+	now_rfc3339(sb->created, sizeof(sb->created));
+	sb->limits = req->limits;
+	sb->uid_base = kn_store_free_uid_base(st);
+	sb->n_workspaces = req->n_workspaces;
+	memcpy(sb->workspaces, req->workspaces, sizeof(req->workspaces[0]) * req->n_workspaces);
+	sb->init_pidfd = -1;
+
+	if (mkdir(sb->dir, 0700) < 0) {
+		int e = errno;
+		free(sb);
+		return kn_fail_class(err, e == EEXIST ? EEXIST : e, "mkdir %s: %s", sb->dir, strerror(e));
+	}
+	struct kn_sandbox_spec spec;
+	kn_store_spec(st, sb, &spec);
+	if ((!sb->image[0] && kn_base_build(st->base_dir, err) < 0) || kn_ns_prepare(&spec, err) < 0 ||
+	    kn_store_save_config(sb, err) < 0) {
+		kn_error ignored;
+		kn_store_remove_files(st, sb, &ignored);
+		free(sb);
+		return kn_fail_prefix(err, "create sandbox %s", name);
+	}
+	kn_store_add(st, sb);
+	log_info("created sandbox %s (agent %s, workspace %s, uid base %u)", sb->name, sb->agent,
+		 sb->workspaces[0].path, sb->uid_base);
+	if (kn_mgr_start(st, sb, err) < 0) {
+		kn_error ignored;
+		kn_store_unlink(st, sb);
+		kn_store_remove_files(st, sb, &ignored);
+		free(sb);
+		return -1;
+	}
+	*out = sb;
+	return 0;
+}
+
+int kn_mgr_start(struct kn_store *st, struct kn_sandbox *sb, kn_error *err)
+{
+	if (sb->init_pid)
+		return 0;
+	struct kn_sandbox_spec spec;
+	kn_store_spec(st, sb, &spec);
+	if (kn_cgroup_create(sb->name, &sb->limits, &sb->cg, err) < 0)
+		return kn_fail_prefix(err, "start sandbox %s", sb->name);
+	pid_t pid;
+	int pidfd;
+	if (kn_ns_start(&spec, &sb->cg, &pid, &pidfd, err) < 0) {
+		kn_error ignored;
+		kn_cgroup_destroy(&sb->cg, &ignored);
+		return -1;
+	}
+	sb->init_pid = pid;
+	sb->init_pidfd = pidfd;
+	sb->init_is_child = 1;
+	sb->init_start = kn_proc_start_time(pid);
+	if (kn_store_save_runtime(sb, err) < 0) {
+		kn_error ignored;
+		kn_mgr_stop(st, sb, &ignored);
+		return -1;
+	}
+	log_info("started sandbox %s (init pid %d)", sb->name, (int)pid);
+	return 0;
+}
+
+/* Reap or wait for the init after its cgroup was killed. */
+static void wait_init_gone(struct kn_sandbox *sb)
+{
+	if (sb->init_is_child) {
+		while (waitpid(sb->init_pid, NULL, 0) < 0 && errno == EINTR)
+			;
+	}
+	kn_closep(&sb->init_pidfd);
+	sb->init_pid = 0;
+	sb->init_start = 0;
+}
+
+int kn_mgr_stop(struct kn_store *st, struct kn_sandbox *sb, kn_error *err)
+{
+	if (!sb->init_pid)
+		return 0;
+	if (kn_cgroup_kill(&sb->cg, err) < 0)
+		return kn_fail_prefix(err, "stop sandbox %s", sb->name);
+	wait_init_gone(sb);
+	if (kn_cgroup_destroy(&sb->cg, err) < 0)
+		log_warn("stop sandbox %s: %s", sb->name, err->msg);
+	if (kn_store_clear_runtime(sb, err) < 0)
+		return -1;
+	log_info("stopped sandbox %s", sb->name);
+	return 0;
+}
+
+void kn_mgr_on_init_exit(struct kn_store *st, struct kn_sandbox *sb)
+{
+	kn_error err;
+	log_warn("sandbox %s: init (pid %d) exited; marking it stopped", sb->name, (int)sb->init_pid);
+	if (kn_mgr_stop(st, sb, &err) < 0)
+		log_error("%s", err.msg);
+}
+
+int kn_mgr_remove(struct kn_store *st, struct kn_sandbox *sb, int force, kn_error *err)
+{
+	if (sb->init_pid && !force)
+		return kn_fail_class(err, EBUSY, "sandbox %s is running; stop it first or use rm -f",
+				     sb->name);
+	if (kn_mgr_stop(st, sb, err) < 0)
+		return -1;
+	if (kn_store_remove_files(st, sb, err) < 0)
+		return kn_fail_prefix(err, "remove sandbox %s", sb->name);
+	kn_store_unlink(st, sb);
+	log_info("removed sandbox %s", sb->name);
+	free(sb);
+	return 0;
+}
+
+int kn_mgr_reconcile(struct kn_store *st, kn_error *err)
+{
+	for (struct kn_sandbox *sb = st->list; sb; sb = sb->next) {
+		pid_t pid;
+		unsigned long long start;
+		kn_error e;
+		int has_cg = kn_cgroup_open(sb->name, &sb->cg, &e) == 0;
+		if (kn_store_read_runtime(sb, &pid, &start) && start && kn_proc_start_time(pid) == start) {
+			int fd = (int)syscall(SYS_pidfd_open, pid, 0);
+			if (fd >= 0 && has_cg) {
+				sb->init_pid = pid;
+				sb->init_start = start;
+				sb->init_pidfd = fd;
+				sb->init_is_child = 0;
+				log_info("reconcile: sandbox %s still running (init pid %d); adopted", sb->name, (int)pid);
+				continue;
+			}
+			if (fd >= 0)
+				close(fd);
+			/* Running but without its cgroup: it cannot be managed, end it. */
+			kill(pid, SIGKILL);
+		}
+		if (has_cg && kn_cgroup_destroy(&sb->cg, &e) < 0)
+			log_warn("reconcile: sandbox %s: %s", sb->name, e.msg);
+		kn_store_clear_runtime(sb, &e);
+	}
+	char **names = NULL;
+	size_t n = 0;
+	if (kn_cgroup_list(&names, &n, err) < 0)
+		return -1;
+	for (size_t i = 0; i < n; i++) {
+		if (kn_store_find(st, names[i]))
+			continue;
+		struct kn_cgroup cg;
+		kn_error e;
+		log_info("reconcile: removing stray cgroup %s", names[i]);
+		if (kn_cgroup_open(names[i], &cg, &e) < 0 || kn_cgroup_destroy(&cg, &e) < 0)
+			log_warn("reconcile: %s", e.msg);
+	}
+	kn_cgroup_list_free(names, n);
+	return 0;
+}

@@ -1,0 +1,49 @@
+/* manager.h — sandbox lifecycle in the daemon: create, start, stop, remove,
+ * and reconcile after a restart.
+ *
+ * Contract: all functions run in the daemon's single thread and keep the store,
+ * the state dir, the cgroups and the running processes consistent:
+ *  - create: validates, writes the folder, prepares the layers, writes
+ *    config.json last (the commit point), then starts. A failure removes what it
+ *    made; an existing sandbox of that name is never touched.
+ *  - start: cgroup with limits, namespaces and init, runtime.json.
+ *  - stop: kills every process in the sandbox's cgroup, reaps init, removes the
+ *    cgroup and runtime.json. The writable layer stays.
+ *  - remove: stop, then delete the folder (through trash).
+ *  - reconcile (daemon start): adopts sandboxes whose init still runs (same pid
+ *    and start time), clears the rest, and destroys cgroups of no sandbox.
+ *  - on_init_exit: called when an init's pidfd becomes readable.
+ * Errors carry an HTTP-ish class in err->errnum: ENOENT unknown sandbox,
+ * EEXIST name taken, EINVAL bad input, EBUSY running; others are internal. */
+#ifndef KENNEL_MANAGER_H
+#define KENNEL_MANAGER_H
+
+#include "daemon/store.h"
+
+struct kn_create_req {
+	const char *name; /* NULL: default */
+	const char *agent;
+	const char *image;
+	size_t n_workspaces;
+	struct kn_workspace workspaces[KN_MAX_WORKSPACES];
+	struct kn_limits limits;
+};
+
+struct kn_agent_def {
+	const char *name;
+	const char *const *command;
+};
+const struct kn_agent_def *kn_agent_find(const char *name);
+
+int kn_mgr_create(struct kn_store *st, const struct kn_create_req *req, struct kn_sandbox **out,
+		  kn_error *err);
+int kn_mgr_start(struct kn_store *st, struct kn_sandbox *sb, kn_error *err);
+int kn_mgr_stop(struct kn_store *st, struct kn_sandbox *sb, kn_error *err);
+int kn_mgr_remove(struct kn_store *st, struct kn_sandbox *sb, int force, kn_error *err);
+int kn_mgr_reconcile(struct kn_store *st, kn_error *err);
+void kn_mgr_on_init_exit(struct kn_store *st, struct kn_sandbox *sb);
+
+/* Error with a class (see above). */
+int kn_fail_class(kn_error *err, int errnum, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+#endif

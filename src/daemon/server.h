@@ -1,0 +1,27 @@
+/* server.h — kenneld's event loop: the API socket, its connections, running
+ * exec sessions and sandbox inits, all on one epoll in one thread.
+ *
+ * Contract: kn_server_listen creates the Unix socket (parent directory made
+ * 0755, socket 0660 owned by root:`group`, an existing stale socket replaced,
+ * a live one refused). kn_server_run serves until SIGTERM/SIGINT, then
+ * returns 0 leaving sandboxes running (a restart adopts them). Each connection
+ * carries one request (Connection: close); a client that has not sent a whole
+ * request within KN_API_READ_TIMEOUT_S is dropped; at most KN_API_MAX_CONNS
+ * are open at once. */
+#ifndef KENNEL_SERVER_H
+#define KENNEL_SERVER_H
+
+#include "common/error.h"
+#include "daemon/store.h"
+
+/* Generous for a local client; short enough that a stuck one is dropped fast. */
+#define KN_API_READ_TIMEOUT_S 10
+/* Local API clients are few; an exec session holds one while it runs. */
+#define KN_API_MAX_CONNS 1024
+/* Writes to a client block at most this long (responses are small). */
+#define KN_API_WRITE_TIMEOUT_MS 5000
+
+int kn_server_listen(const char *path, const char *group, kn_error *err);
+int kn_server_run(struct kn_store *st, int listen_fd, kn_error *err);
+
+#endif

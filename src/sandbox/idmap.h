@@ -1,0 +1,37 @@
+/* idmap.h — user-namespace id mappings: writing a process's uid_map/gid_map,
+ * and making user-namespace fds that describe a mapping for idmapped mounts.
+ *
+ * Contract: the sandbox's user namespace maps inside ids 0..KN_IDMAP_RANGE-1 to
+ * host ids base..base+KN_IDMAP_RANGE-1 (base is per sandbox, never 0).
+ * kn_idmap_userns_fd forks a short-lived child that enters a fresh user
+ * namespace, writes the requested maps for it, returns an O_CLOEXEC fd to that
+ * namespace and reaps the child: the fd is what mount_setattr(MOUNT_ATTR_IDMAP)
+ * wants. kn_idmap_mount clones `path` as a detached mount tree with that idmap
+ * and the given MOUNT_ATTR_* flags and returns the tree's fd. Caller: root. */
+#ifndef KENNEL_IDMAP_H
+#define KENNEL_IDMAP_H
+
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "common/error.h"
+
+/* 65536 ids: every uid/gid a Debian system hands out (0..65535, with 65534 as
+ * nobody) fits, the same size as the usual /etc/subuid allocation. */
+#define KN_IDMAP_RANGE 65536u
+
+struct kn_idmap {
+	uint32_t inside;
+	uint32_t outside;
+	uint32_t count;
+};
+
+/* Write "inside outside count" lines to /proc/PID/{uid,gid}_map. */
+int kn_idmap_write(pid_t pid, const struct kn_idmap *uid, size_t n_uid,
+		   const struct kn_idmap *gid, size_t n_gid, kn_error *err);
+int kn_idmap_userns_fd(const struct kn_idmap *uid, size_t n_uid, const struct kn_idmap *gid,
+		       size_t n_gid, kn_error *err);
+/* attr_set: MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | ... ; recursive clone of `path`. */
+int kn_idmap_mount(const char *path, int userns_fd, uint64_t attr_set, kn_error *err);
+
+#endif

@@ -1,0 +1,17 @@
+/* init.h — PID 1 of a sandbox.
+ *
+ * Contract: kn_init_run never returns. It reaps every zombie re-parented to it
+ * and forwards SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1 and SIGUSR2 to every
+ * other process of the sandbox (kill(-1, sig)), so a graceful stop reaches the
+ * agent. It holds no fd to the host and runs our code only; it ends when the
+ * daemon kills the sandbox's cgroup. */
+#ifndef KENNEL_INIT_H
+#define KENNEL_INIT_H
+
+/* A binary that links this module runs kn_init_run when started under this
+ * name: kn_ns_start re-executes the daemon's own binary as the sandbox's PID 1. */
+#define KN_INIT_ARGV0 "kennel-init"
+
+void kn_init_run(void) __attribute__((noreturn));
+
+#endif

@@ -1,0 +1,47 @@
+/* landlock.h — the filesystem fence of the ns sandbox, a second line behind
+ * the mount namespace: should a mount escape or a bug expose a host path, the
+ * agent still cannot write (or read) beyond what it was given.
+ *
+ * Contract: kn_landlock_apply() sets no_new_privs and restricts the calling
+ * process, and everything it starts, to:
+ *   - beneath each `writable` path: everything (read, write, execute, create,
+ *     remove, rename, truncate, device ioctl) except creating device nodes;
+ *   - beneath each `readonly` path: read files, list directories, execute;
+ *   - the null, zero, random and terminal devices (/dev/null, /dev/zero,
+ *     /dev/full, /dev/random, /dev/urandom, /dev/tty, /dev/ptmx, /dev/pts/):
+ *     read, write and ioctl, wherever the lists put /dev; those that do not
+ *     exist are skipped;
+ *   - nothing anywhere else. Rules add up along a path, so a writable
+ *     directory below a read-only one is writable.
+ * With Landlock ABI 6 or later it also scopes signals and abstract Unix
+ * sockets: a process in the domain can signal, or connect to an abstract
+ * socket of, only processes in the same domain or one nested in it. Every
+ * restriction is inherited across fork and execve and cannot be lifted. Files
+ * already open are not affected. Only access rights the running kernel knows
+ * are handled; what an older kernel lacks is logged at warn.
+ *
+ * Paths are resolved in the caller's mount namespace (after pivot_root); a
+ * listed path that does not exist is an error. Lists are NULL-terminated; a
+ * NULL list is empty.
+ *
+ * Returns 0 when the fence is in place; 1 when the kernel offers no usable
+ * Landlock, in which case nothing was applied, a warning was logged and the
+ * caller decides whether to go on; -1 with `err` set on failure (nothing
+ * applied).
+ *
+ * kn_landlock_abi() returns the Landlock ABI version of the running kernel, or
+ * 0 when Landlock is not built in or not enabled. */
+#ifndef KENNEL_SANDBOX_LANDLOCK_H
+#define KENNEL_SANDBOX_LANDLOCK_H
+
+#include "common/error.h"
+
+struct kn_landlock_rules {
+	const char *const *writable;
+	const char *const *readonly;
+};
+
+int kn_landlock_abi(void);
+int kn_landlock_apply(const struct kn_landlock_rules *rules, kn_error *err);
+
+#endif

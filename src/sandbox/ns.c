@@ -1,0 +1,321 @@
+#define _GNU_SOURCE
+#include "sandbox/sandbox.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <linux/sched.h>
+#include <net/if.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "common/fsutil.h"
+#include "common/log.h"
+#include "common/util.h"
+#include "sandbox/base.h"
+#include "sandbox/idmap.h"
+#include "sandbox/init.h"
+#include "sandbox/rlimits.h"
+#include "sandbox/rootfs.h"
+#include "sandbox/seccomp.h"
+
+/* Messages between the daemon and a starting sandbox; errors carry text. */
+#define MSG_GO "go"
+#define MSG_NEED_MAPS "maps?"
+#define MSG_MAPS_DONE "maps!"
+#define MSG_READY "ready"
+#define MSG_MAX 1100
+
+static const char *const layer_dirs[] = {"root", "usr", "var_lib_dpkg"};
+
+static int mkdir_owned(const char *path, mode_t mode, uid_t uid, kn_error *err)
+{
+	if (mkdir(path, mode) < 0 && errno != EEXIST)
+		return kn_fail_errno(err, "mkdir %s", path);
+	if (chown(path, uid, uid) < 0)
+		return kn_fail_errno(err, "chown %s", path);
+	if (chmod(path, mode) < 0)
+		return kn_fail_errno(err, "chmod %s", path);
+	return 0;
+}
+
+static int write_owned(const char *path, const char *content, uid_t uid, kn_error *err)
+{
+	if (kn_write_atomic(path, content, strlen(content), 0644, err) < 0)
+		return -1;
+	if (chown(path, uid, uid) < 0)
+		return kn_fail_errno(err, "chown %s", path);
+	return 0;
+}
+
+int kn_ns_prepare(const struct kn_sandbox_spec *s, kn_error *err)
+{
+	char p[PATH_MAX];
+	uid_t root = s->uid_base, agent = s->uid_base + KN_AGENT_UID;
+	static const char *const parts[] = {"lower", "upper", "work"};
+	snprintf(p, sizeof(p), "%s/rootfs", s->dir);
+	if (mkdir_owned(p, 0755, 0, err) < 0)
+		return -1;
+	for (size_t i = 0; i < KN_ARRAY_SIZE(parts); i++) {
+		snprintf(p, sizeof(p), "%s/%s", s->dir, parts[i]);
+		if (mkdir_owned(p, 0700, 0, err) < 0)
+			return -1;
+		for (size_t j = 0; j < KN_ARRAY_SIZE(layer_dirs); j++) {
+			snprintf(p, sizeof(p), "%s/%s/%s", s->dir, parts[i], layer_dirs[j]);
+			/* Upper dirs are the sandbox's own: owned by its root. */
+			if (mkdir_owned(p, 0755, i == 1 ? root : 0, err) < 0)
+				return -1;
+		}
+	}
+	/* Seed the writable layer: /etc identity files, the agent's home, /root. */
+	const char *dirs[][2] = {{"etc", "755"}, {"home", "755"}, {"root", "700"}};
+	for (size_t i = 0; i < KN_ARRAY_SIZE(dirs); i++) {
+		snprintf(p, sizeof(p), "%s/upper/root/%s", s->dir, dirs[i][0]);
+		if (mkdir_owned(p, (mode_t)strtol(dirs[i][1], NULL, 8), root, err) < 0)
+			return -1;
+	}
+	snprintf(p, sizeof(p), "%s/upper/root%s", s->dir, KN_AGENT_HOME);
+	if (mkdir_owned(p, 0750, agent, err) < 0)
+		return -1;
+	char content[512];
+	snprintf(content, sizeof(content), "%s\n", s->name);
+	snprintf(p, sizeof(p), "%s/upper/root/etc/hostname", s->dir);
+	if (write_owned(p, content, root, err) < 0)
+		return -1;
+	snprintf(content, sizeof(content),
+		 "127.0.0.1\tlocalhost %s\n::1\tlocalhost ip6-localhost ip6-loopback\n", s->name);
+	snprintf(p, sizeof(p), "%s/upper/root/etc/hosts", s->dir);
+	if (write_owned(p, content, root, err) < 0)
+		return -1;
+	if (s->image) {
+		/* An image brings its own /etc; make sure the agent user exists. */
+		char img_pw[PATH_MAX];
+		snprintf(p, sizeof(p), "%s/upper/root/etc/passwd", s->dir);
+		snprintf(img_pw, sizeof(img_pw), "%s/etc/passwd", s->image);
+		struct stat st;
+		if (stat(p, &st) < 0) {
+			_cleanup_free_ char *pw = NULL;
+			size_t len = 0;
+			if (kn_read_file(img_pw, 1 << 22, &pw, &len, NULL) < 0)
+				pw = strdup("root:x:0:0:root:/root:/bin/sh\n");
+			char line[256];
+			snprintf(line, sizeof(line), "%s:x:%d:%d:kennel agent:%s:/bin/sh\n", KN_AGENT_NAME,
+				 KN_AGENT_UID, KN_AGENT_UID, KN_AGENT_HOME);
+			if (pw && !strstr(pw, "\nagent:") && strncmp(pw, "agent:", 6)) {
+				size_t n = strlen(pw);
+				char *m = malloc(n + strlen(line) + 2);
+				if (!m)
+					return kn_fail(err, "out of memory");
+				sprintf(m, "%s%s%s", pw, (n && pw[n - 1] != '\n') ? "\n" : "", line);
+				int rc = write_owned(p, m, root, err);
+				free(m);
+				if (rc < 0)
+					return -1;
+			}
+		}
+	}
+	return 0;
+}
+
+static int send_msg(int sock, const char *msg)
+{
+	return send(sock, msg, strlen(msg), MSG_NOSIGNAL) < 0 ? -1 : 0;
+}
+
+/* Child side: report the error text to the daemon and die. */
+static void __attribute__((noreturn)) child_fail(int sock, const kn_error *err)
+{
+	char msg[MSG_MAX];
+	snprintf(msg, sizeof(msg), "error %s", err->msg);
+	send_msg(sock, msg);
+	_exit(1);
+}
+
+static int expect(int sock, const char *want, kn_error *err)
+{
+	char buf[MSG_MAX];
+	ssize_t n;
+	do
+		n = recv(sock, buf, sizeof(buf) - 1, 0);
+	while (n < 0 && errno == EINTR);
+	if (n < 0)
+		return kn_fail_errno(err, "recv from sandbox setup");
+	if (n == 0)
+		return kn_fail(err, "sandbox setup process exited unexpectedly");
+	buf[n] = '\0';
+	if (!strncmp(buf, "error ", 6))
+		return kn_fail(err, "%s", buf + 6);
+	if (strcmp(buf, want))
+		return kn_fail(err, "sandbox setup protocol: expected %s, got %.40s", want, buf);
+	return 0;
+}
+
+static int loopback_up(kn_error *err)
+{
+	_cleanup_close_ int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (s < 0)
+		return kn_fail_errno(err, "socket for loopback setup");
+	struct ifreq ifr = {0};
+	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "lo");
+	if (ioctl(s, SIOCGIFFLAGS, &ifr) < 0)
+		return kn_fail_errno(err, "SIOCGIFFLAGS lo");
+	ifr.ifr_flags |= IFF_UP | IFF_RUNNING;
+	if (ioctl(s, SIOCSIFFLAGS, &ifr) < 0)
+		return kn_fail_errno(err, "SIOCSIFFLAGS lo");
+	return 0;
+}
+
+static void __attribute__((noreturn)) sandbox_child(const struct kn_sandbox_spec *s,
+						    const struct kn_rootfs_fds *fds, int sock)
+{
+	kn_error err;
+	if (expect(sock, MSG_GO, &err) < 0)
+		child_fail(sock, &err);
+	if (unshare(CLONE_NEWCGROUP) < 0) {
+		kn_fail_errno(&err, "unshare cgroup namespace");
+		child_fail(sock, &err);
+	}
+	if (sethostname(s->name, strlen(s->name)) < 0) {
+		kn_fail_errno(&err, "sethostname %s", s->name);
+		child_fail(sock, &err);
+	}
+	/* Init re-executes our own binary once inside, so that PID 1 carries
+	 * none of the daemon's memory, arguments or environment. */
+	int exe = open("/proc/self/exe", O_RDONLY | O_CLOEXEC);
+	if (exe < 0) {
+		kn_fail_errno(&err, "open /proc/self/exe");
+		child_fail(sock, &err);
+	}
+	if (loopback_up(&err) < 0 || kn_rootfs_setup(s, fds, &err) < 0)
+		child_fail(sock, &err);
+	close(fds->root_userns);
+	for (size_t i = 0; i < s->n_workspaces; i++)
+		close(fds->ws_userns[i]);
+	/* Last namespace: our own user namespace. Everything above stays owned by
+	 * the host's, out of reach of root inside. */
+	if (unshare(CLONE_NEWUSER) < 0) {
+		kn_fail_errno(&err, "unshare user namespace");
+		child_fail(sock, &err);
+	}
+	if (send_msg(sock, MSG_NEED_MAPS) < 0 || expect(sock, MSG_MAPS_DONE, &err) < 0)
+		_exit(1);
+	if (setresgid(0, 0, 0) < 0 || setgroups(0, NULL) < 0 || setresuid(0, 0, 0) < 0) {
+		kn_fail_errno(&err, "become root of the sandbox user namespace");
+		child_fail(sock, &err);
+	}
+	if (kn_rlimits_apply(&err) < 0 || kn_seccomp_apply(0, &err) < 0)
+		child_fail(sock, &err);
+	int devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
+	if (devnull < 0) {
+		kn_fail_errno(&err, "open /dev/null in sandbox");
+		child_fail(sock, &err);
+	}
+	send_msg(sock, MSG_READY);
+	dup2(devnull, 0);
+	dup2(devnull, 1);
+	dup2(devnull, 2);
+	if (dup3(exe, 3, O_CLOEXEC) < 0)
+		_exit(1);
+	syscall(SYS_close_range, 4, ~0U, 0);
+	char *const init_argv[] = {KN_INIT_ARGV0, NULL};
+	char *const init_env[] = {NULL};
+	syscall(SYS_execveat, 3, "", init_argv, init_env, AT_EMPTY_PATH);
+	_exit(1);
+}
+
+static int make_userns_fds(const struct kn_sandbox_spec *s, struct kn_rootfs_fds *fds, kn_error *err)
+{
+	struct kn_idmap all = {0, s->uid_base, KN_IDMAP_RANGE};
+	fds->root_userns = kn_idmap_userns_fd(&all, 1, &all, 1, err);
+	if (fds->root_userns < 0)
+		return -1;
+	for (size_t i = 0; i < s->n_workspaces; i++) {
+		struct stat st;
+		if (stat(s->workspaces[i].path, &st) < 0)
+			return kn_fail_errno(err, "stat workspace %s", s->workspaces[i].path);
+		if (!S_ISDIR(st.st_mode))
+			return kn_fail(err, "workspace %s is not a directory", s->workspaces[i].path);
+		/* The workspace owner's files are the agent's, both ways. */
+		struct kn_idmap u = {st.st_uid, s->uid_base + KN_AGENT_UID, 1};
+		struct kn_idmap g = {st.st_gid, s->uid_base + KN_AGENT_UID, 1};
+		fds->ws_userns[i] = kn_idmap_userns_fd(&u, 1, &g, 1, err);
+		if (fds->ws_userns[i] < 0)
+			return kn_fail_prefix(err, "workspace %s", s->workspaces[i].path);
+	}
+	return 0;
+}
+
+static void close_userns_fds(const struct kn_sandbox_spec *s, struct kn_rootfs_fds *fds)
+{
+	kn_closep(&fds->root_userns);
+	for (size_t i = 0; i < s->n_workspaces; i++)
+		kn_closep(&fds->ws_userns[i]);
+}
+
+int kn_ns_start(const struct kn_sandbox_spec *s, const struct kn_cgroup *cg, pid_t *init_pid,
+		int *init_pidfd, kn_error *err)
+{
+	struct kn_rootfs_fds fds;
+	memset(&fds, 0xff, sizeof(fds)); /* every fd -1 */
+	int sv[2] = {-1, -1};
+	int rc = -1, pidfd = -1;
+	pid_t pid = -1;
+	if (make_userns_fds(s, &fds, err) < 0)
+		goto out;
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) {
+		kn_fail_errno(err, "socketpair for sandbox setup");
+		goto out;
+	}
+	struct clone_args args = {
+		.flags = CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWUTS | CLONE_NEWNET |
+			 CLONE_PIDFD,
+		.pidfd = (uint64_t)(uintptr_t)&pidfd,
+		.exit_signal = SIGCHLD,
+	};
+	pid = (pid_t)syscall(SYS_clone3, &args, sizeof(args));
+	if (pid < 0) {
+		kn_fail_errno(err, "clone3 into new namespaces for sandbox %s", s->name);
+		goto out;
+	}
+	if (pid == 0) {
+		close(sv[0]);
+		sandbox_child(s, &fds, sv[1]);
+	}
+	close(sv[1]);
+	sv[1] = -1;
+	if (kn_cgroup_add_pid(cg, pid, err) < 0 || send_msg(sv[0], MSG_GO) < 0)
+		goto out;
+	if (expect(sv[0], MSG_NEED_MAPS, err) < 0)
+		goto out;
+	struct kn_idmap all = {0, s->uid_base, KN_IDMAP_RANGE};
+	if (kn_idmap_write(pid, &all, 1, &all, 1, err) < 0 || send_msg(sv[0], MSG_MAPS_DONE) < 0)
+		goto out;
+	if (expect(sv[0], MSG_READY, err) < 0)
+		goto out;
+	*init_pid = pid;
+	*init_pidfd = steal_fd(&pidfd);
+	rc = 0;
+out:
+	if (rc < 0 && pid > 0) {
+		kill(pid, SIGKILL);
+		while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+			;
+	}
+	kn_closep(&pidfd);
+	kn_closep(&sv[0]);
+	kn_closep(&sv[1]);
+	close_userns_fds(s, &fds);
+	if (rc < 0)
+		kn_fail_prefix(err, "start sandbox %s", s->name);
+	return rc;
+}

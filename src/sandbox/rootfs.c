@@ -1,0 +1,308 @@
+#define _GNU_SOURCE
+#include "sandbox/rootfs.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/openat2.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/fsuid.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/sysmacros.h>
+#include <unistd.h>
+
+#include "common/fsutil.h"
+#include "common/log.h"
+#include "common/util.h"
+#include "sandbox/base.h"
+#include "sandbox/idmap.h"
+
+/* /dev inside: a tmpfs never needs more than a few entries. */
+#define DEV_TMPFS_OPTS "mode=755,size=64k,nr_inodes=64"
+/* /tmp inside: half the machine like a default tmpfs; the cgroup memory limit
+ * bounds it further, since tmpfs pages are charged to the writer's cgroup. */
+#define TMP_TMPFS_OPTS "mode=1777"
+
+static const char *const dev_nodes[] = {"null", "zero", "full", "random", "urandom", "tty"};
+/* Kernel interfaces a sandbox has no business reading or writing. */
+static const char *const proc_masked[] = {"kcore", "keys", "timer_list", "sched_debug",
+					   "sysrq-trigger", "kallsyms", "kpagecount",
+					   "kpageflags", "kpagecgroup"};
+static const char *const proc_readonly[] = {"sys", "irq", "bus", "fs"};
+
+static int openat2_dir(int dirfd, const char *path, unsigned long long resolve)
+{
+	struct open_how how = {.flags = O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW,
+			       .resolve = resolve};
+	return (int)syscall(SYS_openat2, dirfd, path, &how, sizeof(how));
+}
+
+/* Open (creating as needed) directory `rel` below `rootfd` without following
+ * any symlink; a symlink or file in the way is removed and replaced. New
+ * directories belong to `owner` (root inside the sandbox). */
+static int mkdirs_in_root(int rootfd, const char *rel, uid_t owner, kn_error *err)
+{
+	char buf[PATH_MAX];
+	if ((size_t)snprintf(buf, sizeof(buf), "%s", rel) >= sizeof(buf))
+		return kn_fail(err, "path too long: %s", rel);
+	int cur = dup(rootfd);
+	if (cur < 0)
+		return kn_fail_errno(err, "dup root fd");
+	for (char *save = NULL, *c = strtok_r(buf, "/", &save); c; c = strtok_r(NULL, "/", &save)) {
+		if (!strcmp(c, ".") || !strcmp(c, "..")) {
+			close(cur);
+			return kn_fail(err, "refusing path with . or ..: %s", rel);
+		}
+		int next = openat2_dir(cur, c, RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS);
+		if (next < 0 && (errno == ELOOP || errno == ENOTDIR)) {
+			log_debug("replacing non-directory %s on the way to mount point /%s", c, rel);
+			unlinkat(cur, c, 0);
+			errno = ENOENT;
+		}
+		if (next < 0 && errno == ENOENT) {
+			if (mkdirat(cur, c, 0755) < 0 && errno != EEXIST) {
+				kn_fail_errno(err, "mkdir %s (in /%s)", c, rel);
+				close(cur);
+				return -1;
+			}
+			if (fchownat(cur, c, owner, owner, AT_SYMLINK_NOFOLLOW) < 0) {
+				kn_fail_errno(err, "chown %s (in /%s)", c, rel);
+				close(cur);
+				return -1;
+			}
+			next = openat2_dir(cur, c, RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS);
+		}
+		if (next < 0) {
+			kn_fail_errno(err, "open %s (in /%s)", c, rel);
+			close(cur);
+			return -1;
+		}
+		close(cur);
+		cur = next;
+	}
+	return cur;
+}
+
+static int attach_tree(int tree, int rootfd, const char *rel, uid_t owner, kn_error *err)
+{
+	_cleanup_close_ int target = mkdirs_in_root(rootfd, rel, owner, err);
+	if (target < 0)
+		return -1;
+	if (move_mount(tree, "", target, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0)
+		return kn_fail_errno(err, "move_mount onto /%s", rel);
+	return 0;
+}
+
+/* mount(2) by /proc/self/fd path of an fd opened safely in the new root. */
+static int mount_at(int rootfd, const char *rel, uid_t owner, const char *src, const char *type,
+		    unsigned long flags, const char *data, kn_error *err)
+{
+	_cleanup_close_ int target = mkdirs_in_root(rootfd, rel, owner, err);
+	if (target < 0)
+		return -1;
+	char p[64];
+	snprintf(p, sizeof(p), "/proc/self/fd/%d", target);
+	if (mount(src, p, type, flags, data) < 0)
+		return kn_fail_errno(err, "mount %s on /%s", type ? type : src, rel);
+	return 0;
+}
+
+static int bind_at(int rootfd, const char *rel, const char *src, kn_error *err)
+{
+	char p[64];
+	_cleanup_close_ int target = -1;
+	struct stat st;
+	if (stat(src, &st) < 0)
+		return kn_fail_errno(err, "stat %s", src);
+	if (S_ISDIR(st.st_mode)) {
+		target = mkdirs_in_root(rootfd, rel, 0, err);
+		if (target < 0)
+			return -1;
+	} else {
+		int fd = openat(rootfd, rel, O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0644);
+		if (fd < 0)
+			return kn_fail_errno(err, "create bind target /%s", rel);
+		close(fd);
+		target = openat(rootfd, rel, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+		if (target < 0)
+			return kn_fail_errno(err, "open /%s", rel);
+	}
+	snprintf(p, sizeof(p), "/proc/self/fd/%d", target);
+	if (mount(src, p, NULL, MS_BIND | MS_REC, NULL) < 0)
+		return kn_fail_errno(err, "bind %s on /%s", src, rel);
+	return 0;
+}
+
+/* An idmapped, read-only view of `host` as the lower layer, the sandbox's own
+ * upper/work dirs, mounted as overlay on `rel` under the new root. */
+static int overlay_layer(const struct kn_sandbox_spec *s, int rootfd, int userns, const char *host,
+			 const char *rel, const char *layer, uid_t owner, kn_error *err)
+{
+	char lower[PATH_MAX], upper[PATH_MAX], work[PATH_MAX], opts[4 * PATH_MAX];
+	snprintf(lower, sizeof(lower), "%s/lower/%s", s->dir, layer);
+	snprintf(upper, sizeof(upper), "%s/upper/%s", s->dir, layer);
+	snprintf(work, sizeof(work), "%s/work/%s", s->dir, layer);
+	int tree = kn_idmap_mount(host, userns, MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID, err);
+	if (tree < 0)
+		return -1;
+	int rc = move_mount(tree, "", AT_FDCWD, lower, MOVE_MOUNT_F_EMPTY_PATH);
+	close(tree);
+	if (rc < 0)
+		return kn_fail_errno(err, "move_mount %s onto %s", host, lower);
+	snprintf(opts, sizeof(opts), "lowerdir=%s,upperdir=%s,workdir=%s", lower, upper, work);
+	if (rootfd < 0) {
+		char rootfs[PATH_MAX];
+		snprintf(rootfs, sizeof(rootfs), "%s/rootfs", s->dir);
+		if (mount("overlay", rootfs, "overlay", MS_NOSUID, opts) < 0)
+			rc = kn_fail_errno(err, "mount overlay (%s) on %s", host, rootfs);
+	} else {
+		rc = mount_at(rootfd, rel, owner, "overlay", "overlay", MS_NOSUID, opts, err);
+	}
+	/* The overlay holds its own reference to the layer; the staging mount can go. */
+	umount2(lower, MNT_DETACH);
+	return rc;
+}
+
+static int setup_dev(int rootfd, uid_t root_uid, kn_error *err)
+{
+	char opts[128];
+	snprintf(opts, sizeof(opts), DEV_TMPFS_OPTS ",uid=%u,gid=%u", (unsigned)root_uid, (unsigned)root_uid);
+	if (mount_at(rootfd, "dev", root_uid, "tmpfs", "tmpfs", MS_NOSUID | MS_NOEXEC, opts, err) < 0)
+		return -1;
+	for (size_t i = 0; i < KN_ARRAY_SIZE(dev_nodes); i++) {
+		char host[32], rel[32];
+		snprintf(host, sizeof(host), "/dev/%s", dev_nodes[i]);
+		snprintf(rel, sizeof(rel), "dev/%s", dev_nodes[i]);
+		if (bind_at(rootfd, rel, host, err) < 0)
+			return -1;
+	}
+	/* A private devpts instance: the sandbox sees only its own ptys. */
+	snprintf(opts, sizeof(opts), "newinstance,ptmxmode=0666,mode=620,gid=%u",
+		 (unsigned)root_uid + KN_TTY_GID);
+	if (mount_at(rootfd, "dev/pts", root_uid, "devpts", "devpts", MS_NOSUID | MS_NOEXEC, opts,
+		     err) < 0)
+		return -1;
+	snprintf(opts, sizeof(opts), "mode=1777,uid=%u,gid=%u", (unsigned)root_uid, (unsigned)root_uid);
+	if (mount_at(rootfd, "dev/shm", root_uid, "tmpfs", "tmpfs", MS_NOSUID | MS_NODEV, opts, err) < 0)
+		return -1;
+	static const char *const links[][2] = {{"pts/ptmx", "dev/ptmx"},
+					       {"/proc/self/fd", "dev/fd"},
+					       {"/proc/self/fd/0", "dev/stdin"},
+					       {"/proc/self/fd/1", "dev/stdout"},
+					       {"/proc/self/fd/2", "dev/stderr"}};
+	for (size_t i = 0; i < KN_ARRAY_SIZE(links); i++)
+		if (symlinkat(links[i][0], rootfd, links[i][1]) < 0)
+			return kn_fail_errno(err, "symlink /%s", links[i][1]);
+	return 0;
+}
+
+/* Cover `fd`'s directory with a read-only bind of itself (new mount API: the
+ * clone is made read-only before it becomes visible). */
+static int bind_self_readonly(int fd)
+{
+	int tree = open_tree(fd, "", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_EMPTY_PATH | AT_RECURSIVE);
+	if (tree < 0)
+		return -1;
+	struct mount_attr attr = {.attr_set = MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID |
+					      MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC};
+	int rc = mount_setattr(tree, "", AT_EMPTY_PATH | AT_RECURSIVE, &attr, sizeof(attr));
+	if (rc == 0)
+		rc = move_mount(tree, "", fd, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH);
+	int saved = errno;
+	close(tree);
+	errno = saved;
+	return rc;
+}
+
+static int setup_proc(int rootfd, uid_t root_uid, kn_error *err)
+{
+	if (mount_at(rootfd, "proc", root_uid, "proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC,
+		     NULL, err) < 0)
+		return -1;
+	for (size_t i = 0; i < KN_ARRAY_SIZE(proc_readonly); i++) {
+		char rel[64];
+		snprintf(rel, sizeof(rel), "proc/%s", proc_readonly[i]);
+		_cleanup_close_ int fd = openat(rootfd, rel, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+		if (fd < 0)
+			continue; /* not every kernel has every entry */
+		if (bind_self_readonly(fd) < 0)
+			return kn_fail_errno(err, "make /%s read-only", rel);
+	}
+	for (size_t i = 0; i < KN_ARRAY_SIZE(proc_masked); i++) {
+		char rel[64], p[64];
+		snprintf(rel, sizeof(rel), "proc/%s", proc_masked[i]);
+		_cleanup_close_ int fd = openat(rootfd, rel, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+		if (fd < 0)
+			continue;
+		snprintf(p, sizeof(p), "/proc/self/fd/%d", fd);
+		if (mount("/dev/null", p, NULL, MS_BIND, NULL) < 0)
+			return kn_fail_errno(err, "mask /%s", rel);
+	}
+	return 0;
+}
+
+int kn_rootfs_setup(const struct kn_sandbox_spec *s, const struct kn_rootfs_fds *fds, kn_error *err)
+{
+	uid_t root_uid = s->uid_base;
+	char rootfs[PATH_MAX], base_root[PATH_MAX];
+	snprintf(rootfs, sizeof(rootfs), "%s/rootfs", s->dir);
+	snprintf(base_root, sizeof(base_root), "%s/root", s->base_dir);
+
+	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
+		return kn_fail_errno(err, "make / private");
+	if (overlay_layer(s, -1, fds->root_userns, s->image ? s->image : base_root, "", "root",
+			  root_uid, err) < 0)
+		return -1;
+	_cleanup_close_ int rootfd = open(rootfs, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (rootfd < 0)
+		return kn_fail_errno(err, "open %s", rootfs);
+	/* Overlay creates as the caller: make new mount points belong to root inside. */
+	if (!s->image) {
+		for (size_t i = 0; kn_base_host_layers[i]; i++) {
+			char layer[64];
+			const char *rel = kn_base_host_layers[i] + 1;
+			snprintf(layer, sizeof(layer), "%s", rel);
+			for (char *c = layer; *c; c++)
+				if (*c == '/')
+					*c = '_';
+			if (overlay_layer(s, rootfd, fds->root_userns, kn_base_host_layers[i], rel, layer,
+					  root_uid, err) < 0)
+				return -1;
+		}
+	}
+	if (setup_proc(rootfd, root_uid, err) < 0)
+		return -1;
+	if (mount_at(rootfd, "sys", root_uid, "sysfs", "sysfs",
+		     MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL, err) < 0)
+		return -1;
+	if (setup_dev(rootfd, root_uid, err) < 0)
+		return -1;
+	char tmp_opts[128];
+	snprintf(tmp_opts, sizeof(tmp_opts), TMP_TMPFS_OPTS ",uid=%u,gid=%u", (unsigned)root_uid,
+		 (unsigned)root_uid);
+	if (mount_at(rootfd, "tmp", root_uid, "tmpfs", "tmpfs", MS_NOSUID | MS_NODEV, tmp_opts, err) < 0)
+		return -1;
+	for (size_t i = 0; i < s->n_workspaces; i++) {
+		const struct kn_workspace *w = &s->workspaces[i];
+		uint64_t attrs = MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | (w->readonly ? MOUNT_ATTR_RDONLY : 0);
+		int tree = kn_idmap_mount(w->path, fds->ws_userns[i], attrs, err);
+		if (tree < 0)
+			return -1;
+		int rc = attach_tree(tree, rootfd, w->path + 1, root_uid, err);
+		close(tree);
+		if (rc < 0)
+			return kn_fail_prefix(err, "workspace %s", w->path);
+	}
+	if (fchdir(rootfd) < 0)
+		return kn_fail_errno(err, "chdir %s", rootfs);
+	/* pivot_root(".", ".") stacks the old root under the new one; detach it. */
+	if (syscall(SYS_pivot_root, ".", ".") < 0)
+		return kn_fail_errno(err, "pivot_root %s", rootfs);
+	if (umount2(".", MNT_DETACH) < 0)
+		return kn_fail_errno(err, "detach old root");
+	if (chdir("/") < 0)
+		return kn_fail_errno(err, "chdir /");
+	return 0;
+}

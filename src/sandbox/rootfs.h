@@ -1,0 +1,37 @@
+/* rootfs.h — builds a sandbox's filesystem and pivots into it.
+ *
+ * Contract: called in the sandbox's first process, still host root, already in
+ * its own (private) mount namespace, pid namespace (as PID 1) and net namespace.
+ * Mounts, all inside that namespace so they vanish with it:
+ *   /                overlay: lower = base root skeleton or --image (idmapped),
+ *                    upper = the sandbox's persistent writable layer
+ *   /usr, /var/lib/dpkg  (host base) overlays of the host dirs, idmapped, each
+ *                    with its own persistent upper
+ *   /proc            fresh procfs for the pid namespace; /proc/sys and other
+ *                    kernel knobs read-only; kcore & co masked
+ *   /sys             fresh sysfs, read-only
+ *   /dev             tmpfs with null zero full random urandom tty, a new devpts
+ *                    instance (pts, ptmx), shm tmpfs, fd/stdin/stdout/stderr links
+ *   /tmp             tmpfs
+ *   workspaces       idmapped binds of the host dirs at the same path: the
+ *                    workspace owner's files appear owned by the agent and the
+ *                    agent's new files land owned by the workspace owner
+ * Mount points under the new root are resolved with openat2(RESOLVE_IN_ROOT |
+ * RESOLVE_NO_SYMLINKS): a symlink planted in the writable layer is replaced by a
+ * directory, never followed. Then pivot_root and detach the old root. Everything
+ * is nosuid; everything but / and the layers is nodev. */
+#ifndef KENNEL_ROOTFS_H
+#define KENNEL_ROOTFS_H
+
+#include "common/error.h"
+#include "sandbox/sandbox.h"
+
+struct kn_rootfs_fds {
+	int root_userns;                       /* maps 0..65535 to uid_base.. */
+	int ws_userns[KN_MAX_WORKSPACES];      /* maps workspace owner to agent */
+};
+
+int kn_rootfs_setup(const struct kn_sandbox_spec *spec, const struct kn_rootfs_fds *fds,
+		    kn_error *err);
+
+#endif

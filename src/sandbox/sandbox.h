@@ -1,0 +1,83 @@
+/* sandbox.h — the `ns` backend: a sandbox made of Linux namespaces.
+ *
+ * Contract. kenneld (root, single-threaded) calls these; each returns 0 / -1
+ * with `err` naming the failed call and object.
+ *  - kn_ns_prepare: creates the sandbox's private folders (writable layer,
+ *    overlay work dirs, mount points) under spec->dir and seeds its /etc files.
+ *    Idempotent; run at create time.
+ *  - kn_ns_start: starts the sandbox: a new process, PID 1 of fresh mount, pid,
+ *    ipc, uts, net and cgroup namespaces and then its own user namespace, in the
+ *    cgroup `cg`, with a fresh root (see rootfs.h) pivoted into. Returns the host
+ *    pid of that init and a pidfd for it (readable when the sandbox dies).
+ *    The namespaces other than the user namespace stay owned by the host's user
+ *    namespace, so even root inside the sandbox cannot mount, change the hostname
+ *    or touch the network configuration; its capabilities reach only files
+ *    owned by its own id range.
+ *  - kn_ns_exec: runs a command inside a running sandbox as `uid`: a helper
+ *    process joins the cgroup and the namespaces of `init_pid`, forks the
+ *    command (so it is inside the pid namespace), and waits for it; the
+ *    helper's exit status is the command's (128+signal when killed; 126 cannot
+ *    execute, 127 not found). With `tty`, a pty from the sandbox's own devpts is
+ *    made the command's controlling terminal and the master is returned;
+ *    otherwise `stdio` fds become its 0, 1, 2. Before execve: no_new_privs,
+ *    rlimits, Landlock, seccomp, in that order.
+ * The agent user is uid/gid KN_AGENT_UID inside; root inside is host uid_base. */
+#ifndef KENNEL_SANDBOX_H
+#define KENNEL_SANDBOX_H
+
+#include <limits.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "common/error.h"
+#include "sandbox/cgroup.h"
+
+/* Enough for a project and a few read-only reference checkouts; each is a
+ * mount, and mounts per namespace are a kernel-limited resource. */
+#define KN_MAX_WORKSPACES 16
+#define KN_AGENT_UID 1000
+#define KN_AGENT_NAME "agent"
+#define KN_AGENT_HOME "/home/agent"
+/* Debian's tty group: devpts slaves belong to it so `mesg`/`write` behave. */
+#define KN_TTY_GID 5
+
+struct kn_workspace {
+	char path[PATH_MAX];
+	int readonly;
+};
+
+struct kn_sandbox_spec {
+	const char *name;     /* also the hostname */
+	const char *dir;      /* the sandbox's folder in the state dir */
+	const char *base_dir; /* the daemon's shared base (root skeleton, curated /etc) */
+	const char *image;    /* NULL: host /usr etc.; else a directory used as the root */
+	uint32_t uid_base;
+	size_t n_workspaces;
+	struct kn_workspace workspaces[KN_MAX_WORKSPACES];
+};
+
+struct kn_exec_spec {
+	char *const *argv;
+	char *const *env; /* NAME=VALUE entries added to the default environment */
+	uid_t uid;        /* inside the sandbox */
+	gid_t gid;
+	const char *workdir;
+	int tty;
+	unsigned short rows, cols;
+	int stdio[3]; /* without tty: fds for 0, 1, 2 */
+};
+
+struct kn_exec_result {
+	pid_t helper_pid; /* host pid; its exit status is the command's */
+	int helper_pidfd;
+	pid_t pid;        /* the command's pid inside the sandbox */
+	int pty_master;   /* with tty, else -1 */
+};
+
+int kn_ns_prepare(const struct kn_sandbox_spec *spec, kn_error *err);
+int kn_ns_start(const struct kn_sandbox_spec *spec, const struct kn_cgroup *cg, pid_t *init_pid,
+		int *init_pidfd, kn_error *err);
+int kn_ns_exec(const struct kn_sandbox_spec *spec, pid_t init_pid, const struct kn_cgroup *cg,
+	       const struct kn_exec_spec *ex, struct kn_exec_result *out, kn_error *err);
+
+#endif
