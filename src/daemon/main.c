@@ -111,6 +111,20 @@ int main(int argc, char **argv)
 		log_error("state dir %s: %s", state, err.msg[0] ? err.msg : strerror(errno));
 		return 1;
 	}
+	/* Daemons with different state dirs (tests run several side by side)
+	 * keep their sandboxes' cgroups apart, or one's reconcile would reap the
+	 * other's. The default state dir keeps the plain name. */
+	if (strcmp(real_state, DEFAULT_STATE_DIR)) {
+		char root_name[32];
+		unsigned long h = 5381;
+		for (const char *p = real_state; *p; p++)
+			h = h * 33 + (unsigned char)*p;
+		snprintf(root_name, sizeof(root_name), "kennel-%08lx", h & 0xffffffffUL);
+		if (kn_cgroup_set_root_name(root_name, &err) < 0) {
+			log_error("%s", err.msg);
+			return 1;
+		}
+	}
 	if (kn_store_open(&st, real_state, &err) < 0 || kn_store_load(&st, &err) < 0 ||
 	    kn_mgr_reconcile(&st, &err) < 0) {
 		log_error("%s", err.msg);

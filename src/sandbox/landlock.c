@@ -117,6 +117,7 @@ int kn_landlock_abi(void)
 	return abi < 0 ? 0 : (int)abi;
 }
 
+/* Rights added after ABI 7 are unknown to this code and stay unrestricted. */
 static uint64_t handled_fs_for_abi(int abi)
 {
 	uint64_t handled = ACCESS_FS_ABI1 | LANDLOCK_ACCESS_FS_REFER;
