@@ -125,6 +125,8 @@ int main(int argc, char **argv)
 			return 1;
 		}
 	}
+	if (kn_cgroup_init_daemon(&err) < 0)
+		log_warn("%s", err.msg);
 	if (kn_store_open(&st, real_state, &err) < 0 || kn_store_load(&st, &err) < 0 ||
 	    kn_mgr_reconcile(&st, &err) < 0) {
 		log_error("%s", err.msg);

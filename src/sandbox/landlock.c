@@ -175,7 +175,7 @@ static int add_device_rules(int ruleset_fd, uint64_t handled, kn_error *err)
 	return 0;
 }
 
-static void warn_missing_features(int abi)
+static void warn_missing_features(int abi, int scope_ipc)
 {
 	if (abi < ABI_TRUNCATE)
 		log_warn("landlock ABI %d: truncate(2) is not restricted (needs ABI %d)", abi,
@@ -183,7 +183,7 @@ static void warn_missing_features(int abi)
 	if (abi < ABI_IOCTL_DEV)
 		log_warn("landlock ABI %d: device ioctls are not restricted (needs ABI %d)", abi,
 			 ABI_IOCTL_DEV);
-	if (abi < ABI_SCOPE)
+	if (abi < ABI_SCOPE && scope_ipc)
 		log_warn("landlock ABI %d: signals and abstract Unix sockets reach outside the "
 			 "sandbox's domain (scoping needs ABI %d)",
 			 abi, ABI_SCOPE);
@@ -209,10 +209,10 @@ int kn_landlock_apply(const struct kn_landlock_rules *rules, kn_error *err)
 			 abi, KN_LANDLOCK_MIN_ABI);
 		return 1;
 	}
-	warn_missing_features((int)abi);
+	warn_missing_features((int)abi, rules->scope_ipc);
 
 	struct kn_ruleset_attr attr = { .handled_access_fs = handled_fs_for_abi((int)abi) };
-	if (abi >= ABI_SCOPE)
+	if (abi >= ABI_SCOPE && rules->scope_ipc)
 		attr.scoped = LANDLOCK_SCOPE_SIGNAL | LANDLOCK_SCOPE_ABSTRACT_UNIX_SOCKET;
 
 	_cleanup_close_ int ruleset_fd = (int)ll_create_ruleset(&attr, sizeof(attr), 0);

@@ -13,8 +13,8 @@
  *     exist are skipped;
  *   - nothing anywhere else. Rules add up along a path, so a writable
  *     directory below a read-only one is writable.
- * With Landlock ABI 6 or later it also scopes signals and abstract Unix
- * sockets: a process in the domain can signal, or connect to an abstract
+ * With Landlock ABI 6 or later and `scope_ipc` set, it also scopes signals
+ * and abstract Unix sockets: a process in the domain can signal, or connect to an abstract
  * socket of, only processes in the same domain or one nested in it. Every
  * restriction is inherited across fork and execve and cannot be lifted. Files
  * already open are not affected. Only access rights the running kernel knows
@@ -39,6 +39,12 @@
 struct kn_landlock_rules {
 	const char *const *writable;
 	const char *const *readonly;
+	/* Scope signals and abstract sockets to the domain (ABI 6+). Every
+	 * Landlock call makes a new domain, so processes fenced by separate
+	 * calls (separate `kennel exec`s) could no longer signal each other;
+	 * kennel's ns sandbox leaves it off and relies on its pid and net
+	 * namespaces for that fence. */
+	int scope_ipc;
 };
 
 int kn_landlock_abi(void);

@@ -40,7 +40,7 @@ static char rw_dir[128], ro_dir[128], outside_dir[128];
 static char ro_file[160], outside_file[160], outside_prog[160];
 static const char *writable[2];
 static const char *readonly[8];
-static struct kn_landlock_rules rules = { writable, readonly };
+static struct kn_landlock_rules rules = { writable, readonly, 1 };
 
 typedef int (*probe_fn)(const void *arg);
 
@@ -448,7 +448,7 @@ static void test_scope(void)
 static void test_missing_path_is_an_error(void)
 {
 	const char *missing[] = { "/kennel-landlock-test-nonexistent", NULL };
-	struct kn_landlock_rules bad = { missing, NULL };
+	struct kn_landlock_rules bad = { missing, NULL, 1 };
 	kn_error err;
 	CHECK(kn_landlock_apply(&bad, &err) == -1);
 	CHECK(strstr(err.msg, "/kennel-landlock-test-nonexistent") != NULL);
@@ -462,7 +462,7 @@ static void test_missing_path_is_an_error(void)
 static void test_unavailable_is_reported(void)
 {
 	kn_error err;
-	struct kn_landlock_rules none = { NULL, NULL };
+	struct kn_landlock_rules none = { NULL, NULL, 1 };
 	printf("  landlock is not available on this kernel\n");
 	CHECK(kn_landlock_apply(&none, &err) == 1);
 }
