@@ -74,8 +74,9 @@ asan:
 check-asan:
 	$(MAKE) SANITIZE=1 check
 
+# DIR: where the shell opens (default: here).
 run: all
-	tools/run-shell $(BUILD)
+	KENNEL_RUN_DIR="$(or $(DIR),$(CURDIR))" tools/run-shell $(BUILD)
 
 # libFuzzer targets: every tests/fuzz/fuzz_*.c linked with the library sources.
 FUZZ_SRCS := $(wildcard tests/fuzz/fuzz_*.c)

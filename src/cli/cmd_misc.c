@@ -96,6 +96,9 @@ static char *sibling_kenneld(void)
 int cli_cmd_daemon(const struct cli_command *cmd, const struct cli_globals *globals, int argc,
 		   char **argv)
 {
+	/* kenneld has its own --socket; the global one is not passed on, so that
+	 * `kennel daemon` does what `kenneld` does with the same arguments. */
+	(void)globals;
 	/* Everything else is kenneld's to parse; only help is ours (it lists
 	 * kenneld's options too). */
 	for (int i = 1; i < argc && strcmp(argv[i], "--") != 0; i++)

@@ -16,6 +16,17 @@
 /* argv and env entries accepted in one exec request: far above what a shell
  * accepts on a command line, low enough to bound the daemon's work. */
 #define KN_EXEC_MAX_ARGS 4096
+/* Enough for a big parallel build (make -j, node workers), small enough that
+ * a fork bomb stops long before the host's pid space is in danger. */
+#define KN_DEFAULT_PIDS 4096
+
+/* Half the machine's memory: an agent's runaway process cannot take the host
+ * down with it, and a big build still fits. */
+static uint64_t kn_default_memory_limit(void)
+{
+	long pages = sysconf(_SC_PHYS_PAGES), size = sysconf(_SC_PAGESIZE);
+	return pages > 0 && size > 0 ? (uint64_t)pages * (uint64_t)size / 2 : 0;
+}
 
 static void respond_json(struct kn_api_response *r, int status, json_t *j)
 {
@@ -142,9 +153,12 @@ static void handle_create(struct kn_store *st, const char *body, size_t len, str
 		respond_error(r, 400, "memory and pids must not be negative");
 		goto out;
 	}
+	/* Absent limits get safe defaults; an explicit 0 means "no limit". */
 	req.limits.cpus = cpus && json_is_number(cpus) ? json_number_value(cpus) : 0;
-	req.limits.memory_bytes = mem && json_is_integer(mem) ? (uint64_t)json_integer_value(mem) : 0;
-	req.limits.pids = pids && json_is_integer(pids) ? (uint64_t)json_integer_value(pids) : 0;
+	req.limits.memory_bytes = mem && json_is_integer(mem) ? (uint64_t)json_integer_value(mem)
+							     : kn_default_memory_limit();
+	req.limits.pids = pids && json_is_integer(pids) ? (uint64_t)json_integer_value(pids)
+							: KN_DEFAULT_PIDS;
 	struct kn_sandbox *sb;
 	kn_error err = {0};
 	if (kn_mgr_create(st, &req, &sb, &err) < 0)
