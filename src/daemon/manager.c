@@ -51,7 +51,7 @@ int kn_fail_class(kn_error *err, int errnum, const char *fmt, ...)
 	return -1;
 }
 
-static int validate(const struct kn_create_req *req, kn_error *err)
+static int validate(const struct kn_create_req *req, const char *state_dir, kn_error *err)
 {
 	if (!req->agent || !kn_agent_find(req->agent))
 		return kn_fail_class(err, EINVAL, "unknown agent '%s' (known: shell)",
@@ -82,6 +82,17 @@ static int validate(const struct kn_create_req *req, kn_error *err)
 						     p, reserved[r]);
 		}
 	}
+	/* The state dir holds every sandbox's layers: no workspace may expose it,
+	 * and none may lie inside it. */
+	for (size_t i = 0; i < req->n_workspaces; i++) {
+		const char *p = req->workspaces[i].path;
+		size_t pl = strlen(p), sl = strlen(state_dir);
+		int contains = !strncmp(state_dir, p, pl) && (state_dir[pl] == '/' || state_dir[pl] == '\0');
+		int inside = !strncmp(p, state_dir, sl) && (p[sl] == '/' || p[sl] == '\0');
+		if (contains || inside)
+			return kn_fail_class(err, EINVAL, "workspace %s %s kennel's state dir %s", p,
+					     contains ? "contains" : "lies in", state_dir);
+	}
 	if (req->image) {
 		struct stat st;
 		if (req->image[0] != '/' || stat(req->image, &st) < 0 || !S_ISDIR(st.st_mode))
@@ -110,7 +121,7 @@ int kn_mgr_create(struct kn_store *st, const struct kn_create_req *req, struct k
 		  kn_error *err)
 {
 	const char *reason;
-	if (validate(req, err) < 0)
+	if (validate(req, st->state_dir, err) < 0)
 		return -1;
 	char name[KN_NAME_MAX + 1];
 	if (req->name) {
@@ -207,6 +218,7 @@ static void wait_init_gone(struct kn_sandbox *sb)
 			;
 	}
 	kn_closep(&sb->init_pidfd);
+	sb->init_pidfd = -1;
 	sb->init_pid = 0;
 	sb->init_start = 0;
 }

@@ -131,7 +131,10 @@ static void __attribute__((noreturn)) exec_child(const struct kn_sandbox_spec *s
 		dprintf(2, "kennel: %s\n", err.msg);
 		_exit(126);
 	}
-	execvpe(ex->argv[0], ex->argv, env);
+	/* execvp searches the PATH of `environ`, which must be the sandbox's,
+	 * not the daemon's we inherited. */
+	environ = env;
+	execvp(ex->argv[0], ex->argv);
 	die_child("exec", ex->argv[0]);
 }
 
