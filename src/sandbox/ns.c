@@ -25,6 +25,7 @@
 #include "sandbox/base.h"
 #include "sandbox/idmap.h"
 #include "sandbox/init.h"
+#include "sandbox/netns.h"
 #include "sandbox/rlimits.h"
 #include "sandbox/rootfs.h"
 #include "sandbox/seccomp.h"
@@ -35,6 +36,10 @@
 #define MSG_MAPS_DONE "maps!"
 #define MSG_READY "ready"
 #define MSG_MAX 1100
+/* Where init's binary sits for the execveat, above the listener fds. */
+#define KN_INIT_FD_EXE 5
+/* Above every fd the setup child can hold, for reshuffling. */
+#define KN_INIT_FD_HIGH 100
 
 static const char *const layer_dirs[] = {"root", "usr", "var_lib_dpkg"};
 
@@ -160,21 +165,6 @@ static int expect(int sock, const char *want, kn_error *err)
 	return 0;
 }
 
-static int loopback_up(kn_error *err)
-{
-	_cleanup_close_ int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-	if (s < 0)
-		return kn_fail_errno(err, "socket for loopback setup");
-	struct ifreq ifr = {0};
-	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "lo");
-	if (ioctl(s, SIOCGIFFLAGS, &ifr) < 0)
-		return kn_fail_errno(err, "SIOCGIFFLAGS lo");
-	ifr.ifr_flags |= IFF_UP | IFF_RUNNING;
-	if (ioctl(s, SIOCSIFFLAGS, &ifr) < 0)
-		return kn_fail_errno(err, "SIOCSIFFLAGS lo");
-	return 0;
-}
-
 static void __attribute__((noreturn)) sandbox_child(const struct kn_sandbox_spec *s,
 						    const struct kn_rootfs_fds *fds, int sock)
 {
@@ -196,7 +186,14 @@ static void __attribute__((noreturn)) sandbox_child(const struct kn_sandbox_spec
 		kn_fail_errno(&err, "open /proc/self/exe");
 		child_fail(sock, &err);
 	}
-	if (loopback_up(&err) < 0 || kn_rootfs_setup(s, fds, &err) < 0)
+	if (kn_netns_loopback_up(&err) < 0)
+		child_fail(sock, &err);
+	int proxy4 = kn_netns_proxy_listener(AF_INET, &err);
+	if (proxy4 < 0)
+		child_fail(sock, &err);
+	/* IPv6 is optional: a kernel booted with ipv6.disable=1 has no ::1. */
+	int proxy6 = kn_netns_proxy_listener(AF_INET6, &err);
+	if (kn_rootfs_setup(s, fds, &err) < 0)
 		child_fail(sock, &err);
 	close(fds->root_userns);
 	for (size_t i = 0; i < s->n_workspaces; i++)
@@ -224,12 +221,20 @@ static void __attribute__((noreturn)) sandbox_child(const struct kn_sandbox_spec
 	dup2(devnull, 0);
 	dup2(devnull, 1);
 	dup2(devnull, 2);
-	if (dup3(exe, 3, O_CLOEXEC) < 0)
+	/* Init keeps the proxy listeners at fixed fds for the daemon to fetch.
+	 * Lift every fd above the targets first so no dup2 clobbers another. */
+	exe = fcntl(exe, F_DUPFD_CLOEXEC, KN_INIT_FD_HIGH);
+	proxy4 = fcntl(proxy4, F_DUPFD, KN_INIT_FD_HIGH);
+	proxy6 = proxy6 >= 0 ? fcntl(proxy6, F_DUPFD, KN_INIT_FD_HIGH) : -1;
+	if (exe < 0 || proxy4 < 0 || dup3(exe, KN_INIT_FD_EXE, O_CLOEXEC) < 0 ||
+	    dup2(proxy4, KN_INIT_FD_PROXY4) < 0)
 		_exit(1);
-	syscall(SYS_close_range, 4, ~0U, 0);
+	if (proxy6 >= 0 ? dup2(proxy6, KN_INIT_FD_PROXY6) < 0 : close(KN_INIT_FD_PROXY6) < 0 && errno != EBADF)
+		_exit(1);
+	syscall(SYS_close_range, KN_INIT_FD_EXE + 1, ~0U, 0);
 	char *const init_argv[] = {KN_INIT_ARGV0, NULL};
 	char *const init_env[] = {NULL};
-	syscall(SYS_execveat, 3, "", init_argv, init_env, AT_EMPTY_PATH);
+	syscall(SYS_execveat, KN_INIT_FD_EXE, "", init_argv, init_env, AT_EMPTY_PATH);
 	_exit(1);
 }
 

@@ -13,6 +13,7 @@ api() {
 	local args=(-sS --max-time 30 --unix-socket "$KENNEL_SOCKET" -X "$method" -o "$T/body"
 		-w '%{http_code} %{content_type}')
 	[ $# -gt 0 ] && args+=(-H 'Content-Type: application/json' --data-binary "$1")
+	rm -f "$T/body"
 	out=$(curl "${args[@]}" "http://kenneld$path" 2>"$T/curl.err")
 	code=${out%% *}
 	ctype=${out#* }

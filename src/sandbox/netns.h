@@ -1,0 +1,30 @@
+/* netns.h — a sandbox's network namespace: loopback, and the proxy's door.
+ *
+ * Contract: the namespace has a loopback interface and nothing else. Its init
+ * (PID 1) holds the proxy's listening sockets — 127.0.0.1:KN_PROXY_PORT at fd
+ * KN_INIT_FD_PROXY4 and [::1]:KN_PROXY_PORT at fd KN_INIT_FD_PROXY6 (absent when
+ * the kernel has no IPv6) — for the sandbox's whole life, so they survive any
+ * restart of kennel-proxy or kenneld: while no proxy accepts, connections wait
+ * in the backlog (fail closed), and nothing in the sandbox can bind the port.
+ * kn_netns_proxy_listeners fetches dups of them from a running init with
+ * pidfd_getfd (the caller must be host root). Functions return 0 / -1 + err. */
+#ifndef KENNEL_NETNS_H
+#define KENNEL_NETNS_H
+
+#include "common/error.h"
+
+/* The port DESIGN.md names; what HTTP_PROXY points at inside the sandbox. */
+#define KN_PROXY_PORT 3128
+#define KN_INIT_FD_PROXY4 3
+#define KN_INIT_FD_PROXY6 4
+
+/* In the namespace (as host root): bring lo up. */
+int kn_netns_loopback_up(kn_error *err);
+/* In the namespace: listening socket on loopback:KN_PROXY_PORT for AF_INET or
+ * AF_INET6; returns the fd, or -1 (for AF_INET6, errnum EAFNOSUPPORT/EADDRNOTAVAIL
+ * when the kernel has no IPv6 loopback). */
+int kn_netns_proxy_listener(int family, kn_error *err);
+/* From the host: dups of init's listeners; fds[1] is -1 when there is no IPv6 one. */
+int kn_netns_proxy_listeners(int init_pidfd, int fds[2], kn_error *err);
+
+#endif
