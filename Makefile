@@ -32,7 +32,11 @@ LDFLAGS += -pie -Wl,-z,relro,-z,now $(SAN_FLAGS)
 LIBS := -lseccomp -ljansson -lssl -lcrypto
 
 MAINS := src/cli/main.c src/daemon/main.c src/proxy/main.c
-LIB_SRCS := $(filter-out $(MAINS),$(wildcard src/*/*.c))
+# The proxy's modules live in their own archive: only kennel-proxy and its tests
+# link them, and the daemon and CLI never carry proxy code.
+PROXY_SRCS := $(filter-out $(MAINS),$(wildcard src/proxy/*.c))
+PROXY_OBJS := $(PROXY_SRCS:%.c=$(BUILD)/%.o)
+LIB_SRCS := $(filter-out $(MAINS) $(PROXY_SRCS),$(wildcard src/*/*.c))
 LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/%.o)
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/unit/%)
@@ -41,6 +45,9 @@ HELPER_BINS := $(HELPER_SRCS:tests/helpers/%.c=$(BUILD)/tests/helpers/%)
 BINS := $(BUILD)/kennel $(BUILD)/kenneld $(if $(wildcard src/proxy/main.c),$(BUILD)/kennel-proxy)
 
 all: $(BINS) $(UNIT_BINS) $(HELPER_BINS)
+
+# Everything but kennel-proxy and its tests (builds while the proxy is torn up).
+core: $(BUILD)/kennel $(BUILD)/kenneld $(filter-out $(BUILD)/tests/unit/test_proxy%,$(UNIT_BINS))
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -56,8 +63,15 @@ $(BUILD)/kennel: $(BUILD)/src/cli/main.o $(BUILD)/libkennel.a
 $(BUILD)/kenneld: $(BUILD)/src/daemon/main.o $(BUILD)/libkennel.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
 
-$(BUILD)/kennel-proxy: $(BUILD)/src/proxy/main.o $(BUILD)/libkennel.a
-	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
+$(BUILD)/libkennelproxy.a: $(PROXY_OBJS)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/kennel-proxy: $(BUILD)/src/proxy/main.o $(BUILD)/libkennelproxy.a $(BUILD)/libkennel.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS) -lpthread
+
+$(BUILD)/tests/unit/test_proxy%: $(BUILD)/tests/unit/test_proxy%.o $(BUILD)/libkennelproxy.a $(BUILD)/libkennel.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS) -lpthread
 
 $(BUILD)/tests/unit/%: $(BUILD)/tests/unit/%.o $(BUILD)/libkennel.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
@@ -83,9 +97,9 @@ FUZZ_SRCS := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BINS := $(FUZZ_SRCS:tests/fuzz/%.c=build-fuzz/%)
 FUZZ_FLAGS := -O1 -g -std=gnu11 -Isrc -fsanitize=fuzzer,address,undefined -DKENNEL_VERSION=\"$(VERSION)\" -DKENNEL_GIT_REV=\"fuzz\"
 fuzz: $(FUZZ_BINS)
-build-fuzz/%: tests/fuzz/%.c $(LIB_SRCS)
+build-fuzz/%: tests/fuzz/%.c $(LIB_SRCS) $(PROXY_SRCS)
 	@mkdir -p build-fuzz
-	clang $(FUZZ_FLAGS) -o $@ $< $(LIB_SRCS) $(LIBS)
+	clang $(FUZZ_FLAGS) -o $@ $< $(LIB_SRCS) $(PROXY_SRCS) $(LIBS) -lpthread
 
 deps:
 	tools/install-deps
@@ -93,5 +107,5 @@ deps:
 clean:
 	rm -rf build build-asan build-fuzz
 
-.PHONY: all check asan check-asan run fuzz deps clean
+.PHONY: all core check asan check-asan run fuzz deps clean
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

@@ -325,6 +325,83 @@ out:
 	json_decref(j);
 }
 
+/* A query parameter's value ("a=1&sandbox=x" -> "x"); NULL when absent. */
+static const char *query_param(const char *query, const char *key, char *buf, size_t bufsz)
+{
+	size_t klen = strlen(key);
+	for (const char *p = query; p && *p; p = strchr(p, '&') ? strchr(p, '&') + 1 : NULL) {
+		if (strncmp(p, key, klen) || (p[klen] != '=' && p[klen] != '&' && p[klen] != '\0'))
+			continue;
+		const char *v = p[klen] == '=' ? p + klen + 1 : p + klen;
+		size_t n = strcspn(v, "&");
+		if (n >= bufsz)
+			return NULL;
+		memcpy(buf, v, n);
+		buf[n] = '\0';
+		return buf;
+	}
+	return NULL;
+}
+
+static json_t *proxyconfig_json(const char *name, json_t *policy)
+{
+	return json_pack("{s:o,s:O}", "sandbox", name ? json_string(name) : json_null(), "policy", policy);
+}
+
+/* GET/POST /network/proxyconfig: a sandbox's policy, or the default for new ones. */
+static void handle_proxyconfig(struct kn_store *st, int post, const char *query, const char *body,
+			       size_t len, struct kn_api_response *r)
+{
+	char namebuf[KN_NAME_MAX + 2];
+	const char *name = NULL, *reason;
+	json_t *j = NULL, *canon = NULL;
+	if (post) {
+		if (!(j = parse_body(r, body, len)))
+			return;
+		json_t *sbj = json_object_get(j, "sandbox"), *pol = json_object_get(j, "policy");
+		if ((sbj && !json_is_null(sbj) && !json_is_string(sbj)) || !pol ||
+		    json_object_size(j) != (size_t)(1 + (sbj != NULL))) {
+			respond_error(r, 400, "body must be {\"sandbox\": NAME or null, \"policy\": {...}}");
+			goto out;
+		}
+		name = json_is_string(sbj) ? json_string_value(sbj) : NULL;
+		kn_error err = {0};
+		if (!(canon = kn_policy_canonical(pol, &err))) {
+			respond_error(r, 400, "invalid policy: %s", err.msg);
+			goto out;
+		}
+	} else {
+		name = query ? query_param(query, "sandbox", namebuf, sizeof(namebuf)) : NULL;
+	}
+	if (!name) {
+		kn_error err = {0};
+		if (canon && kn_store_save_default_policy(st, canon, &err) < 0) {
+			respond_kn_error(r, &err);
+			goto out;
+		}
+		respond_json(r, 200, proxyconfig_json(NULL, st->default_policy));
+		goto out;
+	}
+	if (!kn_name_valid(name, &reason)) {
+		respond_error(r, 400, "invalid sandbox name: %s", reason);
+		goto out;
+	}
+	struct kn_sandbox *sb = kn_store_find(st, name);
+	if (!sb) {
+		respond_error(r, 404, "no such sandbox: %s", name);
+		goto out;
+	}
+	kn_error err = {0};
+	if (canon && kn_mgr_set_policy(st, sb, canon, &err) < 0) {
+		respond_kn_error(r, &err);
+		goto out;
+	}
+	respond_json(r, 200, proxyconfig_json(sb->name, sb->policy));
+out:
+	json_decref(canon);
+	json_decref(j);
+}
+
 /* Split "/sandboxes/NAME[/ACTION]" ; returns 1 when it matched. */
 static int sandbox_path(const char *path, char *name, size_t namesz, const char **action)
 {
@@ -370,6 +447,11 @@ void kn_api_handle(struct kn_store *st, const struct http_request *req, const ch
 			return respond_error(r, 405, "use GET for /version");
 		return respond_json(r, 200, json_pack("{s:s,s:s,s:i}", "version", KENNEL_VERSION, "git",
 						      KENNEL_GIT_REV, "api", 1));
+	}
+	if (!strcmp(path, "/network/proxyconfig")) {
+		if (!get && !post)
+			return respond_error(r, 405, "use GET or POST for /network/proxyconfig");
+		return handle_proxyconfig(st, post, query, body, body_len, r);
 	}
 	if (!strcmp(path, "/sandboxes")) {
 		if (post)

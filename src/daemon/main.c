@@ -11,10 +11,12 @@
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "common/log.h"
 #include "daemon/manager.h"
+#include "daemon/proxy_sup.h"
 #include "daemon/server.h"
 #include "daemon/store.h"
 #include "sandbox/base.h"
@@ -34,6 +36,7 @@ static void usage(FILE *f)
 		   "  --state-dir DIR   state directory (default " DEFAULT_STATE_DIR ")\n"
 		   "  --group NAME      group allowed to use the socket (default " DEFAULT_GROUP
 		   ", created if missing)\n"
+		   "  --hosts FILE      name overrides for the proxy's resolver (/etc/hosts syntax)\n"
 		   "  --debug           log every request and step\n"
 		   "  -h, --help        this help\n"
 		   "  --version         print the version\n");
@@ -66,10 +69,12 @@ int main(int argc, char **argv)
 	if (argc >= 1 && !strcmp(argv[0], KN_INIT_ARGV0))
 		kn_init_run();
 	const char *sock = DEFAULT_SOCKET, *state = DEFAULT_STATE_DIR, *group = DEFAULT_GROUP;
+	const char *hosts = NULL;
 	int debug = 0;
 	static const struct option opts[] = {
 		{"socket", required_argument, NULL, 's'}, {"state-dir", required_argument, NULL, 'd'},
 		{"group", required_argument, NULL, 'g'},  {"debug", no_argument, NULL, 'D'},
+		{"hosts", required_argument, NULL, 'H'},
 		{"help", no_argument, NULL, 'h'},         {"version", no_argument, NULL, 'V'},
 		{NULL, 0, NULL, 0}};
 	int c;
@@ -79,6 +84,7 @@ int main(int argc, char **argv)
 		case 's': sock = optarg; break;
 		case 'd': state = optarg; break;
 		case 'g': group = optarg; break;
+		case 'H': hosts = optarg; break;
 		case 'D': debug = 1; break;
 		case 'h': usage(stdout); return 0;
 		case 'V': printf("kenneld %s (%s)\n", KENNEL_VERSION, KENNEL_GIT_REV); return 0;
@@ -127,14 +133,24 @@ int main(int argc, char **argv)
 	}
 	if (kn_cgroup_init_daemon(&err) < 0)
 		log_warn("%s", err.msg);
-	if (kn_store_open(&st, real_state, &err) < 0 || kn_store_load(&st, &err) < 0 ||
-	    kn_mgr_reconcile(&st, &err) < 0) {
+	if (kn_store_open(&st, real_state, &err) < 0 || kn_store_load_default_policy(&st, &err) < 0 ||
+	    kn_store_load(&st, &err) < 0 || kn_mgr_reconcile(&st, &err) < 0) {
 		log_error("%s", err.msg);
 		return 1;
 	}
 	if (kn_base_build(st.base_dir, &err) < 0)
 		log_warn("%s (host-based sandboxes will fail to start)", err.msg);
 	ensure_group(group);
+	struct kn_proxy_sup proxy;
+	if (kn_proxy_init(&proxy, &st, hosts, debug, &err) < 0) {
+		log_error("%s", err.msg);
+		return 1;
+	}
+	st.proxy = &proxy;
+	if (kn_proxy_start(&proxy, &st, &err) < 0) {
+		log_error("%s; sandboxes have no network until it starts", err.msg);
+		proxy.next_start = time(NULL) + proxy.backoff_s;
+	}
 	int lfd = kn_server_listen(sock, group, &err);
 	if (lfd < 0) {
 		log_error("%s", err.msg);
@@ -146,5 +162,6 @@ int main(int argc, char **argv)
 		log_error("%s", err.msg);
 	unlink(sock);
 	close(lfd);
+	kn_proxy_stop(&proxy);
 	return rc < 0 ? 1 : 0;
 }

@@ -17,6 +17,7 @@
 #include "common/fsutil.h"
 #include "common/log.h"
 #include "common/util.h"
+#include "daemon/proxy_sup.h"
 #include "sandbox/base.h"
 
 /* Below this a shell cannot even start; it catches "--memory 64" meant as MiB. */
@@ -153,10 +154,11 @@ int kn_mgr_create(struct kn_store *st, const struct kn_create_req *req, struct k
 	sb->n_workspaces = req->n_workspaces;
 	memcpy(sb->workspaces, req->workspaces, sizeof(req->workspaces[0]) * req->n_workspaces);
 	sb->init_pidfd = -1;
+	sb->policy = json_incref(st->default_policy);
 
 	if (mkdir(sb->dir, 0700) < 0) {
 		int e = errno;
-		free(sb);
+		kn_sandbox_free(sb);
 		return kn_fail_class(err, e == EEXIST ? EEXIST : e, "mkdir %s: %s", sb->dir, strerror(e));
 	}
 	struct kn_sandbox_spec spec;
@@ -165,7 +167,7 @@ int kn_mgr_create(struct kn_store *st, const struct kn_create_req *req, struct k
 	    kn_store_save_config(sb, err) < 0) {
 		kn_error ignored;
 		kn_store_remove_files(st, sb, &ignored);
-		free(sb);
+		kn_sandbox_free(sb);
 		return kn_fail_prefix(err, "create sandbox %s", name);
 	}
 	kn_store_add(st, sb);
@@ -175,10 +177,40 @@ int kn_mgr_create(struct kn_store *st, const struct kn_create_req *req, struct k
 		kn_error ignored;
 		kn_store_unlink(st, sb);
 		kn_store_remove_files(st, sb, &ignored);
-		free(sb);
+		kn_sandbox_free(sb);
 		return -1;
 	}
 	*out = sb;
+	return 0;
+}
+
+void kn_mgr_connect_proxy(struct kn_store *st, struct kn_sandbox *sb)
+{
+	kn_error err;
+	if (kn_store_write_proxy_config(sb, &err) < 0)
+		log_warn("sandbox %s: %s", sb->name, err.msg);
+	/* Not fatal: without the proxy the sandbox simply has no way out yet;
+	 * the proxy gets every running sandbox again when it (re)starts. */
+	if (st->proxy && kn_proxy_add_sandbox(st->proxy, sb, &err) < 0)
+		log_error("sandbox %s: no network until kennel-proxy takes it: %s", sb->name, err.msg);
+}
+
+int kn_mgr_set_policy(struct kn_store *st, struct kn_sandbox *sb, json_t *canon, kn_error *err)
+{
+	json_t *old = sb->policy;
+	sb->policy = json_incref(canon);
+	if (kn_store_save_config(sb, err) < 0) {
+		json_decref(sb->policy);
+		sb->policy = old;
+		return -1;
+	}
+	json_decref(old);
+	if (kn_store_write_proxy_config(sb, err) < 0)
+		log_warn("sandbox %s: %s", sb->name, err->msg);
+	if (st->proxy && sb->init_pid && kn_proxy_set_policy(st->proxy, sb, err) < 0)
+		log_error("sandbox %s: policy saved but kennel-proxy did not take it yet: %s "
+			  "(it gets it when it restarts)", sb->name, err->msg);
+	log_info("sandbox %s: network policy changed", sb->name);
 	return 0;
 }
 
@@ -207,6 +239,7 @@ int kn_mgr_start(struct kn_store *st, struct kn_sandbox *sb, kn_error *err)
 		return -1;
 	}
 	log_info("started sandbox %s (init pid %d)", sb->name, (int)pid);
+	kn_mgr_connect_proxy(st, sb);
 	return 0;
 }
 
@@ -227,6 +260,9 @@ int kn_mgr_stop(struct kn_store *st, struct kn_sandbox *sb, kn_error *err)
 {
 	if (!sb->init_pid)
 		return 0;
+	kn_error perr;
+	if (st->proxy && kn_proxy_remove_sandbox(st->proxy, sb, &perr) < 0)
+		log_warn("sandbox %s: %s", sb->name, perr.msg);
 	if (kn_cgroup_kill(&sb->cg, err) < 0)
 		return kn_fail_prefix(err, "stop sandbox %s", sb->name);
 	wait_init_gone(sb);
@@ -257,7 +293,7 @@ int kn_mgr_remove(struct kn_store *st, struct kn_sandbox *sb, int force, kn_erro
 		return kn_fail_prefix(err, "remove sandbox %s", sb->name);
 	kn_store_unlink(st, sb);
 	log_info("removed sandbox %s", sb->name);
-	free(sb);
+	kn_sandbox_free(sb);
 	return 0;
 }
 

@@ -42,6 +42,11 @@ int kn_mgr_stop(struct kn_store *st, struct kn_sandbox *sb, kn_error *err);
 int kn_mgr_remove(struct kn_store *st, struct kn_sandbox *sb, int force, kn_error *err);
 int kn_mgr_reconcile(struct kn_store *st, kn_error *err);
 void kn_mgr_on_init_exit(struct kn_store *st, struct kn_sandbox *sb);
+/* Write proxy-config.json and hand the running sandbox to kennel-proxy. */
+void kn_mgr_connect_proxy(struct kn_store *st, struct kn_sandbox *sb);
+/* Replace the sandbox's policy (canonical JSON, see kn_policy_canonical):
+ * saved in config.json first, then proxy-config.json, then the proxy. */
+int kn_mgr_set_policy(struct kn_store *st, struct kn_sandbox *sb, json_t *canon, kn_error *err);
 
 /* Error with a class (see above). */
 int kn_fail_class(kn_error *err, int errnum, const char *fmt, ...) __attribute__((format(printf, 3, 4)));

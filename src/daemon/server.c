@@ -25,6 +25,7 @@
 #include "common/util.h"
 #include "daemon/api.h"
 #include "daemon/manager.h"
+#include "daemon/proxy_sup.h"
 
 enum ev_kind { EV_LISTEN, EV_SIGNAL, EV_CONN, EV_EXEC };
 
@@ -243,9 +244,21 @@ static void exec_finished(struct server *s, struct exec_sess *e)
 	free(e);
 }
 
-/* Init pidfds are registered with data.u64 = INIT_TAG | fd; everything else
- * with a pointer to a struct ev. User-space pointers never have bit 63 set. */
+/* Init pidfds are registered with data.u64 = INIT_TAG | fd, the proxy's pidfd
+ * with PROXY_TAG; everything else with a pointer to a struct ev. User-space
+ * pointers never have bit 63 set. */
 #define INIT_TAG (1ULL << 63)
+#define PROXY_TAG ((1ULL << 63) | (1ULL << 62))
+
+static void watch_proxy(struct server *s)
+{
+	struct kn_proxy_sup *ps = s->st->proxy;
+	if (!ps || ps->pidfd < 0)
+		return;
+	struct epoll_event ee = {.events = EPOLLIN, .data.u64 = PROXY_TAG | (uint64_t)ps->pidfd};
+	if (epoll_ctl(s->epfd, EPOLL_CTL_ADD, ps->pidfd, &ee) < 0 && errno != EEXIST)
+		log_warn("epoll_ctl kennel-proxy pidfd: %s", strerror(errno));
+}
 
 static void watch_inits(struct server *s)
 {
@@ -412,6 +425,7 @@ int kn_server_run(struct kn_store *st, int listen_fd, kn_error *err)
 	ee.data.ptr = &s.signal_ev;
 	epoll_ctl(s.epfd, EPOLL_CTL_ADD, sfd, &ee);
 	watch_inits(&s);
+	watch_proxy(&s);
 	log_info("kenneld ready");
 	while (!s.stopping) {
 		struct epoll_event evs[64];
@@ -419,6 +433,13 @@ int kn_server_run(struct kn_store *st, int listen_fd, kn_error *err)
 		if (n < 0 && errno != EINTR)
 			return kn_fail_errno(err, "epoll_wait");
 		for (int i = 0; i < n; i++) {
+			if ((evs[i].data.u64 & PROXY_TAG) == PROXY_TAG) {
+				int fd = (int)(evs[i].data.u64 & ~PROXY_TAG);
+				epoll_ctl(s.epfd, EPOLL_CTL_DEL, fd, NULL);
+				if (st->proxy && st->proxy->pidfd == fd)
+					kn_proxy_on_exit(st->proxy);
+				continue;
+			}
 			if (evs[i].data.u64 & INIT_TAG) {
 				int fd = (int)(evs[i].data.u64 & ~INIT_TAG);
 				struct kn_sandbox *sb = init_by_fd(&s, fd);
@@ -448,6 +469,10 @@ int kn_server_run(struct kn_store *st, int listen_fd, kn_error *err)
 			}
 		}
 		drop_slow_clients(&s);
+		if (st->proxy) {
+			kn_proxy_tick(st->proxy, st);
+			watch_proxy(&s);
+		}
 	}
 	log_info("kenneld stopping; sandboxes keep running and are adopted on restart");
 	close(sfd);

@@ -13,7 +13,12 @@
 #include "common/fsutil.h"
 #include "common/log.h"
 #include "common/util.h"
+#include "policy/policy_json.h"
 #include "sandbox/idmap.h"
+
+/* Docker Sandboxes' default: allow, with the private ranges blocked (the
+ * policy engine's built-in block list). */
+#define KN_BUILTIN_DEFAULT_POLICY "{\"default\": \"allow\"}"
 
 /* config.json is a few hundred bytes; anything bigger was not written by us. */
 #define KN_CONFIG_MAX (256 * 1024)
@@ -63,6 +68,72 @@ void kn_name_default(const char *agent, const char *workspace, char *out, size_t
 			*c = '-';
 	}
 	snprintf(out, outsz, "%s", buf);
+}
+
+void kn_sandbox_free(struct kn_sandbox *sb)
+{
+	if (!sb)
+		return;
+	json_decref(sb->policy);
+	free(sb);
+}
+
+json_t *kn_policy_canonical(json_t *policy, kn_error *err)
+{
+	struct kn_policy p;
+	if (!json_is_object(policy)) {
+		kn_fail(err, "policy must be a JSON object");
+		err->errnum = EINVAL;
+		return NULL;
+	}
+	if (kn_policy_from_json(policy, &p, err) < 0) {
+		if (err)
+			err->errnum = EINVAL;
+		return NULL;
+	}
+	json_t *canon = kn_policy_to_json(&p);
+	kn_policy_free(&p);
+	if (!canon)
+		kn_fail(err, "out of memory");
+	return canon;
+}
+
+int kn_store_load_default_policy(struct kn_store *st, kn_error *err)
+{
+	char path[PATH_MAX];
+	snprintf(path, sizeof(path), "%s/default-policy.json", st->state_dir);
+	json_error_t je;
+	json_t *j = json_load_file(path, JSON_REJECT_DUPLICATES, &je);
+	if (!j && access(path, F_OK) == 0)
+		return kn_fail(err, "%s: %s", path, je.text);
+	if (!j)
+		j = json_loads(KN_BUILTIN_DEFAULT_POLICY, 0, NULL);
+	json_t *canon = kn_policy_canonical(j, err);
+	json_decref(j);
+	if (!canon)
+		return kn_fail_prefix(err, "%s", path);
+	json_decref(st->default_policy);
+	st->default_policy = canon;
+	return 0;
+}
+
+static int save_json(const char *dir, const char *file, json_t *j, kn_error *err);
+
+int kn_store_save_default_policy(struct kn_store *st, json_t *policy, kn_error *err)
+{
+	json_incref(policy);
+	if (save_json(st->state_dir, "default-policy.json", policy, err) < 0)
+		return -1;
+	json_incref(policy);
+	json_decref(st->default_policy);
+	st->default_policy = policy;
+	return 0;
+}
+
+int kn_store_write_proxy_config(const struct kn_sandbox *sb, kn_error *err)
+{
+	json_incref(sb->policy);
+	return save_json(sb->dir, "proxy-config.json", sb->policy, err);
 }
 
 int kn_store_open(struct kn_store *st, const char *state_dir, kn_error *err)
@@ -125,21 +196,22 @@ json_t *kn_sandbox_config_json(const struct kn_sandbox *sb)
 	json_object_set_new(limits, "cpus", sb->limits.cpus > 0 ? json_real(sb->limits.cpus) : json_null());
 	json_object_set_new(limits, "memory", sb->limits.memory_bytes ? json_integer((json_int_t)sb->limits.memory_bytes) : json_null());
 	json_object_set_new(limits, "pids", sb->limits.pids ? json_integer((json_int_t)sb->limits.pids) : json_null());
-	return json_pack("{s:s,s:s,s:s,s:s,s:o,s:o,s:o,s:I}", "name", sb->name, "agent", sb->agent,
-			 "isolation", "ns", "created", sb->created, "workspaces", ws, "image",
+	return json_pack("{s:s,s:s,s:s,s:s,s:o,s:o,s:o,s:I,s:O}", "name", sb->name, "agent",
+			 sb->agent, "isolation", "ns", "created", sb->created, "workspaces", ws, "image",
 			 sb->image[0] ? json_string(sb->image) : json_null(), "limits", limits,
-			 "uid_base", (json_int_t)sb->uid_base);
+			 "uid_base", (json_int_t)sb->uid_base, "policy",
+			 sb->policy ? sb->policy : json_null());
 }
 
 int kn_sandbox_from_config_json(json_t *j, struct kn_sandbox *sb, kn_error *err)
 {
 	const char *name = NULL, *agent = NULL, *created = NULL, *reason;
-	json_t *ws = NULL, *image = NULL, *limits = NULL;
+	json_t *ws = NULL, *image = NULL, *limits = NULL, *policy = NULL;
 	json_int_t uid_base = 0;
 	json_error_t je;
-	if (json_unpack_ex(j, &je, 0, "{s:s,s:s,s:s,s:o,s?o,s?o,s:I}", "name", &name, "agent", &agent,
-			   "created", &created, "workspaces", &ws, "image", &image, "limits", &limits,
-			   "uid_base", &uid_base) < 0)
+	if (json_unpack_ex(j, &je, 0, "{s:s,s:s,s:s,s:o,s?o,s?o,s:I,s?o}", "name", &name, "agent",
+			   &agent, "created", &created, "workspaces", &ws, "image", &image, "limits",
+			   &limits, "uid_base", &uid_base, "policy", &policy) < 0)
 		return kn_fail(err, "config: %s", je.text);
 	if (!kn_name_valid(name, &reason))
 		return kn_fail(err, "config: %s", reason);
@@ -147,11 +219,16 @@ int kn_sandbox_from_config_json(json_t *j, struct kn_sandbox *sb, kn_error *err)
 		return kn_fail(err, "config: bad workspaces");
 	if (uid_base < KN_UID_BASE_START || uid_base > (json_int_t)(0xffffffffu - KN_IDMAP_RANGE))
 		return kn_fail(err, "config: uid_base out of range");
+	json_t *canon = NULL;
+	if (policy && !json_is_null(policy) && !(canon = kn_policy_canonical(policy, err)))
+		return kn_fail_prefix(err, "config policy");
 	snprintf(sb->name, sizeof(sb->name), "%s", name);
 	snprintf(sb->agent, sizeof(sb->agent), "%s", agent);
 	snprintf(sb->created, sizeof(sb->created), "%s", created);
 	snprintf(sb->image, sizeof(sb->image), "%s", json_is_string(image) ? json_string_value(image) : "");
 	sb->uid_base = (uint32_t)uid_base;
+	json_decref(sb->policy);
+	sb->policy = canon; /* NULL: the loader gives it the default */
 	sb->n_workspaces = 0;
 	size_t i;
 	json_t *w;
@@ -347,11 +424,13 @@ int kn_store_load(struct kn_store *st, kn_error *err)
 		if (e.msg[0]) {
 			log_error("sandbox %s: unreadable %s: %s; leaving it alone", de->d_name, cfg,
 				  e.msg);
-			free(sb);
+			kn_sandbox_free(sb);
 			json_decref(j);
 			continue;
 		}
 		json_decref(j);
+		if (!sb->policy)
+			sb->policy = json_incref(st->default_policy);
 		snprintf(sb->dir, sizeof(sb->dir), "%s", sdir);
 		sb->init_pidfd = -1;
 		kn_store_add(st, sb);

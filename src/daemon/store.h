@@ -42,16 +42,30 @@ struct kn_sandbox {
 	int init_pidfd;
 	int init_is_child;         /* started by this daemon (else adopted) */
 	struct kn_cgroup cg;
+	json_t *policy;            /* canonical network policy (policy_json.h), owned */
 	struct kn_sandbox *next;
 };
+
+struct kn_proxy_sup;
 
 struct kn_store {
 	char state_dir[PATH_MAX];
 	char base_dir[PATH_MAX];
 	struct kn_sandbox *list;
+	json_t *default_policy;       /* for new sandboxes; canonical, owned */
+	struct kn_proxy_sup *proxy;   /* NULL in unit tests: no proxy to tell */
 };
 
 int kn_name_valid(const char *name, const char **reason);
+void kn_sandbox_free(struct kn_sandbox *sb);
+/* Validate a policy and return its canonical JSON (new reference), or NULL with
+ * err naming the bad entry (errnum EINVAL). */
+json_t *kn_policy_canonical(json_t *policy, kn_error *err);
+/* Load state/default-policy.json (or the built-in default) into st. */
+int kn_store_load_default_policy(struct kn_store *st, kn_error *err);
+int kn_store_save_default_policy(struct kn_store *st, json_t *policy, kn_error *err);
+/* proxy-config.json in the sandbox folder: the policy in force, for people. */
+int kn_store_write_proxy_config(const struct kn_sandbox *sb, kn_error *err);
 /* "<agent>-<basename>" sanitised to a valid name (without uniqueness). */
 void kn_name_default(const char *agent, const char *workspace, char *out, size_t outsz);
 

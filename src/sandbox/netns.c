@@ -17,6 +17,29 @@
 /* Connections waiting while the proxy restarts; the kernel caps it at somaxconn. */
 #define KN_PROXY_BACKLOG 4096
 
+#define PROXY_URL "http://127.0.0.1:3128"
+#define NO_PROXY_LIST "localhost,127.0.0.1,::1"
+
+const char *const kn_proxy_env[] = {
+	"HTTP_PROXY=" PROXY_URL,
+	"HTTPS_PROXY=" PROXY_URL,
+	"http_proxy=" PROXY_URL,
+	"https_proxy=" PROXY_URL,
+	"NO_PROXY=" NO_PROXY_LIST,
+	"no_proxy=" NO_PROXY_LIST,
+	"npm_config_proxy=" PROXY_URL,
+	"npm_config_https_proxy=" PROXY_URL,
+	"NODE_USE_ENV_PROXY=1",
+	"JAVA_TOOL_OPTIONS=-Dhttp.proxyHost=127.0.0.1 -Dhttp.proxyPort=3128 "
+	"-Dhttps.proxyHost=127.0.0.1 -Dhttps.proxyPort=3128 "
+	"-Dhttp.nonProxyHosts=localhost|127.0.0.1|[::1]",
+	/* git reads extra config from the environment (git >= 2.31). */
+	"GIT_CONFIG_COUNT=1",
+	"GIT_CONFIG_KEY_0=http.proxy",
+	"GIT_CONFIG_VALUE_0=" PROXY_URL,
+	NULL,
+};
+
 int kn_netns_loopback_up(kn_error *err)
 {
 	_cleanup_close_ int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);

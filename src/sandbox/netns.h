@@ -18,6 +18,11 @@
 #define KN_INIT_FD_PROXY4 3
 #define KN_INIT_FD_PROXY6 4
 
+/* NAME=VALUE entries that point every common tool at the proxy (curl, wget,
+ * git, npm, pip, Node >= 22 with NODE_USE_ENV_PROXY, Python, Java), and keep
+ * the sandbox's own loopback direct. NULL-terminated. */
+extern const char *const kn_proxy_env[];
+
 /* In the namespace (as host root): bring lo up. */
 int kn_netns_loopback_up(kn_error *err);
 /* In the namespace: listening socket on loopback:KN_PROXY_PORT for AF_INET or

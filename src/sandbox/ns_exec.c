@@ -19,6 +19,7 @@
 #include "common/log.h"
 #include "common/util.h"
 #include "sandbox/landlock.h"
+#include "sandbox/netns.h"
 #include "sandbox/rlimits.h"
 #include "sandbox/sandbox.h"
 #include "sandbox/seccomp.h"
@@ -26,6 +27,8 @@
 /* Environment entries a command gets on top of the defaults; the API bounds
  * the request size, this bounds the array we build from it. */
 #define EXEC_MAX_ENV 512
+/* Room kept in env[] for the defaults and the proxy entries. */
+#define EXEC_ENV_RESERVED 32
 /* An error message from the helper: a kn_error plus its prefix. */
 #define MSG_MAX_EXEC (KN_ERR_MAX + 16)
 #define EXEC_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
@@ -51,7 +54,7 @@ static void build_env(const struct kn_sandbox_spec *s, const struct kn_exec_spec
 	static char home[64], user[64], host[128], term[64];
 	const int root = ex->uid == 0;
 	size_t n = 0;
-	for (size_t i = 0; ex->env && ex->env[i] && n < EXEC_MAX_ENV - 16; i++)
+	for (size_t i = 0; ex->env && ex->env[i] && n < EXEC_MAX_ENV - EXEC_ENV_RESERVED; i++)
 		if (strchr(ex->env[i], '='))
 			env[n++] = ex->env[i];
 	snprintf(home, sizeof(home), "HOME=%s", root ? "/root" : KN_AGENT_HOME);
@@ -63,6 +66,9 @@ static void build_env(const struct kn_sandbox_spec *s, const struct kn_exec_spec
 	for (size_t i = 0; defaults[i]; i++)
 		if (!env_has(env, n, defaults[i]))
 			env[n++] = defaults[i];
+	for (size_t i = 0; kn_proxy_env[i]; i++)
+		if (!env_has(env, n, kn_proxy_env[i]))
+			env[n++] = (char *)kn_proxy_env[i];
 	env[n] = NULL;
 }
 

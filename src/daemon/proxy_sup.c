@@ -1,0 +1,295 @@
+#define _GNU_SOURCE
+#include "daemon/proxy_sup.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <jansson.h>
+#include <libgen.h>
+#include <poll.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "common/fdpass.h"
+#include "common/fsutil.h"
+#include "common/log.h"
+#include "common/util.h"
+#include "sandbox/netns.h"
+
+static int run_quiet(char *const argv[])
+{
+	pid_t pid = fork();
+	if (pid == 0) {
+		int devnull = open("/dev/null", O_WRONLY);
+		if (devnull >= 0) {
+			dup2(devnull, 1);
+			dup2(devnull, 2);
+		}
+		execvp(argv[0], argv);
+		_exit(127);
+	}
+	int status = 0;
+	if (pid < 0 || waitpid(pid, &status, 0) < 0)
+		return -1;
+	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+static int ensure_user(struct kn_proxy_sup *ps, kn_error *err)
+{
+	struct passwd *pw = getpwnam(KN_PROXY_USER);
+	if (!pw) {
+		char *const argv[] = {"useradd", "--system", "--no-create-home", "--home-dir",
+				      "/nonexistent", "--shell", "/usr/sbin/nologin",
+				      "--user-group", KN_PROXY_USER, NULL};
+		if (run_quiet(argv) != 0)
+			log_warn("useradd %s failed", KN_PROXY_USER);
+		pw = getpwnam(KN_PROXY_USER);
+	}
+	if (!pw)
+		return kn_fail(err, "no user %s and it could not be created (useradd); kennel-proxy "
+				    "must not run as root",
+			       KN_PROXY_USER);
+	if (pw->pw_uid == 0)
+		return kn_fail(err, "user %s has uid 0; refusing to run the proxy as root", KN_PROXY_USER);
+	ps->uid = pw->pw_uid;
+	ps->gid = pw->pw_gid;
+	return 0;
+}
+
+int kn_proxy_init(struct kn_proxy_sup *ps, const struct kn_store *st, const char *hosts_file,
+		  int debug, kn_error *err)
+{
+	memset(ps, 0, sizeof(*ps));
+	ps->pidfd = ps->ctl = -1;
+	ps->debug = debug;
+	ps->backoff_s = 1;
+	char self[PATH_MAX];
+	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	if (n < 0)
+		return kn_fail_errno(err, "readlink /proc/self/exe");
+	self[n] = '\0';
+	snprintf(ps->binary, sizeof(ps->binary), "%s/kennel-proxy", dirname(self));
+	if (ensure_user(ps, err) < 0)
+		return -1;
+	char dir[PATH_MAX];
+	snprintf(dir, sizeof(dir), "%s/proxy", st->state_dir);
+	if (kn_mkdir_p(dir, 0750, err) < 0)
+		return -1;
+	if (chown(dir, ps->uid, ps->gid) < 0 || chmod(dir, 0750) < 0)
+		return kn_fail_errno(err, "chown %s", dir);
+	snprintf(ps->log_path, sizeof(ps->log_path), "%s/decisions.log", dir);
+	if (hosts_file) {
+		_cleanup_free_ char *data = NULL;
+		size_t len = 0;
+		/* The proxy cannot read arbitrary root files: give it a copy. */
+		if (kn_read_file(hosts_file, 1 << 24, &data, &len, err) < 0)
+			return kn_fail_prefix(err, "--hosts");
+		snprintf(ps->hosts_path, sizeof(ps->hosts_path), "%s/hosts", dir);
+		if (kn_write_atomic(ps->hosts_path, data, len, 0644, err) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+static void proxy_child(struct kn_proxy_sup *ps, int ctl)
+{
+	if (setgroups(0, NULL) < 0 || setresgid(ps->gid, ps->gid, ps->gid) < 0 ||
+	    setresuid(ps->uid, ps->uid, ps->uid) < 0)
+		_exit(126);
+	if (dup2(ctl, 3) < 0)
+		_exit(126);
+	syscall(SYS_close_range, 4, ~0U, 0);
+	char *argv[12];
+	int a = 0;
+	argv[a++] = "kennel-proxy";
+	argv[a++] = "--control-fd";
+	argv[a++] = "3";
+	argv[a++] = "--log";
+	argv[a++] = ps->log_path;
+	if (ps->hosts_path[0]) {
+		argv[a++] = "--hosts";
+		argv[a++] = ps->hosts_path;
+	}
+	if (ps->debug)
+		argv[a++] = "--debug";
+	argv[a] = NULL;
+	char *const env[] = {"PATH=/usr/bin:/bin", NULL};
+	execve(ps->binary, argv, env);
+	_exit(127);
+}
+
+static void kill_proxy(struct kn_proxy_sup *ps)
+{
+	if (ps->pid > 0) {
+		kill(ps->pid, SIGKILL);
+		while (waitpid(ps->pid, NULL, 0) < 0 && errno == EINTR)
+			;
+	}
+	kn_closep(&ps->pidfd);
+	kn_closep(&ps->ctl);
+	ps->pidfd = ps->ctl = -1;
+	ps->pid = 0;
+}
+
+/* Send one message and wait for its answer. */
+static int transact(struct kn_proxy_sup *ps, json_t *msg, const int *fds, size_t n_fds, kn_error *err)
+{
+	_cleanup_free_ char *text = json_dumps(msg, JSON_COMPACT);
+	if (!text)
+		return kn_fail(err, "encode proxy message");
+	if (ps->ctl < 0)
+		return kn_fail(err, "kennel-proxy is not running");
+	if (strlen(text) > KN_PROXY_MSG_MAX)
+		return kn_fail(err, "proxy message larger than %d bytes", KN_PROXY_MSG_MAX);
+	if (kn_send_fds(ps->ctl, text, strlen(text), fds, n_fds, err) < 0)
+		goto dead;
+	struct pollfd pfd = {.fd = ps->ctl, .events = POLLIN};
+	int r;
+	do
+		r = poll(&pfd, 1, KN_PROXY_REPLY_TIMEOUT_MS);
+	while (r < 0 && errno == EINTR);
+	if (r <= 0) {
+		kn_fail(err, "kennel-proxy did not answer within %d ms", KN_PROXY_REPLY_TIMEOUT_MS);
+		goto dead;
+	}
+	char buf[4096];
+	size_t got_fds = 0;
+	ssize_t n = kn_recv_fds(ps->ctl, buf, sizeof(buf) - 1, NULL, 0, &got_fds, err);
+	if (n <= 0) {
+		if (n == 0)
+			kn_fail(err, "kennel-proxy closed its control socket");
+		goto dead;
+	}
+	buf[n] = '\0';
+	json_t *reply = json_loads(buf, 0, NULL);
+	int ok = reply && json_is_true(json_object_get(reply, "ok"));
+	if (!ok) {
+		const char *e = reply ? json_string_value(json_object_get(reply, "error")) : NULL;
+		kn_fail(err, "kennel-proxy refused: %s", e ? e : buf);
+	}
+	json_decref(reply);
+	return ok ? 0 : -1;
+dead:
+	log_error("kennel-proxy: %s; restarting it", err ? err->msg : "control failure");
+	kill_proxy(ps);
+	ps->next_start = 0;
+	return -1;
+}
+
+int kn_proxy_add_sandbox(struct kn_proxy_sup *ps, struct kn_sandbox *sb, kn_error *err)
+{
+	if (ps->ctl < 0 || !sb->init_pid)
+		return 0; /* sent when the proxy (re)starts */
+	int fds[2];
+	if (kn_netns_proxy_listeners(sb->init_pidfd, fds, err) < 0)
+		return kn_fail_prefix(err, "sandbox %s", sb->name);
+	json_t *msg = json_pack("{s:s,s:s,s:O}", "op", "sandbox", "name", sb->name, "policy", sb->policy);
+	int rc = transact(ps, msg, fds, fds[1] >= 0 ? 2 : 1, err);
+	json_decref(msg);
+	close(fds[0]);
+	kn_closep(&fds[1]);
+	return rc;
+}
+
+int kn_proxy_set_policy(struct kn_proxy_sup *ps, struct kn_sandbox *sb, kn_error *err)
+{
+	if (ps->ctl < 0 || !sb->init_pid)
+		return 0;
+	json_t *msg = json_pack("{s:s,s:s,s:O}", "op", "policy", "name", sb->name, "policy", sb->policy);
+	int rc = transact(ps, msg, NULL, 0, err);
+	json_decref(msg);
+	return rc;
+}
+
+int kn_proxy_remove_sandbox(struct kn_proxy_sup *ps, struct kn_sandbox *sb, kn_error *err)
+{
+	if (ps->ctl < 0)
+		return 0;
+	json_t *msg = json_pack("{s:s,s:s}", "op", "remove", "name", sb->name);
+	int rc = transact(ps, msg, NULL, 0, err);
+	json_decref(msg);
+	return rc;
+}
+
+int kn_proxy_start(struct kn_proxy_sup *ps, struct kn_store *st, kn_error *err)
+{
+	if (access(ps->binary, X_OK) < 0)
+		return kn_fail_errno(err, "kennel-proxy binary %s", ps->binary);
+	int sv[2];
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
+		return kn_fail_errno(err, "socketpair for kennel-proxy");
+	pid_t pid = fork();
+	if (pid < 0) {
+		close(sv[0]);
+		close(sv[1]);
+		return kn_fail_errno(err, "fork kennel-proxy");
+	}
+	if (pid == 0) {
+		close(sv[0]);
+		proxy_child(ps, sv[1]);
+	}
+	close(sv[1]);
+	ps->pid = pid;
+	ps->ctl = sv[0];
+	ps->pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+	struct pollfd pfd = {.fd = ps->ctl, .events = POLLIN};
+	char buf[256];
+	size_t nf = 0;
+	ssize_t n = -1;
+	if (poll(&pfd, 1, KN_PROXY_REPLY_TIMEOUT_MS) == 1)
+		n = kn_recv_fds(ps->ctl, buf, sizeof(buf) - 1, NULL, 0, &nf, err);
+	if (n <= 0 || ps->pidfd < 0) {
+		kill_proxy(ps);
+		return kn_fail(err, "kennel-proxy did not report ready");
+	}
+	log_info("kennel-proxy started (pid %d, user %s)", (int)pid, KN_PROXY_USER);
+	for (struct kn_sandbox *sb = st->list; sb; sb = sb->next) {
+		kn_error e;
+		if (sb->init_pid && kn_proxy_add_sandbox(ps, sb, &e) < 0)
+			log_error("proxy: sandbox %s: %s", sb->name, e.msg);
+	}
+	return 0;
+}
+
+void kn_proxy_on_exit(struct kn_proxy_sup *ps)
+{
+	siginfo_t si = {0};
+	if (ps->pidfd >= 0)
+		waitid(P_PIDFD, (id_t)ps->pidfd, &si, WEXITED | WNOHANG);
+	log_error("kennel-proxy (pid %d) %s %d; sandboxes have no network until it is back",
+		  (int)ps->pid, si.si_code == CLD_EXITED ? "exited with status" : "killed by signal",
+		  si.si_status);
+	kn_closep(&ps->pidfd);
+	kn_closep(&ps->ctl);
+	ps->pidfd = ps->ctl = -1;
+	ps->pid = 0;
+	ps->next_start = time(NULL) + ps->backoff_s;
+	if (ps->backoff_s < KN_PROXY_MAX_BACKOFF_S)
+		ps->backoff_s *= 2;
+}
+
+void kn_proxy_tick(struct kn_proxy_sup *ps, struct kn_store *st)
+{
+	if (ps->pid || time(NULL) < ps->next_start || !ps->binary[0])
+		return;
+	kn_error err;
+	if (kn_proxy_start(ps, st, &err) < 0) {
+		log_error("%s", err.msg);
+		ps->next_start = time(NULL) + ps->backoff_s;
+		if (ps->backoff_s < KN_PROXY_MAX_BACKOFF_S)
+			ps->backoff_s *= 2;
+	}
+}
+
+void kn_proxy_stop(struct kn_proxy_sup *ps)
+{
+	kill_proxy(ps);
+}

@@ -1,0 +1,59 @@
+/* proxy_sup.h — kenneld's side of kennel-proxy: start it as its own
+ * unprivileged user, feed it every running sandbox (listeners + policy), and
+ * restart it when it dies. Protocol: docs/proxy-protocol.md.
+ *
+ * Contract: single-threaded (the daemon's loop). Messages are synchronous: each
+ * is answered by the proxy within KN_PROXY_REPLY_TIMEOUT_MS or the proxy is
+ * treated as dead (killed and restarted). While no proxy runs, sandboxes' proxy
+ * connections wait in their listeners' backlog: the network fails closed.
+ * A missing kennel-proxy binary is reported once and leaves sandboxes without
+ * network. Restarts back off exponentially up to KN_PROXY_MAX_BACKOFF_S. */
+#ifndef KENNEL_PROXY_SUP_H
+#define KENNEL_PROXY_SUP_H
+
+#include <limits.h>
+#include <sys/types.h>
+#include <time.h>
+
+#include "common/error.h"
+#include "daemon/store.h"
+
+/* The proxy answers from memory; a second is an eternity. */
+#define KN_PROXY_REPLY_TIMEOUT_MS 2000
+/* A proxy that crashes in a loop is retried at most this rarely. */
+#define KN_PROXY_MAX_BACKOFF_S 30
+/* A control message: a policy of up to 4096 rules fits (proxy-protocol.md). */
+#define KN_PROXY_MSG_MAX 65536
+#define KN_PROXY_USER "kennel-proxy"
+
+struct kn_proxy_sup {
+	char binary[PATH_MAX];
+	char log_path[PATH_MAX];
+	char hosts_path[PATH_MAX]; /* empty: no resolver override */
+	int debug;
+	uid_t uid;
+	gid_t gid;
+	pid_t pid;      /* 0 when not running */
+	int pidfd;      /* -1 when not running */
+	int ctl;        /* control socket, -1 when not running */
+	int backoff_s;
+	time_t next_start; /* when a dead proxy may be started again */
+};
+
+/* Prepare: find the binary next to ours, make the user and the state/proxy
+ * folder, copy the hosts file where the proxy can read it. */
+int kn_proxy_init(struct kn_proxy_sup *ps, const struct kn_store *st, const char *hosts_file,
+		  int debug, kn_error *err);
+/* Start the proxy and send it every running sandbox. */
+int kn_proxy_start(struct kn_proxy_sup *ps, struct kn_store *st, kn_error *err);
+/* The proxy's pidfd became readable: reap it and schedule a restart. */
+void kn_proxy_on_exit(struct kn_proxy_sup *ps);
+/* Called from the loop's tick: restart when due. */
+void kn_proxy_tick(struct kn_proxy_sup *ps, struct kn_store *st);
+/* Hand a (newly started) sandbox's listeners and policy to the proxy. */
+int kn_proxy_add_sandbox(struct kn_proxy_sup *ps, struct kn_sandbox *sb, kn_error *err);
+int kn_proxy_set_policy(struct kn_proxy_sup *ps, struct kn_sandbox *sb, kn_error *err);
+int kn_proxy_remove_sandbox(struct kn_proxy_sup *ps, struct kn_sandbox *sb, kn_error *err);
+void kn_proxy_stop(struct kn_proxy_sup *ps);
+
+#endif
