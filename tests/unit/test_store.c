@@ -174,7 +174,7 @@ static void test_save_and_load(void)
 		CHECK(kn_store_remove_files(&st2, got, &err) == 0);
 		CHECK(access(got->dir, F_OK) != 0);
 		kn_store_unlink(&st2, got);
-		free(got);
+		kn_sandbox_free(got);
 	}
 }
 
