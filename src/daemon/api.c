@@ -12,6 +12,7 @@
 #include "common/log.h"
 #include "common/util.h"
 #include "daemon/manager.h"
+#include "daemon/netlog.h"
 
 /* argv and env entries accepted in one exec request: far above what a shell
  * accepts on a command line, low enough to bound the daemon's work. */
@@ -402,6 +403,34 @@ out:
 	json_decref(j);
 }
 
+/* GET /network/log?sandbox=NAME&limit=N or ?cursor=C: decision log entries. */
+static void handle_netlog(struct kn_store *st, const char *query, struct kn_api_response *r)
+{
+	char sbuf[KN_NAME_MAX + 2], lbuf[16], cbuf[64];
+	const char *sandbox = query ? query_param(query, "sandbox", sbuf, sizeof(sbuf)) : NULL;
+	const char *limit_s = query ? query_param(query, "limit", lbuf, sizeof(lbuf)) : NULL;
+	const char *cursor = query ? query_param(query, "cursor", cbuf, sizeof(cbuf)) : NULL;
+	const char *reason;
+	if (sandbox && !kn_name_valid(sandbox, &reason))
+		return respond_error(r, 400, "invalid sandbox name: %s", reason);
+	if (sandbox && !kn_store_find(st, sandbox))
+		return respond_error(r, 404, "no such sandbox: %s", sandbox);
+	long limit = 100;
+	if (limit_s) {
+		char *end;
+		limit = strtol(limit_s, &end, 10);
+		if (*end || end == limit_s || limit < 1 || limit > KN_NETLOG_MAX_LIMIT)
+			return respond_error(r, 400, "limit must be 1 to %d", KN_NETLOG_MAX_LIMIT);
+	}
+	char log_path[PATH_MAX];
+	snprintf(log_path, sizeof(log_path), "%s/proxy/decisions.log", st->state_dir);
+	kn_error err = {0};
+	json_t *j = kn_netlog_read(log_path, sandbox, (size_t)limit, cursor, &err);
+	if (!j)
+		return respond_kn_error(r, &err);
+	respond_json(r, 200, j);
+}
+
 /* Split "/sandboxes/NAME[/ACTION]" ; returns 1 when it matched. */
 static int sandbox_path(const char *path, char *name, size_t namesz, const char **action)
 {
@@ -447,6 +476,11 @@ void kn_api_handle(struct kn_store *st, const struct http_request *req, const ch
 			return respond_error(r, 405, "use GET for /version");
 		return respond_json(r, 200, json_pack("{s:s,s:s,s:i}", "version", KENNEL_VERSION, "git",
 						      KENNEL_GIT_REV, "api", 1));
+	}
+	if (!strcmp(path, "/network/log")) {
+		if (!get)
+			return respond_error(r, 405, "use GET for /network/log");
+		return handle_netlog(st, query, r);
 	}
 	if (!strcmp(path, "/network/proxyconfig")) {
 		if (!get && !post)
