@@ -29,6 +29,9 @@ static const struct cli_command commands[] = {
 	 cli_inspect_help},
 	{"stop", cli_cmd_stop, "Stop sandboxes", "stop SANDBOX...", cli_stop_help},
 	{"rm", cli_cmd_rm, "Remove sandboxes", "rm [OPTIONS] SANDBOX...", cli_rm_help},
+	{"network", cli_cmd_network, "Show or change network policy; show the proxy's decisions",
+	 "network proxy [OPTIONS] SANDBOX | --default\n"
+	 "network log [OPTIONS] [SANDBOX]", cli_network_help},
 	{"version", cli_cmd_version, "Show the client's and the daemon's versions", "version",
 	 cli_version_help},
 	{"daemon", cli_cmd_daemon, "Run kenneld in the foreground (as root)",

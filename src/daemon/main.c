@@ -156,6 +156,8 @@ int main(int argc, char **argv)
 		log_error("%s", err.msg);
 		return 1;
 	}
+	if (!realpath(sock, st.socket_path))
+		snprintf(st.socket_path, sizeof(st.socket_path), "%s", sock);
 	log_info("kenneld %s listening on %s, state in %s", KENNEL_VERSION, sock, real_state);
 	int rc = kn_server_run(&st, lfd, &err);
 	if (rc < 0)

@@ -52,7 +52,17 @@ int kn_fail_class(kn_error *err, int errnum, const char *fmt, ...)
 	return -1;
 }
 
-static int validate(const struct kn_create_req *req, const char *state_dir, kn_error *err)
+/* Is `path` equal to `dir` or below it? */
+static int path_within(const char *path, const char *dir)
+{
+	size_t n = strlen(dir);
+	if (n == 1 && dir[0] == '/')
+		return 1;
+	return !strncmp(path, dir, n) && (path[n] == '/' || path[n] == '\0');
+}
+
+static int validate(const struct kn_create_req *req, const char *state_dir,
+		    const char *socket_path, kn_error *err)
 {
 	if (!req->agent || !kn_agent_find(req->agent))
 		return kn_fail_class(err, EINVAL, "unknown agent '%s' (known: shell)",
@@ -83,16 +93,16 @@ static int validate(const struct kn_create_req *req, const char *state_dir, kn_e
 						     p, reserved[r]);
 		}
 	}
-	/* The state dir holds every sandbox's layers: no workspace may expose it,
-	 * and none may lie inside it. */
+	/* The state dir holds every sandbox's layers and the API socket drives
+	 * the daemon: no workspace may expose either, nor lie inside the state dir. */
 	for (size_t i = 0; i < req->n_workspaces; i++) {
 		const char *p = req->workspaces[i].path;
-		size_t pl = strlen(p), sl = strlen(state_dir);
-		int contains = !strncmp(state_dir, p, pl) && (state_dir[pl] == '/' || state_dir[pl] == '\0');
-		int inside = !strncmp(p, state_dir, sl) && (p[sl] == '/' || p[sl] == '\0');
-		if (contains || inside)
+		if (path_within(state_dir, p) || path_within(p, state_dir))
 			return kn_fail_class(err, EINVAL, "workspace %s %s kennel's state dir %s", p,
-					     contains ? "contains" : "lies in", state_dir);
+					     path_within(state_dir, p) ? "contains" : "lies in", state_dir);
+		if (socket_path[0] && path_within(socket_path, p))
+			return kn_fail_class(err, EINVAL, "workspace %s contains kenneld's API socket %s",
+					     p, socket_path);
 	}
 	if (req->image) {
 		struct stat st;
@@ -122,7 +132,7 @@ int kn_mgr_create(struct kn_store *st, const struct kn_create_req *req, struct k
 		  kn_error *err)
 {
 	const char *reason;
-	if (validate(req, st->state_dir, err) < 0)
+	if (validate(req, st->state_dir, st->socket_path, err) < 0)
 		return -1;
 	char name[KN_NAME_MAX + 1];
 	if (req->name) {

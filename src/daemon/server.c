@@ -274,12 +274,21 @@ static void watch_inits(struct server *s)
 static void handle_request(struct server *s, struct conn *c, const struct http_request *req,
 			   const char *body, size_t body_len)
 {
-	struct ucred cred;
+	struct ucred cred = {.uid = (uid_t)-1, .gid = (gid_t)-1}; /* unknown = refused */
 	socklen_t cl = sizeof(cred);
 	getsockopt(c->ev.fd, SOL_SOCKET, SO_PEERCRED, &cred, &cl);
 	log_debug("api: uid %u %s %.*s", (unsigned)cred.uid, req->method, (int)req->target_len,
 		  req->target);
 	struct kn_api_response r;
+	/* A sandbox's processes have host uids in kennel's ranges: should one ever
+	 * reach the socket, it gets nothing. */
+	if (cred.uid >= KN_UID_BASE_START || cred.gid >= KN_UID_BASE_START) {
+		int fd = conn_take_fd(s, c);
+		log_warn("api: refused a request from uid %u (a sandbox's uid range)", (unsigned)cred.uid);
+		send_error(fd, 403, "requests from inside a sandbox are refused");
+		close(fd);
+		return;
+	}
 	kn_api_handle(s->st, req, body, body_len, &r);
 	int fd = conn_take_fd(s, c);
 	if (r.is_exec_stream) {

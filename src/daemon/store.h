@@ -52,6 +52,7 @@ struct kn_store {
 	char state_dir[PATH_MAX];
 	char base_dir[PATH_MAX];
 	struct kn_sandbox *list;
+	char socket_path[PATH_MAX];   /* the API socket: no workspace may contain it */
 	json_t *default_policy;       /* for new sandboxes; canonical, owned */
 	struct kn_proxy_sup *proxy;   /* NULL in unit tests: no proxy to tell */
 };

@@ -102,9 +102,12 @@ out:
 	return rc < 0 ? -1 : fd;
 }
 
-int kn_idmap_mount(const char *path, int userns_fd, uint64_t attr_set, kn_error *err)
+int kn_idmap_mount(int dirfd, const char *path, const char *shown, int userns_fd,
+		   uint64_t attr_set, kn_error *err)
 {
-	int fd = open_tree(AT_FDCWD, path, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE);
+	int fd = open_tree(dirfd, path, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE |
+					 (path[0] ? 0 : AT_EMPTY_PATH));
+	path = shown;
 	if (fd < 0)
 		return kn_fail_errno(err, "open_tree %s", path);
 	struct mount_attr attr = {

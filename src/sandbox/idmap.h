@@ -31,7 +31,10 @@ int kn_idmap_write(pid_t pid, const struct kn_idmap *uid, size_t n_uid,
 		   const struct kn_idmap *gid, size_t n_gid, kn_error *err);
 int kn_idmap_userns_fd(const struct kn_idmap *uid, size_t n_uid, const struct kn_idmap *gid,
 		       size_t n_gid, kn_error *err);
-/* attr_set: MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | ... ; recursive clone of `path`. */
-int kn_idmap_mount(const char *path, int userns_fd, uint64_t attr_set, kn_error *err);
+/* attr_set: MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | ... ; recursive clone of
+ * `path` relative to `dirfd`, or of `dirfd` itself when `path` is "" (then
+ * `shown` names it in errors). */
+int kn_idmap_mount(int dirfd, const char *path, const char *shown, int userns_fd,
+		   uint64_t attr_set, kn_error *err);
 
 #endif

@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <linux/openat2.h>
 #include <linux/sched.h>
 #include <net/if.h>
 #include <sched.h>
@@ -196,8 +197,10 @@ static void __attribute__((noreturn)) sandbox_child(const struct kn_sandbox_spec
 	if (kn_rootfs_setup(s, fds, &err) < 0)
 		child_fail(sock, &err);
 	close(fds->root_userns);
-	for (size_t i = 0; i < s->n_workspaces; i++)
+	for (size_t i = 0; i < s->n_workspaces; i++) {
 		close(fds->ws_userns[i]);
+		close(fds->ws_fd[i]);
+	}
 	/* Last namespace: our own user namespace. Everything above stays owned by
 	 * the host's, out of reach of root inside. */
 	if (unshare(CLONE_NEWUSER) < 0) {
@@ -246,7 +249,15 @@ static int make_userns_fds(const struct kn_sandbox_spec *s, struct kn_rootfs_fds
 		return -1;
 	for (size_t i = 0; i < s->n_workspaces; i++) {
 		struct stat st;
-		if (stat(s->workspaces[i].path, &st) < 0)
+		/* Opened once, no symlink followed anywhere on the path: what the
+		 * sandbox gets is exactly the folder that was named at create time. */
+		struct open_how how = {.flags = O_PATH | O_DIRECTORY | O_CLOEXEC,
+				       .resolve = RESOLVE_NO_SYMLINKS};
+		fds->ws_fd[i] = (int)syscall(SYS_openat2, AT_FDCWD, s->workspaces[i].path, &how, sizeof(how));
+		if (fds->ws_fd[i] < 0)
+			return kn_fail_errno(err, "open workspace %s (symlinks are not followed)",
+					     s->workspaces[i].path);
+		if (fstat(fds->ws_fd[i], &st) < 0)
 			return kn_fail_errno(err, "stat workspace %s", s->workspaces[i].path);
 		if (!S_ISDIR(st.st_mode))
 			return kn_fail(err, "workspace %s is not a directory", s->workspaces[i].path);
@@ -263,8 +274,10 @@ static int make_userns_fds(const struct kn_sandbox_spec *s, struct kn_rootfs_fds
 static void close_userns_fds(const struct kn_sandbox_spec *s, struct kn_rootfs_fds *fds)
 {
 	kn_closep(&fds->root_userns);
-	for (size_t i = 0; i < s->n_workspaces; i++)
+	for (size_t i = 0; i < s->n_workspaces; i++) {
 		kn_closep(&fds->ws_userns[i]);
+		kn_closep(&fds->ws_fd[i]);
+	}
 }
 
 int kn_ns_start(const struct kn_sandbox_spec *s, const struct kn_cgroup *cg, pid_t *init_pid,

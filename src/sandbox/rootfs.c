@@ -39,9 +39,25 @@ static int openat2_dir(int dirfd, const char *path, unsigned long long resolve)
 	return (int)syscall(SYS_openat2, dirfd, path, &how, sizeof(how));
 }
 
-/* Open (creating as needed) directory `rel` below `rootfd` without following
- * any symlink; a symlink or file in the way is removed and replaced. New
- * directories belong to `owner` (root inside the sandbox). */
+/* Devices of the host folders mounted as workspaces: nothing is created or
+ * removed on them while mount points are made. */
+static dev_t workspace_devs[KN_MAX_WORKSPACES];
+static size_t n_workspace_devs;
+
+static int on_workspace(dev_t dev)
+{
+	for (size_t i = 0; i < n_workspace_devs; i++)
+		if (workspace_devs[i] == dev)
+			return 1;
+	return 0;
+}
+
+/* Open directory `rel` below `rootfd` without following any symlink. Missing
+ * directories, and a symlink or file in the way, are dealt with only in the
+ * sandbox's own file systems (its overlay layers and tmpfs mounts): replaced by
+ * a directory owned by `owner` (root inside the sandbox). Inside a workspace —
+ * a host folder — the path must already be real directories, or the start is
+ * refused. */
 static int mkdirs_in_root(int rootfd, const char *rel, uid_t owner, kn_error *err)
 {
 	char buf[PATH_MAX];
@@ -51,17 +67,19 @@ static int mkdirs_in_root(int rootfd, const char *rel, uid_t owner, kn_error *er
 	if (cur < 0)
 		return kn_fail_errno(err, "dup root fd");
 	for (char *save = NULL, *c = strtok_r(buf, "/", &save); c; c = strtok_r(NULL, "/", &save)) {
+		struct stat st;
 		if (!strcmp(c, ".") || !strcmp(c, "..")) {
 			close(cur);
 			return kn_fail(err, "refusing path with . or ..: %s", rel);
 		}
+		int own_layer = fstat(cur, &st) == 0 && !on_workspace(st.st_dev);
 		int next = openat2_dir(cur, c, RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS);
-		if (next < 0 && (errno == ELOOP || errno == ENOTDIR)) {
+		if (next < 0 && (errno == ELOOP || errno == ENOTDIR) && own_layer) {
 			log_debug("replacing non-directory %s on the way to mount point /%s", c, rel);
 			unlinkat(cur, c, 0);
 			errno = ENOENT;
 		}
-		if (next < 0 && errno == ENOENT) {
+		if (next < 0 && errno == ENOENT && own_layer) {
 			if (mkdirat(cur, c, 0755) < 0 && errno != EEXIST) {
 				kn_fail_errno(err, "mkdir %s (in /%s)", c, rel);
 				close(cur);
@@ -75,7 +93,8 @@ static int mkdirs_in_root(int rootfd, const char *rel, uid_t owner, kn_error *er
 			next = openat2_dir(cur, c, RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS);
 		}
 		if (next < 0) {
-			kn_fail_errno(err, "open %s (in /%s)", c, rel);
+			kn_fail_errno(err, "open %s (in /%s)%s", c, rel,
+				      own_layer ? "" : ": inside a workspace, mount points must be real directories");
 			close(cur);
 			return -1;
 		}
@@ -144,7 +163,7 @@ static int overlay_layer(const struct kn_sandbox_spec *s, int rootfd, int userns
 	snprintf(lower, sizeof(lower), "%s/lower/%s", s->dir, layer);
 	snprintf(upper, sizeof(upper), "%s/upper/%s", s->dir, layer);
 	snprintf(work, sizeof(work), "%s/work/%s", s->dir, layer);
-	int tree = kn_idmap_mount(host, userns, MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID, err);
+	int tree = kn_idmap_mount(AT_FDCWD, host, host, userns, MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID, err);
 	if (tree < 0)
 		return -1;
 	int rc = move_mount(tree, "", AT_FDCWD, lower, MOVE_MOUNT_F_EMPTY_PATH);
@@ -252,6 +271,13 @@ int kn_rootfs_setup(const struct kn_sandbox_spec *s, const struct kn_rootfs_fds 
 
 	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
 		return kn_fail_errno(err, "make / private");
+	n_workspace_devs = 0;
+	for (size_t i = 0; i < s->n_workspaces; i++) {
+		struct stat st;
+		if (fstat(fds->ws_fd[i], &st) < 0)
+			return kn_fail_errno(err, "fstat workspace %s", s->workspaces[i].path);
+		workspace_devs[n_workspace_devs++] = st.st_dev;
+	}
 	if (overlay_layer(s, -1, fds->root_userns, s->image ? s->image : base_root, "", "root",
 			  root_uid, err) < 0)
 		return -1;
@@ -287,7 +313,17 @@ int kn_rootfs_setup(const struct kn_sandbox_spec *s, const struct kn_rootfs_fds 
 	for (size_t i = 0; i < s->n_workspaces; i++) {
 		const struct kn_workspace *w = &s->workspaces[i];
 		uint64_t attrs = MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | (w->readonly ? MOUNT_ATTR_RDONLY : 0);
-		int tree = kn_idmap_mount(w->path, fds->ws_userns[i], attrs, err);
+		/* The daemon's fd belongs to the host mount namespace; open_tree needs
+		 * one of ours. Same rules (no symlinks), and it must be the same folder. */
+		struct open_how how = {.flags = O_PATH | O_DIRECTORY | O_CLOEXEC,
+				       .resolve = RESOLVE_NO_SYMLINKS};
+		_cleanup_close_ int here = (int)syscall(SYS_openat2, AT_FDCWD, w->path, &how, sizeof(how));
+		struct stat a, b;
+		if (here < 0 || fstat(here, &a) < 0 || fstat(fds->ws_fd[i], &b) < 0)
+			return kn_fail_errno(err, "open workspace %s (symlinks are not followed)", w->path);
+		if (a.st_dev != b.st_dev || a.st_ino != b.st_ino)
+			return kn_fail(err, "workspace %s changed while the sandbox started", w->path);
+		int tree = kn_idmap_mount(here, "", w->path, fds->ws_userns[i], attrs, err);
 		if (tree < 0)
 			return -1;
 		int rc = attach_tree(tree, rootfd, w->path + 1, root_uid, err);

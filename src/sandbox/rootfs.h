@@ -16,9 +16,11 @@
  *   workspaces       idmapped binds of the host dirs at the same path: the
  *                    workspace owner's files appear owned by the agent and the
  *                    agent's new files land owned by the workspace owner
- * Mount points under the new root are resolved with openat2(RESOLVE_IN_ROOT |
- * RESOLVE_NO_SYMLINKS): a symlink planted in the writable layer is replaced by a
- * directory, never followed. Then pivot_root and detach the old root. Everything
+ * Mount points under the new root are resolved with openat2(RESOLVE_BENEATH |
+ * RESOLVE_NO_SYMLINKS), never following a symlink: one planted in the sandbox's
+ * own writable layer is replaced by a directory; anything but a real directory
+ * elsewhere (inside a workspace, i.e. a host folder) refuses the start, and
+ * nothing is ever created or removed there. Then pivot_root and detach the old root. Everything
  * is nosuid; everything but / and the layers is nodev. */
 #ifndef KENNEL_ROOTFS_H
 #define KENNEL_ROOTFS_H
@@ -29,6 +31,8 @@
 struct kn_rootfs_fds {
 	int root_userns;                       /* maps 0..65535 to uid_base.. */
 	int ws_userns[KN_MAX_WORKSPACES];      /* maps workspace owner to agent */
+	int ws_fd[KN_MAX_WORKSPACES];          /* O_PATH of each workspace, opened
+						* without following any symlink */
 };
 
 int kn_rootfs_setup(const struct kn_sandbox_spec *spec, const struct kn_rootfs_fds *fds,

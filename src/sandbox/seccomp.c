@@ -9,9 +9,12 @@
 #include "sandbox/seccomp.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <sys/stat.h>
 #include <sched.h>
 #include <seccomp.h>
 #include <stdint.h>
+#include <string.h>
 #include <sys/ioctl.h>
 #include <sys/personality.h>
 #include <sys/prctl.h>
@@ -302,6 +305,62 @@ static int add_personality_rules(scmp_filter_ctx ctx, kn_error *err)
 	return refuse_u32_range(ctx, nr, "personality", 0, PER_LINUX32 + 1, PERSONALITY_QUERY - 1, err);
 }
 
+/* Set-id bits. Workspace files the agent creates belong on the host to the
+ * workspace's owner, which may be root: a setuid bit set inside would make a
+ * host-root setuid program (nosuid and no_new_privs protect only the sandbox).
+ * So no syscall may set S_ISUID or S_ISGID on a file, whatever the path: chmod
+ * family by mode argument, creation (creat, open/openat with O_CREAT or
+ * O_TMPFILE, mknod) by mode argument. openat2 takes its mode in a struct the
+ * filter cannot read: ENOSYS makes libc and runtimes fall back to openat. */
+struct setid_rule {
+	const char *name;
+	unsigned mode_arg;
+	int flags_arg; /* -1: none; else creation only when O_CREAT/O_TMPFILE set */
+};
+
+static const struct setid_rule setid_rules[] = {
+	{"chmod", 1, -1},  {"fchmod", 1, -1}, {"fchmodat", 2, -1}, {"fchmodat2", 2, -1},
+	{"creat", 1, -1},  {"mknod", 1, -1},  {"mknodat", 2, -1},
+	{"open", 2, 1},    {"openat", 3, 2},
+};
+
+/* Not yet in libseccomp 2.5.4's tables (Linux 6.6); same number on x86_64. */
+#define FCHMODAT2_X86_64 452
+
+static int add_setid_mode_rules(scmp_filter_ctx ctx, kn_error *err)
+{
+	static const uint64_t setid_bits[] = {S_ISUID, S_ISGID};
+	static const uint64_t create_flags[] = {O_CREAT, __O_TMPFILE};
+	for (size_t i = 0; i < KN_ARRAY_SIZE(setid_rules); i++) {
+		const struct setid_rule *r = &setid_rules[i];
+		int nr = seccomp_syscall_resolve_name(r->name);
+#ifdef __x86_64__
+		if (nr == __NR_SCMP_ERROR && !strcmp(r->name, "fchmodat2"))
+			nr = FCHMODAT2_X86_64;
+#endif
+		if (nr == __NR_SCMP_ERROR)
+			continue; /* not on this architecture (open, creat on arm64) */
+		for (size_t b = 0; b < KN_ARRAY_SIZE(setid_bits); b++) {
+			struct scmp_arg_cmp mode = SCMP_CMP(r->mode_arg, SCMP_CMP_MASKED_EQ, setid_bits[b], setid_bits[b]);
+			if (r->flags_arg < 0) {
+				int rc = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), nr, 1, mode);
+				if (rc < 0)
+					return rule_fail(rc, r->name, err);
+				continue;
+			}
+			for (size_t f = 0; f < KN_ARRAY_SIZE(create_flags); f++) {
+				struct scmp_arg_cmp flag = SCMP_CMP((unsigned)r->flags_arg, SCMP_CMP_MASKED_EQ,
+								    create_flags[f], create_flags[f]);
+				int rc = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), nr, 2, flag, mode);
+				if (rc < 0)
+					return rule_fail(rc, r->name, err);
+			}
+		}
+	}
+	int rc = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(ENOSYS), SCMP_SYS(openat2), 0);
+	return rc < 0 ? rule_fail(rc, "openat2", err) : 0;
+}
+
 static int build_filter(scmp_filter_ctx ctx, unsigned flags, kn_error *err)
 {
 	/* Only the native ABI is in the filter. Any other (int 0x80 into the
@@ -331,7 +390,7 @@ static int build_filter(scmp_filter_ctx ctx, unsigned flags, kn_error *err)
 	}
 	if (add_refused_syscalls(ctx, err) < 0 || add_namespace_rules(ctx, flags, err) < 0 ||
 	    add_socket_rules(ctx, err) < 0 || add_ioctl_rules(ctx, err) < 0 ||
-	    add_personality_rules(ctx, err) < 0)
+	    add_personality_rules(ctx, err) < 0 || add_setid_mode_rules(ctx, err) < 0)
 		return -1;
 	return 0;
 }

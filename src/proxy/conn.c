@@ -1,0 +1,714 @@
+/* conn.c — client connections: request heads, decisions, dialling, canned
+ * replies and the connection's end (contract: conn.h). */
+#define _GNU_SOURCE
+#include "proxy/conn.h"
+
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "common/log.h"
+#include "proxy/decide.h"
+#include "proxy/limits.h"
+#include "proxy/reply.h"
+#include "proxy/request.h"
+#include "proxy/resolve.h"
+#include "proxy/rewrite.h"
+#include "proxy/sandboxes.h"
+#include "proxy/worker.h"
+
+#define container_of(ptr, type, member) ((type *)((char *)(ptr) - offsetof(type, member)))
+
+static void client_ready(struct kp_watch *w, uint32_t events);
+static void upstream_ready(struct kp_watch *w, uint32_t events);
+static void timer_fired(struct kp_timer *t);
+static void process_head(struct kp_conn *c);
+
+static bool again(int e) { return e == EAGAIN || e == EWOULDBLOCK; }
+
+static void arm(struct kp_conn *c, uint64_t after_ms)
+{
+	/* Never fails: kp_conn_accept reserved a heap slot per connection. */
+	kp_loop_arm(&c->w->loop, &c->timer, after_ms);
+}
+
+/* ---- the decision line ---- */
+
+static void record_begin(struct kp_conn *c, const char *method)
+{
+	struct kp_record *r = &c->rec;
+
+	free(r->host);
+	free(r->rule);
+	*r = (struct kp_record){
+		.active = true,
+		.wall_ms = kp_wall_ms(),
+		.start_ms = c->w->loop.now_ms,
+		.decision = KP_DECISION_ERROR,
+	};
+	snprintf(r->method, sizeof(r->method), "%s", method);
+}
+
+static void record_rule(struct kp_conn *c, const char *rule)
+{
+	free(c->rec.rule);
+	c->rec.rule = strdup(rule);
+}
+
+static void record_write(struct kp_conn *c)
+{
+	struct kp_record *r = &c->rec;
+	char line[KP_LOG_LINE_MAX];
+
+	if (!r->active)
+		return;
+	struct kp_decision_record d = {
+		.time_ms = r->wall_ms,
+		.sandbox = c->sb->name,
+		.method = r->method,
+		.host = r->host,
+		.port = r->port,
+		.addr = r->has_addr ? &r->addr : NULL,
+		.rule = r->rule,
+		.decision = r->decision,
+		.status = r->status,
+		.bytes_up = r->bytes_up,
+		.bytes_down = r->bytes_down,
+		.duration_ms = c->w->loop.now_ms - r->start_ms,
+		.error = r->error,
+	};
+	size_t n = kp_decision_format(&d, line, sizeof(line));
+	if (n)
+		kp_worker_log_line(c->w, line, n);
+	else
+		log_error("sandbox %s: decision line too long, not logged", c->sb->name);
+	log_debug("sandbox %s: %s %s:%u %s (%s) status %d up %llu down %llu%s%s", c->sb->name,
+		  r->method, r->host ? r->host : "-", r->port, kp_decision_name(r->decision),
+		  r->rule ? r->rule : "-", r->status, (unsigned long long)r->bytes_up,
+		  (unsigned long long)r->bytes_down, r->error ? ": " : "", r->error ? r->error : "");
+	free(r->host);
+	free(r->rule);
+	r->host = r->rule = NULL;
+	r->active = false;
+}
+
+/* ---- teardown ---- */
+
+static void upstream_close(struct kp_conn *c)
+{
+	int fd = c->upstream.fd;
+
+	if (fd < 0)
+		return;
+	kp_watch_remove(&c->w->loop, &c->upstream);
+	close(fd);
+}
+
+static void request_free(struct kp_conn *c)
+{
+	struct kp_request *rq = c->rq;
+
+	if (!rq)
+		return;
+	if (rq->job)
+		rq->job->owner = NULL; /* the worker frees it when it comes back */
+	kp_policy_ref_put(rq->policy);
+	kp_exchange_free(&rq->ex);
+	free(rq);
+	c->rq = NULL;
+}
+
+void kp_conn_close(struct kp_conn *c, const char *error)
+{
+	struct kp_worker *w = c->w;
+	struct kp_sandbox *sb = c->sb;
+
+	if (c->state == KP_CONN_DEAD)
+		return;
+	if (c->rec.active) {
+		if (error && !c->rec.error)
+			c->rec.error = error;
+		record_write(c);
+	}
+	kp_loop_disarm(&w->loop, &c->timer);
+	int fd = c->client.fd;
+	kp_watch_remove(&w->loop, &c->client);
+	close(fd);
+	upstream_close(c);
+	request_free(c);
+	kp_tunnel_release(c);
+	free(c->reply);
+	c->reply = NULL;
+	kp_buf_free(&c->in);
+
+	if (c->sb_prev)
+		c->sb_prev->sb_next = c->sb_next;
+	else
+		sb->conns = c->sb_next;
+	if (c->sb_next)
+		c->sb_next->sb_prev = c->sb_prev;
+	sb->nconns--;
+	kp_worker_count(w, sb->slot, -1);
+	w->nconns--;
+
+	c->state = KP_CONN_DEAD;
+	c->dead_next = w->graveyard;
+	w->graveyard = c;
+	kp_worker_conn_gone(w);
+}
+
+void kp_conn_reap(struct kp_worker *w)
+{
+	while (w->graveyard) {
+		struct kp_conn *c = w->graveyard;
+		w->graveyard = c->dead_next;
+		free(c);
+	}
+}
+
+/* Our side is done: shut it down and read until the client closes, so that
+ * our last bytes are not destroyed by a RST for unread input. */
+static void linger(struct kp_conn *c)
+{
+	shutdown(c->client.fd, SHUT_WR);
+	c->state = KP_CONN_LINGER;
+	c->linger_bytes = 0;
+	arm(c, KP_LINGER_TIMEOUT_MS);
+	kp_conn_update_interest(c);
+}
+
+static void reply_writable(struct kp_conn *c)
+{
+	while (c->reply_off < c->reply_len) {
+		ssize_t n = send(c->client.fd, c->reply + c->reply_off, c->reply_len - c->reply_off,
+				 MSG_NOSIGNAL);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			if (again(errno))
+				kp_conn_update_interest(c);
+			else
+				kp_conn_close(c, NULL);
+			return;
+		}
+		c->reply_off += (uint32_t)n;
+	}
+	free(c->reply);
+	c->reply = NULL;
+	linger(c);
+}
+
+void kp_conn_reply(struct kp_conn *c, int status, enum kp_verdict_kind decision,
+		   const char *text, const char *rule, const char *error)
+{
+	char buf[KP_REPLY_MAX];
+
+	if (c->state == KP_CONN_DEAD)
+		return;
+	upstream_close(c);
+	request_free(c);
+	kp_tunnel_release(c);
+	kp_buf_free(&c->in);
+	if (status == 400)
+		log_info("sandbox %s: 400 %s", c->sb->name, text);
+	if (c->rec.active) {
+		c->rec.status = status;
+		c->rec.decision = decision;
+		if (error && !c->rec.error)
+			c->rec.error = error;
+		record_write(c);
+	}
+	size_t n = kp_reply_format(buf, sizeof(buf), status, text, rule);
+	c->reply = malloc(n);
+	if (!c->reply) {
+		kp_conn_close(c, NULL);
+		return;
+	}
+	memcpy(c->reply, buf, n);
+	c->reply_len = (uint32_t)n;
+	c->reply_off = 0;
+	c->keep_alive = false;
+	c->state = KP_CONN_REPLY;
+	arm(c, KP_LINGER_TIMEOUT_MS);
+	reply_writable(c);
+}
+
+static void linger_readable(struct kp_conn *c)
+{
+	char sink[4096];
+
+	for (int round = 0; round < KP_PUMP_ROUNDS; round++) {
+		ssize_t n = recv(c->client.fd, sink, sizeof(sink), 0);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && again(errno))
+			return;
+		if (n <= 0) {
+			kp_conn_close(c, NULL);
+			return;
+		}
+		c->linger_bytes += (uint32_t)n;
+		if (c->linger_bytes > KP_LINGER_MAX_BYTES) {
+			kp_conn_close(c, NULL);
+			return;
+		}
+	}
+}
+
+/* ---- interest ---- */
+
+void kp_conn_update_interest(struct kp_conn *c)
+{
+	uint32_t cev = 0, uev = 0;
+	kn_error err;
+
+	switch (c->state) {
+	case KP_CONN_HEAD:
+	case KP_CONN_LINGER:
+		cev = EPOLLIN;
+		break;
+	case KP_CONN_RESOLVE:
+		break;
+	case KP_CONN_DIAL:
+		uev = EPOLLOUT;
+		break;
+	case KP_CONN_TUNNEL:
+		kp_tunnel_interest(c, &cev, &uev);
+		break;
+	case KP_CONN_FORWARD:
+		kp_forward_interest(c, &cev, &uev);
+		break;
+	case KP_CONN_REPLY:
+		cev = EPOLLOUT;
+		break;
+	case KP_CONN_DEAD:
+		return;
+	}
+	if (kp_watch_set(&c->w->loop, &c->client, cev, 0, &err) < 0 ||
+	    (c->upstream.fd >= 0 && kp_watch_set(&c->w->loop, &c->upstream, uev, 0, &err) < 0)) {
+		log_error("sandbox %s: %s", c->sb->name, err.msg);
+		kp_conn_close(c, "epoll_ctl failed");
+	}
+}
+
+/* ---- dialling ---- */
+
+static void connected(struct kp_conn *c)
+{
+	struct kp_request *rq = c->rq;
+
+	c->rec.has_addr = true;
+	c->rec.addr = rq->dial.addr;
+	c->rec.decision = KP_DECISION_ALLOW;
+	c->last_active_ms = c->w->loop.now_ms;
+	arm(c, c->w->opt->idle_timeout_ms);
+	if (rq->is_connect) {
+		c->rec.status = 200;
+		request_free(c);
+		kp_tunnel_start(c);
+	} else {
+		kp_forward_start(c);
+	}
+}
+
+static void dial_next(struct kp_conn *c)
+{
+	struct kp_request *rq = c->rq;
+	int fd = -1;
+
+	switch (kp_dial_next(&rq->dial, &fd)) {
+	case KP_DIAL_PENDING:
+		kp_watch_init(&c->upstream, fd, upstream_ready);
+		c->state = KP_CONN_DIAL;
+		kp_conn_update_interest(c);
+		return;
+	case KP_DIAL_DONE:
+		kp_watch_init(&c->upstream, fd, upstream_ready);
+		connected(c);
+		return;
+	case KP_DIAL_NONE:
+		break;
+	}
+	char text[KN_HOST_BUFSZ + 128];
+	snprintf(text, sizeof(text), "cannot connect to %s port %u: %s", rq->host, rq->dial.port,
+		 strerror(rq->dial.last_errno));
+	kp_conn_reply(c, 502, KP_DECISION_ERROR, text, NULL, "connect failed");
+}
+
+static void dial_writable(struct kp_conn *c)
+{
+	int e = kp_dial_result(c->upstream.fd);
+
+	if (e == 0) {
+		connected(c);
+		return;
+	}
+	upstream_close(c);
+	c->rq->dial.last_errno = e;
+	dial_next(c);
+}
+
+static void have_candidates(struct kp_conn *c, const struct kp_candidates *cands)
+{
+	struct kp_request *rq = c->rq;
+	struct kn_decision block;
+
+	rq->dial.port = c->rec.port;
+	if (kp_filter_candidates(&rq->policy->policy, cands, &rq->dial.allowed, &block) == 0) {
+		record_rule(c, block.rule);
+		kp_conn_reply(c, 403, KP_DECISION_BLOCK, "blocked by policy", block.rule, NULL);
+		return;
+	}
+	dial_next(c);
+}
+
+void kp_conn_resolved(struct kp_resolve_job *job)
+{
+	struct kp_conn *c = job->owner;
+
+	if (!c) {
+		free(job);
+		return;
+	}
+	c->rq->job = NULL;
+	if (job->gai_error != 0) {
+		char text[KN_HOST_BUFSZ + 128];
+		snprintf(text, sizeof(text), "cannot resolve %s: %s", job->host,
+			 kp_resolve_strerror(job));
+		kp_conn_reply(c, 502, KP_DECISION_ERROR, text, NULL, "name resolution failed");
+	} else {
+		have_candidates(c, &job->result);
+	}
+	free(job);
+}
+
+/* ---- requests ---- */
+
+static void bad_request(struct kp_conn *c, const char *reason)
+{
+	kp_conn_reply(c, 400, KP_DECISION_ERROR, reason, NULL, reason);
+}
+
+/* Everything that depends on the head happens here, while the head's bytes
+ * are still in c->in; they are consumed once the decision needs them no more. */
+static void start_request(struct kp_conn *c, const struct http_request *req, size_t head_len)
+{
+	struct kp_worker *w = c->w;
+	struct kp_target t;
+	const char *reason = NULL;
+
+	struct kp_request *rq = calloc(1, sizeof(*rq));
+	if (!rq) {
+		kp_conn_close(c, "out of memory");
+		return;
+	}
+	c->rq = rq;
+	rq->policy = kp_policy_ref_get(c->sb->policy);
+
+	if (strcmp(req->method, "CONNECT") == 0) {
+		rq->is_connect = true;
+		c->keep_alive = false;
+		if (kp_target_connect(req->target, req->target_len, &t, &reason) < 0) {
+			bad_request(c, reason);
+			return;
+		}
+		if (req->content_length > 0 || req->chunked) {
+			bad_request(c, "CONNECT request with a body");
+			return;
+		}
+	} else {
+		struct kp_exchange *x = &rq->ex;
+		if (kp_target_absolute(req->target, req->target_len, &t, &reason) < 0 ||
+		    kp_host_agrees(&t, req->host, req->host_len, &reason) < 0) {
+			bad_request(c, reason);
+			return;
+		}
+		x->uphead = malloc(HTTP_MAX_HEAD);
+		if (!x->uphead) {
+			kp_conn_close(c, "out of memory");
+			return;
+		}
+		if (kp_rewrite_request(req, &t, x->uphead, HTTP_MAX_HEAD, &x->uphead_len,
+				       &reason) < 0) {
+			bad_request(c, reason);
+			return;
+		}
+		if (req->chunked) {
+			x->req_mode = KP_BODY_CHUNKED;
+		} else if (req->content_length > 0) {
+			x->req_mode = KP_BODY_LENGTH;
+			x->req_left = (uint64_t)req->content_length;
+		}
+		x->head_request = strcmp(req->method, "HEAD") == 0;
+		x->client_minor = req->version_minor;
+		/* HTTP/1.0 keep-alive is a legacy extension not worth its corner
+		 * cases: such clients get one request per connection. */
+		c->keep_alive = req->keep_alive && req->version_minor == 1;
+	}
+	c->rec.port = t.port;
+
+	struct kn_decision d;
+	bool allowed = kp_decide_host(&rq->policy->policy, t.host, t.host_len, t.port, rq->host, &d);
+	size_t raw_len = t.host_len < KN_HOST_NAME_MAX ? t.host_len : KN_HOST_NAME_MAX;
+	c->rec.host = rq->host[0] ? strdup(rq->host) : strndup(t.host, raw_len);
+	record_rule(c, d.rule);
+	kp_buf_consume(&c->in, head_len); /* t and req point into it: unused from here */
+	if (!allowed) {
+		kp_conn_reply(c, 403, KP_DECISION_BLOCK, "blocked by policy", d.rule, NULL);
+		return;
+	}
+
+	arm(c, w->opt->connect_timeout_ms);
+	struct kp_candidates cands = { 0 };
+	if (kp_literal_candidates(rq->host, &cands)) {
+		have_candidates(c, &cands);
+		return;
+	}
+	cands.n = kp_hosts_lookup(w->hosts, rq->host, cands.addr, KP_MAX_CANDIDATES);
+	if (cands.n) {
+		have_candidates(c, &cands);
+		return;
+	}
+	struct kp_resolve_job *job = calloc(1, sizeof(*job));
+	if (!job) {
+		kp_conn_close(c, "out of memory");
+		return;
+	}
+	snprintf(job->host, sizeof(job->host), "%s", rq->host);
+	job->owner = c;
+	if (kp_resolver_submit(&w->resolver, job) < 0) {
+		free(job);
+		kp_conn_reply(c, 503, KP_DECISION_ERROR, "too many name lookups in progress", NULL,
+			      "resolver queue full");
+		return;
+	}
+	rq->job = job;
+	c->state = KP_CONN_RESOLVE;
+	kp_conn_update_interest(c);
+}
+
+static void process_head(struct kp_conn *c)
+{
+	struct http_request req;
+	const char *reason = NULL;
+
+	ssize_t r = http_parse_request_head(c->in.data, c->in.len, &req, &reason);
+	if (r == 0)
+		return;
+	record_begin(c, req.method);
+	if (r < 0) {
+		bad_request(c, reason ? reason : "malformed request");
+		return;
+	}
+	start_request(c, &req, (size_t)r);
+}
+
+static void head_readable(struct kp_conn *c)
+{
+	for (int round = 0; round < KP_PUMP_ROUNDS; round++) {
+		bool oom;
+		size_t room = kp_buf_reserve(&c->in, KP_IO_BUF, HTTP_MAX_HEAD + 1, &oom);
+		if (oom) {
+			kp_conn_close(c, "out of memory");
+			return;
+		}
+		if (room == 0) {
+			/* HTTP_MAX_HEAD + 1 bytes without a complete head: the
+			 * parser refuses it. */
+			process_head(c);
+			return;
+		}
+		ssize_t n = recv(c->client.fd, c->in.data + c->in.len, room, 0);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n == 0) {
+			if (c->in.len)
+				log_debug("sandbox %s: client closed in the middle of a request head",
+					  c->sb->name);
+			kp_conn_close(c, NULL);
+			return;
+		}
+		if (n < 0) {
+			if (!again(errno))
+				kp_conn_close(c, NULL);
+			else if (c->in.len == 0)
+				kp_buf_free(&c->in);
+			return;
+		}
+		size_t old = c->in.len;
+		c->in.len += (size_t)n;
+		if (!c->head_started) {
+			c->head_started = true;
+			arm(c, c->w->opt->header_timeout_ms);
+		}
+		if (memchr(c->in.data + old, '\n', (size_t)n)) {
+			process_head(c);
+			return;
+		}
+	}
+}
+
+void kp_conn_exchange_done(struct kp_conn *c, bool keep_client)
+{
+	record_write(c);
+	upstream_close(c);
+	request_free(c);
+	if (!keep_client || !c->keep_alive) {
+		linger(c);
+		return;
+	}
+	c->state = KP_CONN_HEAD;
+	c->head_started = c->in.len > 0;
+	arm(c, c->head_started ? c->w->opt->header_timeout_ms : c->w->opt->keepalive_timeout_ms);
+	kp_conn_update_interest(c);
+	if (c->in.len && memchr(c->in.data, '\n', c->in.len))
+		process_head(c);
+}
+
+/* ---- events ---- */
+
+static void client_ready(struct kp_watch *w, uint32_t events)
+{
+	struct kp_conn *c = container_of(w, struct kp_conn, client);
+
+	switch (c->state) {
+	case KP_CONN_HEAD:
+		head_readable(c);
+		return;
+	case KP_CONN_RESOLVE:
+	case KP_CONN_DIAL:
+		/* Only EPOLLHUP/EPOLLERR arrive here: nothing else is polled. */
+		kp_conn_close(c, "client went away before the upstream connection");
+		return;
+	case KP_CONN_TUNNEL:
+		kp_tunnel_event(c, true, events);
+		return;
+	case KP_CONN_FORWARD:
+		if ((events & (EPOLLERR | EPOLLHUP)) && !(w->events & (EPOLLIN | EPOLLOUT))) {
+			kp_conn_close(c, "client went away");
+			return;
+		}
+		kp_forward_event(c);
+		return;
+	case KP_CONN_REPLY:
+		reply_writable(c);
+		return;
+	case KP_CONN_LINGER:
+		linger_readable(c);
+		return;
+	case KP_CONN_DEAD:
+		return;
+	}
+}
+
+static void upstream_ready(struct kp_watch *w, uint32_t events)
+{
+	struct kp_conn *c = container_of(w, struct kp_conn, upstream);
+
+	switch (c->state) {
+	case KP_CONN_DIAL:
+		dial_writable(c);
+		return;
+	case KP_CONN_TUNNEL:
+		kp_tunnel_event(c, false, events);
+		return;
+	case KP_CONN_FORWARD:
+		if ((events & (EPOLLERR | EPOLLHUP)) && !(w->events & (EPOLLIN | EPOLLOUT))) {
+			if (c->rq->ex.client_started)
+				kp_conn_close(c, "upstream connection lost");
+			else
+				kp_conn_reply(c, 502, KP_DECISION_ERROR,
+					      "bad gateway: upstream connection lost", NULL,
+					      "upstream connection lost");
+			return;
+		}
+		kp_forward_event(c);
+		return;
+	default:
+		return;
+	}
+}
+
+static void timer_fired(struct kp_timer *t)
+{
+	struct kp_conn *c = container_of(t, struct kp_conn, timer);
+	const struct kp_options *opt = c->w->opt;
+	uint64_t now = c->w->loop.now_ms;
+
+	switch (c->state) {
+	case KP_CONN_HEAD:
+		if (c->head_started)
+			log_info("sandbox %s: no complete request head within %llu ms, closing",
+				 c->sb->name, (unsigned long long)opt->header_timeout_ms);
+		kp_conn_close(c, NULL);
+		return;
+	case KP_CONN_RESOLVE:
+	case KP_CONN_DIAL: {
+		char text[KN_HOST_BUFSZ + 128];
+		snprintf(text, sizeof(text), "connecting to %s port %u timed out after %llu ms",
+			 c->rq->host, c->rec.port, (unsigned long long)opt->connect_timeout_ms);
+		kp_conn_reply(c, 504, KP_DECISION_ERROR, text, NULL, "connect timeout");
+		return;
+	}
+	case KP_CONN_TUNNEL:
+	case KP_CONN_FORWARD:
+		if (now - c->last_active_ms < opt->idle_timeout_ms) {
+			arm(c, c->last_active_ms + opt->idle_timeout_ms - now);
+			return;
+		}
+		if (c->state == KP_CONN_FORWARD && !c->rq->ex.client_started) {
+			kp_conn_reply(c, 504, KP_DECISION_ERROR,
+				      "upstream did not answer in time", NULL, "idle timeout");
+			return;
+		}
+		kp_conn_close(c, "idle timeout");
+		return;
+	case KP_CONN_REPLY:
+	case KP_CONN_LINGER:
+		kp_conn_close(c, NULL);
+		return;
+	case KP_CONN_DEAD:
+		return;
+	}
+}
+
+void kp_conn_accept(struct kp_sandbox *sb, int fd)
+{
+	struct kp_worker *w = sb->w;
+
+	struct kp_conn *c = calloc(1, sizeof(*c));
+	if (!c || kp_timers_reserve(&w->loop.timers, w->nconns + 1) < 0) {
+		log_error("sandbox %s: out of memory for a new connection", sb->name);
+		free(c);
+		close(fd);
+		return;
+	}
+	c->w = w;
+	c->sb = sb;
+	kp_watch_init(&c->client, fd, client_ready);
+	kp_watch_init(&c->upstream, -1, upstream_ready);
+	kp_timer_init(&c->timer, timer_fired);
+	c->state = KP_CONN_HEAD;
+	c->head_started = true;
+	c->last_active_ms = w->loop.now_ms;
+
+	c->sb_next = sb->conns;
+	if (sb->conns)
+		sb->conns->sb_prev = c;
+	sb->conns = c;
+	sb->nconns++;
+	w->nconns++;
+	kp_worker_count(w, sb->slot, +1);
+
+	int one = 1;
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	arm(c, w->opt->header_timeout_ms);
+	kp_conn_update_interest(c);
+}

@@ -1,0 +1,131 @@
+/* conn.h — one client connection from a sandbox, from accept to close.
+ *
+ * Contract (worker thread only). States and what moves a connection on:
+ *   HEAD     reading a request head (http.h; parsed again only when new bytes
+ *            hold a LF). Deadline: the header timeout from accept or from the
+ *            first byte of a later request; the keep-alive timeout while a kept
+ *            connection waits for that first byte. A bad head gets 400.
+ *   RESOLVE  the host passed kn_policy_check_host and is a name not in the
+ *            hosts override: a resolver thread looks it up.
+ *   DIAL     non-blocking connect to the allowed candidates in order.
+ *            RESOLVE + DIAL share the connect timeout (504 when it passes).
+ *   TUNNEL   CONNECT established (tunnel.h); idle timeout.
+ *   FORWARD  plain-HTTP exchange (forward.h); idle timeout.
+ *   REPLY    writing a canned reply (reply.h), then
+ *   LINGER   our side shut down, reading and discarding until EOF, the linger
+ *            timeout or KP_LINGER_MAX_BYTES, then close.
+ * The decision (403 naming the rule) comes from decide.h: host first, then
+ * every candidate address; only addresses that passed are dialled. A policy
+ * reference is held from the head to the end of the decision.
+ *
+ * Every request that got as far as a head (or a refused head) produces exactly
+ * one decision line (decision_log.h) when it ends: at the end of a tunnel or
+ * exchange, when a canned reply is written, or when the connection closes.
+ *
+ * Memory: an idle tunnel holds this struct, its record's host and rule
+ * strings, and nothing else (no buffers, no pipes, no request state). */
+#ifndef KENNEL_PROXY_CONN_H
+#define KENNEL_PROXY_CONN_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "common/http.h"
+#include "policy/cidr.h"
+#include "proxy/buf.h"
+#include "proxy/decision_log.h"
+#include "proxy/dial.h"
+#include "proxy/forward.h"
+#include "proxy/loop.h"
+#include "proxy/tunnel.h"
+
+struct kp_worker;
+struct kp_sandbox;
+struct kp_policy_ref;
+struct kp_resolve_job;
+
+enum kp_conn_state {
+	KP_CONN_HEAD,
+	KP_CONN_RESOLVE,
+	KP_CONN_DIAL,
+	KP_CONN_TUNNEL,
+	KP_CONN_FORWARD,
+	KP_CONN_REPLY,
+	KP_CONN_LINGER,
+	KP_CONN_DEAD,
+};
+
+/* The decision line being built for the current request. */
+struct kp_record {
+	bool active;
+	int64_t wall_ms;
+	uint64_t start_ms;
+	char method[HTTP_MAX_METHOD + 1];
+	char *host;        /* heap */
+	char *rule;        /* heap */
+	const char *error; /* static */
+	uint16_t port;
+	bool has_addr;
+	struct kn_addr addr;
+	enum kp_verdict_kind decision;
+	int status;
+	uint64_t bytes_up, bytes_down;
+};
+
+/* Request state from the head to the start of the tunnel or the end of the
+ * exchange; freed then. */
+struct kp_request {
+	struct kp_policy_ref *policy;
+	bool is_connect;
+	char host[KN_HOST_BUFSZ]; /* canonical */
+	struct kp_resolve_job *job;
+	struct kp_dial dial;
+	struct kp_exchange ex;
+};
+
+struct kp_conn {
+	struct kp_worker *w;
+	struct kp_sandbox *sb;
+	struct kp_conn *sb_prev, *sb_next;
+	struct kp_conn *wait_prev, *wait_next; /* pipe queue */
+	bool waiting_pipe;
+	struct kp_conn *dead_next;
+
+	struct kp_watch client, upstream;
+	struct kp_timer timer;
+	uint64_t last_active_ms;
+	enum kp_conn_state state;
+	bool keep_alive;     /* the client may send another request */
+	bool head_started;   /* a byte of the current head has arrived */
+
+	struct kp_buf in;    /* client bytes not yet consumed */
+	struct kp_dir dir[2];
+	struct kp_record rec;
+	struct kp_request *rq;
+
+	char *reply;         /* canned reply being written */
+	uint32_t reply_len, reply_off;
+	uint32_t linger_bytes;
+};
+
+/* A new connection from `sb`'s listener (takes `fd`). */
+void kp_conn_accept(struct kp_sandbox *sb, int fd);
+
+/* Write a canned reply (reply.h), record the decision, then linger and
+ * close. `rule` names a policy rule (403) or is NULL. */
+void kp_conn_reply(struct kp_conn *c, int status, enum kp_verdict_kind decision,
+		   const char *text, const char *rule, const char *error);
+/* Close now; `error` (static, may be NULL) goes into the decision line if
+ * one is still open. */
+void kp_conn_close(struct kp_conn *c, const char *error);
+/* The plain-HTTP exchange is complete: log it, drop the upstream, and either
+ * read the next request or close. */
+void kp_conn_exchange_done(struct kp_conn *c, bool keep_client);
+/* Re-register the client and upstream interest for the current state. */
+void kp_conn_update_interest(struct kp_conn *c);
+/* A name lookup came back (resolve.h); frees `job`. */
+void kp_conn_resolved(struct kp_resolve_job *job);
+/* Free the connections closed during this loop batch. */
+void kp_conn_reap(struct kp_worker *w);
+
+#endif

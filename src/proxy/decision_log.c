@@ -1,0 +1,232 @@
+/* decision_log.c — decision lines and the rotating log file (contract:
+ * decision_log.h).
+ *
+ * The line is written by hand rather than through jansson: every string field
+ * is reduced to printable ASCII first (so the JSON is valid whatever a client
+ * sent as a host), and the writer needs no allocation per request. */
+#include "proxy/decision_log.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "proxy/limits.h"
+
+const char *kp_decision_name(enum kp_verdict_kind d)
+{
+	switch (d) {
+	case KP_DECISION_ALLOW:
+		return "allow";
+	case KP_DECISION_BLOCK:
+		return "block";
+	case KP_DECISION_ERROR:
+		break;
+	}
+	return "error";
+}
+
+struct line {
+	char *buf;
+	size_t cap, len;
+	bool overflow;
+};
+
+static void put(struct line *l, const char *s, size_t n)
+{
+	if (l->overflow || n >= l->cap - l->len) {
+		l->overflow = true;
+		return;
+	}
+	memcpy(l->buf + l->len, s, n);
+	l->len += n;
+}
+
+static void putf(struct line *l, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void putf(struct line *l, const char *fmt, ...)
+{
+	char tmp[128];
+	va_list ap;
+	va_start(ap, fmt);
+	int n = vsnprintf(tmp, sizeof(tmp), fmt, ap);
+	va_end(ap);
+	if (n < 0 || (size_t)n >= sizeof(tmp)) {
+		l->overflow = true;
+		return;
+	}
+	put(l, tmp, (size_t)n);
+}
+
+/* A JSON string of the printable-ASCII reduction of `s`, or null. */
+static void put_string(struct line *l, const char *s)
+{
+	if (!s) {
+		put(l, "null", 4);
+		return;
+	}
+	put(l, "\"", 1);
+	for (; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+		if (c == '"' || c == '\\') {
+			char esc[2] = { '\\', (char)c };
+			put(l, esc, 2);
+		} else {
+			char out = (c >= 0x20 && c < 0x7f) ? (char)c : '?';
+			put(l, &out, 1);
+		}
+	}
+	put(l, "\"", 1);
+}
+
+static void put_time(struct line *l, int64_t ms)
+{
+	time_t sec = (time_t)(ms / 1000);
+	struct tm tm;
+	gmtime_r(&sec, &tm);
+	putf(l, "\"%04d-%02d-%02dT%02d:%02d:%02d.%03dZ\"", tm.tm_year + 1900, tm.tm_mon + 1,
+	     tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (int)(ms % 1000));
+}
+
+size_t kp_decision_format(const struct kp_decision_record *r, char *buf, size_t bufsz)
+{
+	struct line l = { .buf = buf, .cap = bufsz };
+
+	if (bufsz == 0)
+		return 0;
+	put(&l, "{\"time\":", 8);
+	put_time(&l, r->time_ms);
+	put(&l, ",\"sandbox\":", 11);
+	put_string(&l, r->sandbox ? r->sandbox : "");
+	put(&l, ",\"method\":", 10);
+	put_string(&l, r->method ? r->method : "");
+	put(&l, ",\"host\":", 8);
+	put_string(&l, r->host);
+	if (r->port > 0)
+		putf(&l, ",\"port\":%d", r->port);
+	else
+		put(&l, ",\"port\":null", 12);
+	put(&l, ",\"addr\":", 8);
+	if (r->addr) {
+		char a[KN_ADDR_STRLEN];
+		kn_addr_format(r->addr, a, sizeof(a));
+		put_string(&l, a);
+	} else {
+		put(&l, "null", 4);
+	}
+	put(&l, ",\"rule\":", 8);
+	put_string(&l, r->rule);
+	put(&l, ",\"decision\":", 12);
+	put_string(&l, kp_decision_name(r->decision));
+	if (r->status > 0)
+		putf(&l, ",\"status\":%d", r->status);
+	else
+		put(&l, ",\"status\":null", 14);
+	putf(&l, ",\"bytes_up\":%" PRIu64 ",\"bytes_down\":%" PRIu64 ",\"duration_ms\":%" PRIu64,
+	     r->bytes_up, r->bytes_down, r->duration_ms);
+	if (r->error) {
+		put(&l, ",\"error\":", 9);
+		put_string(&l, r->error);
+	}
+	put(&l, "}", 1);
+	if (l.overflow)
+		return 0;
+	buf[l.len] = '\0';
+	return l.len;
+}
+
+/* ---- the file ---- */
+
+static int open_current(struct kp_log *log, kn_error *err)
+{
+	int fd = open(log->path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOCTTY, 0640);
+	if (fd < 0)
+		return kn_fail_errno(err, "open %s", log->path);
+	struct stat st;
+	if (fstat(fd, &st) < 0) {
+		int saved = errno;
+		close(fd);
+		errno = saved;
+		return kn_fail_errno(err, "fstat %s", log->path);
+	}
+	log->fd = fd;
+	log->size = st.st_size;
+	return 0;
+}
+
+int kp_log_open(struct kp_log *log, const char *path, off_t max_bytes, kn_error *err)
+{
+	log->fd = -1;
+	log->size = 0;
+	log->max_bytes = max_bytes;
+	log->path = strdup(path);
+	if (!log->path)
+		return kn_fail(err, "decision log %s: out of memory", path);
+	if (open_current(log, err) < 0) {
+		free(log->path);
+		log->path = NULL;
+		return -1;
+	}
+	return 0;
+}
+
+static int rotate(struct kp_log *log, kn_error *err)
+{
+	char from[4096], to[4096];
+
+	close(log->fd);
+	log->fd = -1;
+	for (int i = KP_LOG_KEEP - 1; i >= 0; i--) {
+		if (i == 0)
+			snprintf(from, sizeof(from), "%s", log->path);
+		else
+			snprintf(from, sizeof(from), "%s.%d", log->path, i);
+		snprintf(to, sizeof(to), "%s.%d", log->path, i + 1);
+		if (rename(from, to) < 0 && errno != ENOENT) {
+			kn_fail_errno(err, "rename %s to %s", from, to);
+			/* Keep logging into FILE whatever happened to the old ones. */
+			open_current(log, NULL);
+			return -1;
+		}
+	}
+	return open_current(log, err);
+}
+
+int kp_log_write(struct kp_log *log, const char *line, size_t len, kn_error *err)
+{
+	char buf[KP_LOG_LINE_MAX + 1];
+
+	if (log->fd < 0 && open_current(log, err) < 0)
+		return -1;
+	if (len > KP_LOG_LINE_MAX)
+		return kn_fail(err, "decision log %s: line of %zu bytes", log->path, len);
+	memcpy(buf, line, len);
+	buf[len] = '\n';
+	ssize_t n;
+	do
+		n = write(log->fd, buf, len + 1);
+	while (n < 0 && errno == EINTR);
+	if (n < 0)
+		return kn_fail_errno(err, "write %s", log->path);
+	log->size += n;
+	if ((size_t)n != len + 1)
+		return kn_fail(err, "write %s: short write (%zd of %zu)", log->path, n, len + 1);
+	if (log->size > log->max_bytes)
+		return rotate(log, err);
+	return 0;
+}
+
+void kp_log_close(struct kp_log *log)
+{
+	if (log->fd >= 0)
+		close(log->fd);
+	log->fd = -1;
+	free(log->path);
+	log->path = NULL;
+}

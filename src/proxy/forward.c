@@ -1,0 +1,422 @@
+/* forward.c — plain-HTTP exchanges (contract: forward.h).
+ *
+ * Two pumps run on every event of either socket, each bounded to
+ * KP_PUMP_ROUNDS: the request pump (client -> upstream) and the response pump
+ * (upstream -> client). Each records which readiness it waits for in `wants`,
+ * from which the epoll interest is derived. Bytes move through user-space
+ * buffers here (framing has to be read), unlike tunnels. */
+#define _GNU_SOURCE
+#include "proxy/forward.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+
+#include "proxy/conn.h"
+#include "proxy/limits.h"
+#include "proxy/rewrite.h"
+#include "proxy/worker.h"
+
+/* How a pump ended. */
+enum pump_result {
+	PUMP_OK,
+	PUMP_CLIENT_ERROR,  /* client socket failed or closed too early */
+	PUMP_UP_ERROR,      /* upstream socket failed or closed too early */
+	PUMP_BAD_REQUEST,   /* the request body is malformed */
+	PUMP_BAD_RESPONSE,  /* the response is malformed or not allowed */
+	PUMP_NO_MEMORY,
+};
+
+struct pump_error {
+	const char *reason; /* static */
+};
+
+static bool again(int e) { return e == EAGAIN || e == EWOULDBLOCK; }
+
+void kp_exchange_free(struct kp_exchange *x)
+{
+	free(x->uphead);
+	free(x->chead);
+	free(x->scratch);
+	kp_buf_free(&x->down);
+	memset(x, 0, sizeof(*x));
+}
+
+/* ---- request: client -> upstream ---- */
+
+static enum pump_result frame_request(struct kp_conn *c, struct kp_exchange *x,
+				      struct pump_error *pe)
+{
+	if (x->req_mode == KP_BODY_LENGTH) {
+		size_t k = c->in.len < x->req_left ? c->in.len : (size_t)x->req_left;
+		x->req_ready = k;
+		x->req_left -= k;
+		if (x->req_left == 0)
+			x->req_done = true;
+		return PUMP_OK;
+	}
+	/* Chunked: validate a copy, forward the original bytes it consumed. */
+	size_t k = c->in.len < KP_IO_BUF ? c->in.len : KP_IO_BUF;
+	size_t out_len;
+	memcpy(x->scratch, c->in.data, k);
+	ssize_t used = http_chunked_decode(&x->req_chunk, x->scratch, k, &out_len, &pe->reason);
+	if (used < 0)
+		return PUMP_BAD_REQUEST;
+	x->req_ready = (size_t)used;
+	if (x->req_chunk.done)
+		x->req_done = true;
+	return PUMP_OK;
+}
+
+static enum pump_result pump_request(struct kp_conn *c, struct kp_exchange *x,
+				     struct pump_error *pe)
+{
+	int up = c->upstream.fd, client = c->client.fd;
+
+	x->wants &= ~(KP_WANT_CLIENT_IN | KP_WANT_UP_OUT);
+	for (int round = 0; round < KP_PUMP_ROUNDS; round++) {
+		const char *out = NULL;
+		size_t out_len = 0;
+		if (x->uphead_off < x->uphead_len) {
+			out = x->uphead + x->uphead_off;
+			out_len = x->uphead_len - x->uphead_off;
+		} else if (x->req_ready) {
+			out = c->in.data;
+			out_len = x->req_ready;
+		}
+		if (out) {
+			ssize_t n = send(up, out, out_len, MSG_NOSIGNAL);
+			if (n < 0) {
+				if (errno == EINTR)
+					continue;
+				if (!again(errno)) {
+					pe->reason = "upstream connection failed while sending the request";
+					return PUMP_UP_ERROR;
+				}
+				x->wants |= KP_WANT_UP_OUT;
+				return PUMP_OK;
+			}
+			if (x->uphead_off < x->uphead_len) {
+				x->uphead_off += (size_t)n;
+			} else {
+				kp_buf_consume(&c->in, (size_t)n);
+				x->req_ready -= (size_t)n;
+			}
+			c->rec.bytes_up += (uint64_t)n;
+			c->last_active_ms = c->w->loop.now_ms;
+			continue;
+		}
+		if (x->req_done)
+			return PUMP_OK;
+		if (c->in.len) {
+			enum pump_result r = frame_request(c, x, pe);
+			if (r != PUMP_OK)
+				return r;
+			continue;
+		}
+		bool oom;
+		size_t room = kp_buf_reserve(&c->in, KP_IO_BUF, KP_IO_BUF, &oom);
+		if (oom)
+			return PUMP_NO_MEMORY;
+		ssize_t n = recv(client, c->in.data + c->in.len, room, 0);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n == 0) {
+			pe->reason = "client closed during the request body";
+			return PUMP_CLIENT_ERROR;
+		}
+		if (n < 0) {
+			if (!again(errno)) {
+				pe->reason = "client connection failed during the request body";
+				return PUMP_CLIENT_ERROR;
+			}
+			if (c->in.len == 0)
+				kp_buf_free(&c->in);
+			x->wants |= KP_WANT_CLIENT_IN;
+			return PUMP_OK;
+		}
+		c->in.len += (size_t)n;
+		c->last_active_ms = c->w->loop.now_ms;
+	}
+	x->wants |= KP_WANT_CLIENT_IN | KP_WANT_UP_OUT;
+	return PUMP_OK;
+}
+
+/* ---- response: upstream -> client ---- */
+
+static enum pump_result take_head(struct kp_conn *c, struct kp_exchange *x, bool *need_more,
+				  struct pump_error *pe)
+{
+	struct http_response resp;
+	const char *reason = NULL;
+
+	*need_more = false;
+	if (!memchr(x->down.data + x->down_scanned, '\n', x->down.len - x->down_scanned)) {
+		x->down_scanned = x->down.len;
+		*need_more = true;
+		return PUMP_OK;
+	}
+	ssize_t r = http_parse_response_head(x->down.data, x->down.len, &resp, &reason);
+	if (r < 0) {
+		pe->reason = reason;
+		return PUMP_BAD_RESPONSE;
+	}
+	if (r == 0) {
+		x->down_scanned = x->down.len;
+		*need_more = true;
+		return PUMP_OK;
+	}
+	if (resp.status == 101) {
+		pe->reason = "upstream switched protocols without an Upgrade request";
+		return PUMP_BAD_RESPONSE;
+	}
+	bool interim = resp.status < 200;
+	if (!interim) {
+		c->rec.status = resp.status;
+		if (x->head_request || resp.status == 204 || resp.status == 304)
+			x->resp_mode = KP_BODY_NONE;
+		else if (resp.chunked)
+			x->resp_mode = KP_BODY_CHUNKED;
+		else if (resp.content_length >= 0)
+			x->resp_mode = KP_BODY_LENGTH;
+		else
+			x->resp_mode = KP_BODY_CLOSE;
+		if (x->resp_mode == KP_BODY_CHUNKED && x->client_minor == 0) {
+			pe->reason = "chunked response to an HTTP/1.0 request";
+			return PUMP_BAD_RESPONSE;
+		}
+		x->resp_left = x->resp_mode == KP_BODY_LENGTH ? (uint64_t)resp.content_length : 0;
+		x->keep_client = c->keep_alive && x->resp_mode != KP_BODY_CLOSE;
+	}
+	size_t cap = HTTP_MAX_HEAD + 64;
+	char *head = malloc(cap);
+	if (!head)
+		return PUMP_NO_MEMORY;
+	size_t head_len;
+	if (kp_rewrite_response(&resp, interim || x->keep_client, head, cap, &head_len, &reason) < 0) {
+		free(head);
+		pe->reason = reason;
+		return PUMP_BAD_RESPONSE;
+	}
+	free(x->chead);
+	x->chead = head;
+	x->chead_len = head_len;
+	x->chead_off = 0;
+	kp_buf_consume(&x->down, (size_t)r);
+	x->down_scanned = 0;
+	if (!interim) {
+		x->resp_state = KP_RESP_BODY;
+		if (x->resp_mode == KP_BODY_NONE ||
+		    (x->resp_mode == KP_BODY_LENGTH && x->resp_left == 0))
+			x->resp_state = KP_RESP_DONE;
+	}
+	return PUMP_OK;
+}
+
+static enum pump_result frame_response(struct kp_exchange *x, struct pump_error *pe)
+{
+	switch (x->resp_mode) {
+	case KP_BODY_LENGTH: {
+		size_t k = x->down.len < x->resp_left ? x->down.len : (size_t)x->resp_left;
+		x->down_ready = k;
+		x->resp_left -= k;
+		if (x->resp_left == 0)
+			x->resp_state = KP_RESP_DONE;
+		return PUMP_OK;
+	}
+	case KP_BODY_CHUNKED: {
+		size_t k = x->down.len < KP_IO_BUF ? x->down.len : KP_IO_BUF;
+		size_t out_len;
+		memcpy(x->scratch, x->down.data, k);
+		ssize_t used = http_chunked_decode(&x->resp_chunk, x->scratch, k, &out_len,
+						   &pe->reason);
+		if (used < 0)
+			return PUMP_BAD_RESPONSE;
+		x->down_ready = (size_t)used;
+		if (x->resp_chunk.done)
+			x->resp_state = KP_RESP_DONE;
+		return PUMP_OK;
+	}
+	case KP_BODY_CLOSE:
+		x->down_ready = x->down.len;
+		return PUMP_OK;
+	case KP_BODY_NONE:
+		break;
+	}
+	x->resp_state = KP_RESP_DONE;
+	return PUMP_OK;
+}
+
+static enum pump_result pump_response(struct kp_conn *c, struct kp_exchange *x,
+				      struct pump_error *pe)
+{
+	int up = c->upstream.fd, client = c->client.fd;
+
+	x->wants &= ~(KP_WANT_UP_IN | KP_WANT_CLIENT_OUT);
+	for (int round = 0; round < KP_PUMP_ROUNDS; round++) {
+		const char *out = NULL;
+		size_t out_len = 0;
+		if (x->chead && x->chead_off < x->chead_len) {
+			out = x->chead + x->chead_off;
+			out_len = x->chead_len - x->chead_off;
+		} else if (x->down_ready) {
+			out = x->down.data;
+			out_len = x->down_ready;
+		}
+		if (out) {
+			ssize_t n = send(client, out, out_len, MSG_NOSIGNAL);
+			if (n < 0) {
+				if (errno == EINTR)
+					continue;
+				if (!again(errno)) {
+					pe->reason = "client connection failed during the response";
+					return PUMP_CLIENT_ERROR;
+				}
+				x->wants |= KP_WANT_CLIENT_OUT;
+				return PUMP_OK;
+			}
+			x->client_started = true;
+			if (x->chead && x->chead_off < x->chead_len) {
+				x->chead_off += (size_t)n;
+				if (x->chead_off == x->chead_len) {
+					free(x->chead);
+					x->chead = NULL;
+				}
+			} else {
+				kp_buf_consume(&x->down, (size_t)n);
+				x->down_ready -= (size_t)n;
+			}
+			c->rec.bytes_down += (uint64_t)n;
+			c->last_active_ms = c->w->loop.now_ms;
+			continue;
+		}
+		if (x->resp_state == KP_RESP_DONE)
+			return PUMP_OK;
+		bool need_more = x->down.len == 0;
+		if (!need_more) {
+			enum pump_result r = x->resp_state == KP_RESP_HEAD
+						     ? take_head(c, x, &need_more, pe)
+						     : frame_response(x, pe);
+			if (r != PUMP_OK)
+				return r;
+			if (!need_more)
+				continue;
+		}
+		if (x->upstream_eof) {
+			if (x->resp_state == KP_RESP_BODY && x->resp_mode == KP_BODY_CLOSE) {
+				x->resp_state = KP_RESP_DONE;
+				continue;
+			}
+			pe->reason = "upstream closed before the response ended";
+			return PUMP_UP_ERROR;
+		}
+		size_t limit = x->resp_state == KP_RESP_HEAD ? HTTP_MAX_HEAD + 1 : KP_IO_BUF;
+		bool oom;
+		size_t room = kp_buf_reserve(&x->down, KP_IO_BUF, limit, &oom);
+		if (oom)
+			return PUMP_NO_MEMORY;
+		if (room == 0) {
+			pe->reason = "response head too large";
+			return PUMP_BAD_RESPONSE;
+		}
+		ssize_t n = recv(up, x->down.data + x->down.len, room, 0);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n == 0) {
+			x->upstream_eof = true;
+			continue;
+		}
+		if (n < 0) {
+			if (!again(errno)) {
+				pe->reason = "upstream connection failed during the response";
+				return PUMP_UP_ERROR;
+			}
+			if (x->down.len == 0)
+				kp_buf_free(&x->down);
+			x->wants |= KP_WANT_UP_IN;
+			return PUMP_OK;
+		}
+		x->down.len += (size_t)n;
+		c->last_active_ms = c->w->loop.now_ms;
+	}
+	x->wants |= KP_WANT_UP_IN | KP_WANT_CLIENT_OUT;
+	return PUMP_OK;
+}
+
+/* ---- the exchange ---- */
+
+static void fail(struct kp_conn *c, enum pump_result r, const struct pump_error *pe)
+{
+	struct kp_exchange *x = &c->rq->ex;
+	const char *reason = pe->reason ? pe->reason : "out of memory";
+
+	if (r == PUMP_CLIENT_ERROR || x->client_started) {
+		kp_conn_close(c, reason);
+		return;
+	}
+	char text[256];
+	if (r == PUMP_BAD_REQUEST) {
+		snprintf(text, sizeof(text), "bad request body: %s", reason);
+		kp_conn_reply(c, 400, KP_DECISION_ERROR, text, NULL, reason);
+		return;
+	}
+	snprintf(text, sizeof(text), "bad gateway: %s", reason);
+	kp_conn_reply(c, 502, KP_DECISION_ERROR, text, NULL, reason);
+}
+
+static void run(struct kp_conn *c)
+{
+	struct kp_exchange *x = &c->rq->ex;
+	struct pump_error pe = { 0 };
+
+	enum pump_result r = pump_request(c, x, &pe);
+	if (r == PUMP_OK)
+		r = pump_response(c, x, &pe);
+	if (r != PUMP_OK) {
+		fail(c, r, &pe);
+		return;
+	}
+	bool delivered = x->resp_state == KP_RESP_DONE && !x->chead && x->down_ready == 0;
+	if (delivered) {
+		bool request_complete = x->req_done && x->req_ready == 0 &&
+					x->uphead_off == x->uphead_len;
+		kp_conn_exchange_done(c, x->keep_client && request_complete);
+		return;
+	}
+	kp_conn_update_interest(c);
+}
+
+void kp_forward_start(struct kp_conn *c)
+{
+	struct kp_exchange *x = &c->rq->ex;
+
+	c->state = KP_CONN_FORWARD;
+	x->scratch = malloc(KP_IO_BUF);
+	if (!x->scratch) {
+		kp_conn_close(c, "out of memory");
+		return;
+	}
+	http_chunked_init(&x->req_chunk);
+	http_chunked_init(&x->resp_chunk);
+	x->resp_state = KP_RESP_HEAD;
+	if (x->req_mode == KP_BODY_NONE || (x->req_mode == KP_BODY_LENGTH && x->req_left == 0))
+		x->req_done = true;
+	run(c);
+}
+
+void kp_forward_event(struct kp_conn *c)
+{
+	run(c);
+}
+
+void kp_forward_interest(const struct kp_conn *c, uint32_t *client_ev, uint32_t *up_ev)
+{
+	unsigned wants = c->rq ? c->rq->ex.wants : 0;
+
+	*client_ev = ((wants & KP_WANT_CLIENT_IN) ? EPOLLIN : 0) |
+		     ((wants & KP_WANT_CLIENT_OUT) ? EPOLLOUT : 0);
+	*up_ev = ((wants & KP_WANT_UP_IN) ? EPOLLIN : 0) | ((wants & KP_WANT_UP_OUT) ? EPOLLOUT : 0);
+}

@@ -1,0 +1,89 @@
+/* forward.h — one plain-HTTP exchange: the rewritten request head and the
+ * request body to the upstream, the response back to the client.
+ *
+ * Contract: kp_forward_start is called once the upstream connection is up,
+ * with the exchange prepared by the request reader (uphead, req_mode,
+ * req_left, head_request, client_minor). Both directions then run at once,
+ * so a server that answers before reading the whole body (413, 401) is
+ * relayed without deadlock:
+ *   request   head, then the body exactly as framed (Content-Length bytes, or a
+ *             chunked body validated by http_chunked_decode and forwarded as
+ *             received); bytes after it stay in the connection's input for the
+ *             next request.
+ *   response  1xx heads are relayed and the next head read (101 is refused: we
+ *             never forward Upgrade); the final head is rewritten (rewrite.h),
+ *             its body relayed by Content-Length, chunked (validated, relayed
+ *             as received) or until the upstream closes. No body for HEAD,
+ *             204 and 304. A chunked response to an HTTP/1.0 client is refused
+ *             (we forwarded its version, so the server broke the protocol).
+ * The exchange ends when the response has been delivered; the client
+ * connection is kept for another request only when it asked for keep-alive,
+ * the response was not close-delimited and the request body was complete.
+ * Failures before the first response byte reached the client become a canned
+ * 400 (bad request body) or 502 (upstream failed or misbehaved); after it, the
+ * client connection is closed. Every failure is recorded in the decision line. */
+#ifndef KENNEL_PROXY_FORWARD_H
+#define KENNEL_PROXY_FORWARD_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "common/http.h"
+#include "proxy/buf.h"
+
+struct kp_conn;
+
+enum kp_body_mode {
+	KP_BODY_NONE,
+	KP_BODY_LENGTH,
+	KP_BODY_CHUNKED,
+	KP_BODY_CLOSE, /* responses only: until the upstream closes */
+};
+
+enum kp_resp_state {
+	KP_RESP_HEAD,
+	KP_RESP_BODY,
+	KP_RESP_DONE,
+};
+
+struct kp_exchange {
+	/* request: set up by the request reader */
+	char *uphead;
+	size_t uphead_len, uphead_off;
+	enum kp_body_mode req_mode;
+	uint64_t req_left;
+	struct http_chunked req_chunk;
+	size_t req_ready; /* validated body bytes at the front of the conn's input */
+	bool req_done;
+	bool head_request;
+	int client_minor;
+
+	/* response */
+	struct kp_buf down;
+	size_t down_scanned; /* bytes of `down` already searched for a LF */
+	size_t down_ready;   /* validated bytes at the front of `down` */
+	enum kp_resp_state resp_state;
+	enum kp_body_mode resp_mode;
+	uint64_t resp_left;
+	struct http_chunked resp_chunk;
+	char *chead;
+	size_t chead_len, chead_off;
+	bool client_started; /* a response byte reached the client */
+	bool upstream_eof;
+	bool keep_client;
+
+	unsigned wants; /* KP_WANT_* */
+	char *scratch;  /* KP_IO_BUF, for validating chunked bytes */
+};
+
+#define KP_WANT_CLIENT_IN 1u
+#define KP_WANT_CLIENT_OUT 2u
+#define KP_WANT_UP_IN 4u
+#define KP_WANT_UP_OUT 8u
+
+void kp_forward_start(struct kp_conn *c);
+void kp_forward_event(struct kp_conn *c);
+void kp_forward_interest(const struct kp_conn *c, uint32_t *client_ev, uint32_t *up_ev);
+void kp_exchange_free(struct kp_exchange *x);
+
+#endif

@@ -1,0 +1,118 @@
+/* loop.c — epoll, watches and timers (contract: loop.h). */
+#include "proxy/loop.h"
+
+#include <errno.h>
+#include <sys/epoll.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "proxy/limits.h"
+
+uint64_t kp_clock_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+int64_t kp_wall_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int kp_loop_init(struct kp_loop *loop, kn_error *err)
+{
+	loop->timers = (struct kp_timers){ 0 };
+	loop->after_batch = NULL;
+	loop->after_batch_arg = NULL;
+	loop->now_ms = kp_clock_ms();
+	loop->epfd = epoll_create1(EPOLL_CLOEXEC);
+	if (loop->epfd < 0)
+		return kn_fail_errno(err, "epoll_create1");
+	return 0;
+}
+
+void kp_watch_init(struct kp_watch *w, int fd, void (*ready)(struct kp_watch *w, uint32_t revents))
+{
+	w->fd = fd;
+	w->events = 0;
+	w->registered = false;
+	w->ready = ready;
+}
+
+int kp_watch_set(struct kp_loop *loop, struct kp_watch *w, uint32_t events, uint32_t extra,
+		 kn_error *err)
+{
+	if (w->registered && w->events == events)
+		return 0;
+	struct epoll_event ev = { .events = events, .data.ptr = w };
+	int op = w->registered ? EPOLL_CTL_MOD : EPOLL_CTL_ADD;
+	if (!w->registered)
+		ev.events |= extra;
+	if (epoll_ctl(loop->epfd, op, w->fd, &ev) < 0)
+		return kn_fail_errno(err, "epoll_ctl %s fd %d",
+				     op == EPOLL_CTL_ADD ? "add" : "mod", w->fd);
+	w->registered = true;
+	w->events = events;
+	return 0;
+}
+
+void kp_watch_remove(struct kp_loop *loop, struct kp_watch *w)
+{
+	if (w->registered && w->fd >= 0)
+		epoll_ctl(loop->epfd, EPOLL_CTL_DEL, w->fd, NULL);
+	w->registered = false;
+	w->events = 0;
+	w->fd = -1;
+}
+
+int kp_loop_arm(struct kp_loop *loop, struct kp_timer *t, uint64_t after_ms)
+{
+	return kp_timers_arm(&loop->timers, t, loop->now_ms + after_ms);
+}
+
+void kp_loop_disarm(struct kp_loop *loop, struct kp_timer *t)
+{
+	kp_timers_disarm(&loop->timers, t);
+}
+
+int kp_loop_run_once(struct kp_loop *loop, int max_wait_ms, kn_error *err)
+{
+	struct epoll_event events[KP_EPOLL_BATCH];
+	int timeout = max_wait_ms;
+	struct kp_timer *next = kp_timers_next(&loop->timers);
+
+	if (next) {
+		uint64_t now = kp_clock_ms();
+		uint64_t wait = next->deadline_ms > now ? next->deadline_ms - now : 0;
+		if (wait > INT32_MAX)
+			wait = INT32_MAX;
+		if (timeout < 0 || (uint64_t)timeout > wait)
+			timeout = (int)wait;
+	}
+	int n = epoll_wait(loop->epfd, events, KP_EPOLL_BATCH, timeout);
+	if (n < 0 && errno != EINTR)
+		return kn_fail_errno(err, "epoll_wait");
+	loop->now_ms = kp_clock_ms();
+	for (int i = 0; i < n; i++) {
+		struct kp_watch *w = events[i].data.ptr;
+		if (w->fd < 0)
+			continue;
+		w->ready(w, events[i].events);
+	}
+	/* Timers armed by the handlers for "now" fire in this pass too; the
+	 * bound keeps a timer that re-arms itself in the past from spinning. */
+	size_t fired = 0, bound = loop->timers.n + 1;
+	while (fired++ < bound) {
+		struct kp_timer *t = kp_timers_next(&loop->timers);
+		if (!t || t->deadline_ms > loop->now_ms)
+			break;
+		kp_timers_disarm(&loop->timers, t);
+		t->fire(t);
+	}
+	if (loop->after_batch)
+		loop->after_batch(loop->after_batch_arg);
+	return 0;
+}

@@ -1,0 +1,54 @@
+/* loop.h — one worker's event loop: level-triggered epoll over "watches"
+ * (an fd plus a callback), a timer heap, and a cached monotonic clock.
+ *
+ * Contract: single-threaded. kp_watch_set registers or updates a watch's
+ * interest (EPOLLIN/EPOLLOUT; 0 keeps it registered for EPOLLHUP/EPOLLERR
+ * only); kp_watch_remove unregisters it and marks it dead (fd -1) so that an
+ * event for it already fetched in the current batch is skipped. An owner that
+ * removes its watches during a batch must not free their memory before the
+ * batch ends: kp_loop_run_once calls `after_batch` for that.
+ *
+ * kp_loop_run_once waits for events until the earliest timer (or `max_wait_ms`,
+ * -1 = no limit), dispatches every event, then fires every expired timer, in
+ * deadline order. `now_ms` is refreshed after the wait and read by handlers. */
+#ifndef KENNEL_PROXY_LOOP_H
+#define KENNEL_PROXY_LOOP_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "common/error.h"
+#include "proxy/timer.h"
+
+struct kp_watch {
+	int fd;
+	uint32_t events;   /* registered interest */
+	bool registered;
+	void (*ready)(struct kp_watch *w, uint32_t revents);
+};
+
+struct kp_loop {
+	int epfd;
+	struct kp_timers timers;
+	uint64_t now_ms;
+	void (*after_batch)(void *arg);
+	void *after_batch_arg;
+};
+
+uint64_t kp_clock_ms(void);
+/* CLOCK_REALTIME in milliseconds (for log lines). */
+int64_t kp_wall_ms(void);
+
+int kp_loop_init(struct kp_loop *loop, kn_error *err);
+void kp_watch_init(struct kp_watch *w, int fd, void (*ready)(struct kp_watch *w, uint32_t revents));
+/* `extra` flags (EPOLLEXCLUSIVE) apply at registration only. */
+int kp_watch_set(struct kp_loop *loop, struct kp_watch *w, uint32_t events, uint32_t extra,
+		 kn_error *err);
+void kp_watch_remove(struct kp_loop *loop, struct kp_watch *w);
+int kp_loop_run_once(struct kp_loop *loop, int max_wait_ms, kn_error *err);
+
+/* Timers on the loop's heap, relative to now_ms. */
+int kp_loop_arm(struct kp_loop *loop, struct kp_timer *t, uint64_t after_ms);
+void kp_loop_disarm(struct kp_loop *loop, struct kp_timer *t);
+
+#endif

@@ -1,0 +1,45 @@
+/* rewrite.h — the message heads kennel-proxy sends on: a client's request head
+ * rewritten for the upstream server, and the server's response head rewritten
+ * for the client.
+ *
+ * Contract: pure functions over heads parsed by common/http.h. Output goes into
+ * a caller buffer of `outsz` bytes; on success they return 0 and the length.
+ *
+ * Both drop the hop-by-hop headers: Connection, every header a Connection
+ * header names, Keep-Alive, TE, Trailer, Upgrade, Proxy-Connection and every
+ * Proxy-* header (Proxy-Authorization, Proxy-Authenticate, ...). A Connection
+ * header that names Content-Length, Transfer-Encoding or Host is refused (-1,
+ * `reason` set): dropping a framing header while forwarding the body it frames
+ * would let a client smuggle a second request past the policy.
+ *
+ * Request: "METHOD path HTTP/1.x" (the client's version, so an HTTP/1.0
+ * client's server never answers chunked), "Host: <target authority>" first, the
+ * end-to-end headers in order (the client's Host dropped), "Connection: close"
+ * (one upstream connection per request). Content-Length / Transfer-Encoding
+ * are kept: the body is forwarded as it came.
+ *
+ * Response: "HTTP/1.1 STATUS REASON", the end-to-end headers in order, and
+ * "Connection: close" when `client_keep_alive` is false (nothing otherwise:
+ * HTTP/1.1 is persistent by default).
+ *
+ * -1 with `reason` when the result would not fit in `outsz` or exceed
+ * HTTP_MAX_HEAD, so what we send is always a head our own parser accepts. */
+#ifndef KENNEL_PROXY_REWRITE_H
+#define KENNEL_PROXY_REWRITE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "common/http.h"
+#include "proxy/request.h"
+
+/* Is header `name` hop-by-hop for a message with these headers? */
+bool kp_is_hop_by_hop(const char *name, size_t name_len, const struct http_header *headers,
+		      size_t n_headers);
+
+int kp_rewrite_request(const struct http_request *req, const struct kp_target *t, char *out,
+		       size_t outsz, size_t *out_len, const char **reason);
+int kp_rewrite_response(const struct http_response *resp, bool client_keep_alive, char *out,
+			size_t outsz, size_t *out_len, const char **reason);
+
+#endif

@@ -1,0 +1,262 @@
+/* worker.c — a worker process: command handling, the decision-line queue,
+ * the descriptor budget and the loop (contract: worker.h). */
+#define _GNU_SOURCE
+#include "proxy/worker.h"
+
+#include <errno.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "common/fdpass.h"
+#include "common/log.h"
+#include "proxy/conn.h"
+#include "proxy/control.h"
+#include "proxy/limits.h"
+#include "proxy/sandbox_filter.h"
+#include "proxy/sandboxes.h"
+
+/* ---- descriptor budget ---- */
+
+static size_t budget(const struct kp_worker *w)
+{
+	size_t reserved = KP_FD_RESERVE + w->nlisteners;
+	return w->fd_limit > reserved ? w->fd_limit - reserved : 0;
+}
+
+bool kp_worker_conn_fits(const struct kp_worker *w)
+{
+	size_t pipes = w->npipes > KP_PIPES_MIN ? w->npipes : KP_PIPES_MIN;
+	return 2 * (w->nconns + 1) + 2 * pipes <= budget(w);
+}
+
+bool kp_worker_pipe_fits(const struct kp_worker *w)
+{
+	return 2 * w->nconns + 2 * (w->npipes + 1) <= budget(w);
+}
+
+void kp_worker_pause_accept(struct kp_worker *w)
+{
+	if (!w->accepting)
+		return;
+	w->accepting = false;
+	kp_sandboxes_listen(w, false);
+	log_warn("worker %d: descriptor budget full (%zu connections, %zu pipes, limit %zu fds): "
+		 "leaving new connections to the other workers",
+		 w->index, w->nconns, w->npipes, w->fd_limit);
+}
+
+void kp_worker_conn_gone(struct kp_worker *w)
+{
+	if (w->accepting || !kp_worker_conn_fits(w))
+		return;
+	w->accepting = true;
+	kp_sandboxes_listen(w, true);
+	log_info("worker %d: accepting again (%zu connections)", w->index, w->nconns);
+}
+
+/* ---- per-sandbox counts ---- */
+
+uint32_t kp_worker_sandbox_conns(const struct kp_worker *w, int slot)
+{
+	uint32_t total = 0;
+
+	for (int i = 0; i < w->nworkers; i++)
+		total += __atomic_load_n(&w->counts[(size_t)i * KP_MAX_SANDBOXES + (size_t)slot],
+					 __ATOMIC_RELAXED);
+	return total;
+}
+
+void kp_worker_count(struct kp_worker *w, int slot, int delta)
+{
+	uint32_t *cell = &w->counts[(size_t)w->index * KP_MAX_SANDBOXES + (size_t)slot];
+	/* This worker is the only writer of its row. */
+	__atomic_store_n(cell, *cell + (uint32_t)delta, __ATOMIC_RELAXED);
+}
+
+/* ---- decision lines to the master ---- */
+
+static void log_interest(struct kp_worker *w)
+{
+	kn_error err;
+	if (kp_watch_set(&w->loop, &w->logw, w->logq_len ? EPOLLOUT : 0, 0, &err) < 0)
+		log_error("worker %d: %s", w->index, err.msg);
+}
+
+static void log_dropped(struct kp_worker *w, size_t n)
+{
+	w->log_dropped += n;
+	/* Powers of two: the first drop is reported at once, a flood is not. */
+	if ((w->log_dropped & (w->log_dropped - 1)) == 0)
+		log_error("worker %d: the master is not taking decision lines: %llu dropped",
+			  w->index, (unsigned long long)w->log_dropped);
+}
+
+void kp_worker_log_line(struct kp_worker *w, const char *line, size_t len)
+{
+	if (w->logq_len == 0) {
+		ssize_t n = send(w->logw.fd, line, len, MSG_DONTWAIT | MSG_NOSIGNAL);
+		if (n == (ssize_t)len)
+			return;
+		if (n >= 0 || (errno != EAGAIN && errno != EWOULDBLOCK)) {
+			log_dropped(w, 1);
+			return;
+		}
+	}
+	if (w->logq_len + 2 + len > KP_LOG_QUEUE_MAX) {
+		log_dropped(w, 1);
+		return;
+	}
+	if (w->logq_len + 2 + len > w->logq_cap) {
+		size_t cap = w->logq_cap ? w->logq_cap : 65536;
+		while (cap < w->logq_len + 2 + len)
+			cap *= 2;
+		char *q = realloc(w->logq, cap);
+		if (!q) {
+			log_dropped(w, 1);
+			return;
+		}
+		w->logq = q;
+		w->logq_cap = cap;
+	}
+	w->logq[w->logq_len] = (char)(len >> 8);
+	w->logq[w->logq_len + 1] = (char)(len & 0xff);
+	memcpy(w->logq + w->logq_len + 2, line, len);
+	w->logq_len += 2 + len;
+	log_interest(w);
+}
+
+static void log_writable(struct kp_watch *lw, uint32_t events)
+{
+	struct kp_worker *w = (struct kp_worker *)((char *)lw - offsetof(struct kp_worker, logw));
+	size_t off = 0;
+
+	while (off < w->logq_len) {
+		size_t len = ((size_t)(unsigned char)w->logq[off] << 8) |
+			     (unsigned char)w->logq[off + 1];
+		ssize_t n = send(lw->fd, w->logq + off + 2, len, MSG_DONTWAIT | MSG_NOSIGNAL);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			break;
+		if (n < 0) {
+			log_error("worker %d: send to the master: %s", w->index, strerror(errno));
+			log_dropped(w, 1);
+		}
+		off += 2 + len;
+	}
+	memmove(w->logq, w->logq + off, w->logq_len - off);
+	w->logq_len -= off;
+	log_interest(w);
+}
+
+/* ---- commands from the master ---- */
+
+static void reply(struct kp_worker *w, bool ok, const char *error)
+{
+	char *text = kp_reply_text(ok, error);
+	if (!text || send(w->cmd.fd, text, strlen(text), MSG_NOSIGNAL) < 0)
+		log_error("worker %d: cannot answer the master: %s", w->index,
+			  text ? strerror(errno) : "out of memory");
+	free(text);
+}
+
+static void command_ready(struct kp_watch *cw, uint32_t events)
+{
+	struct kp_worker *w = (struct kp_worker *)((char *)cw - offsetof(struct kp_worker, cmd));
+	static char buf[KP_CONTROL_MSG_MAX + 1];
+	int fds[KN_MAX_PASS_FDS];
+	size_t n_fds = 0;
+	kn_error err;
+
+	ssize_t n = kn_recv_fds(cw->fd, buf, sizeof(buf), fds, KN_MAX_PASS_FDS, &n_fds, &err);
+	if (n == 0) {
+		log_debug("worker %d: the master closed the command socket, exiting", w->index);
+		_exit(0);
+	}
+	if (n < 0) {
+		log_error("worker %d: %s", w->index, err.msg);
+		_exit(1);
+	}
+	struct kp_command cmd;
+	int rc = kp_command_parse(buf, (size_t)n, n_fds, true, &cmd, &err);
+	if (rc == 0) {
+		rc = kp_sandbox_apply(w, &cmd, fds, n_fds, &err);
+		kp_command_free(&cmd);
+	}
+	for (size_t i = 0; i < n_fds; i++)
+		if (fds[i] >= 0)
+			close(fds[i]);
+	if (rc < 0)
+		log_error("worker %d: %s", w->index, err.msg);
+	reply(w, rc == 0, rc == 0 ? NULL : err.msg);
+}
+
+static void resolver_ready(struct kp_watch *rw, uint32_t events)
+{
+	struct kp_worker *w =
+		(struct kp_worker *)((char *)rw - offsetof(struct kp_worker, resolver_w));
+	struct kp_resolve_job *job = kp_resolver_take_done(&w->resolver);
+
+	while (job) {
+		struct kp_resolve_job *next = job->next;
+		kp_conn_resolved(job);
+		job = next;
+	}
+}
+
+static void after_batch(void *arg)
+{
+	struct kp_worker *w = arg;
+	kp_conn_reap(w);
+	kp_sandboxes_reap(w);
+}
+
+void kp_worker_main(const struct kp_options *opt, const struct kp_hosts *hosts, int index,
+		    int nworkers, uint32_t *counts, int cmd_fd, int log_fd)
+{
+	static struct kp_worker worker;
+	struct kp_worker *w = &worker;
+	kn_error err;
+	struct rlimit rl;
+
+	w->opt = opt;
+	w->hosts = hosts;
+	w->index = index;
+	w->nworkers = nworkers;
+	w->counts = counts;
+	w->accepting = true;
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0) {
+		log_error("worker %d: getrlimit RLIMIT_NOFILE: %s", index, strerror(errno));
+		_exit(1);
+	}
+	w->fd_limit = rl.rlim_cur == RLIM_INFINITY ? 1048576 : (size_t)rl.rlim_cur;
+
+	if (kp_filter_apply(KP_FILTER_WORKER, &err) < 0 || kp_loop_init(&w->loop, &err) < 0 ||
+	    kp_resolver_start(&w->resolver, &err) < 0) {
+		log_error("worker %d: %s", index, err.msg);
+		_exit(1);
+	}
+	w->loop.after_batch = after_batch;
+	w->loop.after_batch_arg = w;
+	kp_watch_init(&w->cmd, cmd_fd, command_ready);
+	kp_watch_init(&w->logw, log_fd, log_writable);
+	kp_watch_init(&w->resolver_w, w->resolver.efd, resolver_ready);
+	if (kp_watch_set(&w->loop, &w->cmd, EPOLLIN, 0, &err) < 0 ||
+	    kp_watch_set(&w->loop, &w->logw, 0, 0, &err) < 0 ||
+	    kp_watch_set(&w->loop, &w->resolver_w, EPOLLIN, 0, &err) < 0) {
+		log_error("worker %d: %s", index, err.msg);
+		_exit(1);
+	}
+	log_debug("worker %d: serving (fd limit %zu)", index, w->fd_limit);
+	for (;;) {
+		if (kp_loop_run_once(&w->loop, -1, &err) < 0) {
+			log_error("worker %d: %s", index, err.msg);
+			_exit(1);
+		}
+	}
+}

@@ -1,0 +1,88 @@
+/* worker.h — one kennel-proxy worker process: its event loop, its share of
+ * every sandbox's listeners, its connections and its descriptor budget.
+ *
+ * Contract: kp_worker_main runs in a child the master forked, never returns,
+ * and exits when the master's command socket closes. It installs the worker
+ * seccomp filter, starts the resolver threads, then serves: command messages
+ * (control.h, from_master form) are applied and answered {"ok":...} in order;
+ * decision lines go to the master over `log_fd`, one per datagram, queued up to
+ * KP_LOG_QUEUE_MAX while the master is slow.
+ *
+ * Descriptor budget: `fd_limit` (the soft RLIMIT_NOFILE) minus KP_FD_RESERVE
+ * and the listeners is shared by connections (two sockets each, counted from
+ * accept) and pipes (two fds each). A worker accepts only while a connection
+ * and KP_PIPES_MIN pipes still fit; when full it stops polling the listeners
+ * (the other workers, which poll the same sockets, take the connections) and
+ * resumes when a connection closes. A pipe is created only when one fits.
+ *
+ * Per-sandbox connection counts live in a table shared by all workers
+ * (`counts`, one row per worker, one column per sandbox slot); each worker
+ * writes only its own row. */
+#ifndef KENNEL_PROXY_WORKER_H
+#define KENNEL_PROXY_WORKER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "proxy/hosts.h"
+#include "proxy/loop.h"
+#include "proxy/options.h"
+#include "proxy/resolve.h"
+
+struct kp_conn;
+struct kp_sandbox;
+
+struct kp_pipe {
+	int rd, wr;
+	struct kp_pipe *next; /* in the pool */
+};
+
+struct kp_worker {
+	const struct kp_options *opt;
+	const struct kp_hosts *hosts;
+	int index, nworkers;
+	uint32_t *counts; /* nworkers x KP_MAX_SANDBOXES, shared */
+
+	struct kp_loop loop;
+	struct kp_watch cmd;       /* master <-> worker commands and replies */
+	struct kp_watch logw;      /* worker -> master decision lines */
+	char *logq;                /* queued lines: 2-byte length + bytes each */
+	size_t logq_len, logq_cap;
+	uint64_t log_dropped;
+	struct kp_resolver resolver;
+	struct kp_watch resolver_w;
+
+	struct kp_sandbox *sandboxes;
+	size_t nconns, npipes, nlisteners;
+	size_t fd_limit;
+	bool accepting;
+
+	struct kp_pipe *pipe_pool;
+	size_t pipe_pool_n;
+	struct kp_conn *pipe_wait_head, *pipe_wait_tail;
+	struct kp_conn *graveyard; /* closed this batch, freed after it */
+	struct kp_sandbox *dead_sandboxes; /* removed this batch, likewise */
+
+	uint64_t refused_full;     /* 503s for the per-sandbox limit */
+	uint64_t last_refusal_report_ms;
+};
+
+void kp_worker_main(const struct kp_options *opt, const struct kp_hosts *hosts, int index,
+		    int nworkers, uint32_t *counts, int cmd_fd, int log_fd) __attribute__((noreturn));
+
+/* Budget questions (see the top). */
+bool kp_worker_conn_fits(const struct kp_worker *w);
+bool kp_worker_pipe_fits(const struct kp_worker *w);
+/* A connection closed: resume accepting if it was paused. */
+void kp_worker_conn_gone(struct kp_worker *w);
+void kp_worker_pause_accept(struct kp_worker *w);
+
+/* Per-sandbox counts. */
+uint32_t kp_worker_sandbox_conns(const struct kp_worker *w, int slot);
+void kp_worker_count(struct kp_worker *w, int slot, int delta);
+
+/* Send (or queue) one decision line. */
+void kp_worker_log_line(struct kp_worker *w, const char *line, size_t len);
+
+#endif
