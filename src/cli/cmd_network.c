@@ -62,8 +62,11 @@ int cli_policy_change_add(struct cli_policy_change *change, enum cli_rule_list l
 	if (!change->add[list] && !(change->add[list] = json_array()))
 		return kn_fail(err, "out of memory");
 	json_t *s = json_string(pattern);
-	if (!s)
-		return kn_fail(err, "%s pattern is not valid UTF-8", cli_rule_list_keys[list]);
+	if (!s) {
+		kn_fail(err, "%s pattern is not valid UTF-8", cli_rule_list_keys[list]);
+		err->errnum = EILSEQ;
+		return -1;
+	}
 	if (json_array_append_new(change->add[list], s) < 0)
 		return kn_fail(err, "out of memory");
 	return 0;
@@ -556,7 +559,11 @@ static int cmd_network_proxy(const struct cli_command *cmd, const struct cli_glo
 		if (c >= OPT_LIST && c < OPT_LIST + CLI_RULE_LISTS) {
 			if (cli_policy_change_add(&change, (enum cli_rule_list)(c - OPT_LIST), optarg,
 						  &err) < 0) {
-				rc = cli_report(&err);
+				/* The list options come first in longopts, in list order. */
+				rc = err.errnum == EILSEQ
+					     ? cli_usage_error(cmd, "--%s: the pattern is not valid UTF-8",
+							       longopts[c - OPT_LIST].name)
+					     : cli_report(&err);
 				goto out;
 			}
 			continue;

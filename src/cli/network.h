@@ -70,7 +70,8 @@ struct cli_policy_change {
 
 /* true when the change would change nothing (no reset, default or pattern). */
 bool cli_policy_change_empty(const struct cli_policy_change *change);
-/* Append one pattern to a list of the change: 0, or -1 when out of memory. */
+/* Append one pattern to a list of the change: 0, or -1 when out of memory or
+ * when the pattern is not UTF-8 (JSON cannot carry it; err->errnum EILSEQ). */
 int cli_policy_change_add(struct cli_policy_change *change, enum cli_rule_list list,
 			  const char *pattern, kn_error *err);
 void cli_policy_change_clear(struct cli_policy_change *change);
