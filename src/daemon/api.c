@@ -107,6 +107,71 @@ static json_t *parse_body(struct kn_api_response *r, const char *body, size_t le
 	return j;
 }
 
+/* One field of a request object: its name, the JSON types it may have, and
+ * whether it must be there. */
+struct field_spec {
+	const char *name;
+	const char *type; /* "string", "boolean", "integer", "number", "array", "object" */
+	int required;
+};
+
+static int type_matches(json_t *v, const char *type)
+{
+	if (!strcmp(type, "string"))
+		return json_is_string(v);
+	if (!strcmp(type, "boolean"))
+		return json_is_boolean(v);
+	if (!strcmp(type, "integer"))
+		return json_is_integer(v) || json_is_null(v);
+	if (!strcmp(type, "number"))
+		return json_is_number(v) || json_is_null(v);
+	if (!strcmp(type, "array"))
+		return json_is_array(v);
+	return json_is_object(v);
+}
+
+/* Checks `obj` against `spec`: unknown, missing and mistyped fields are named
+ * in the 400 answer. Returns 0 when the object fits. */
+static int check_fields(struct kn_api_response *r, const char *what, json_t *obj,
+			const struct field_spec *spec, size_t n)
+{
+	const char *key;
+	json_t *v;
+	json_object_foreach(obj, key, v) {
+		size_t i = 0;
+		while (i < n && strcmp(spec[i].name, key))
+			i++;
+		if (i == n) {
+			respond_error(r, 400, "%s: unknown field '%.64s'", what, key);
+			return -1;
+		}
+		if (!type_matches(v, spec[i].type)) {
+			respond_error(r, 400, "%s: field '%s' must be %s %s", what, key,
+				      spec[i].type[0] == 'a' || spec[i].type[0] == 'i' || spec[i].type[0] == 'o' ? "an" : "a",
+				      spec[i].type);
+			return -1;
+		}
+	}
+	for (size_t i = 0; i < n; i++)
+		if (spec[i].required && !json_object_get(obj, spec[i].name)) {
+			respond_error(r, 400, "%s: missing field '%s'", what, spec[i].name);
+			return -1;
+		}
+	return 0;
+}
+
+static const struct field_spec create_fields[] = {
+	{"name", "string", 0},    {"agent", "string", 1},  {"workspaces", "array", 1},
+	{"image", "string", 0},   {"cpus", "number", 0},   {"memory", "integer", 0},
+	{"pids", "integer", 0},
+};
+
+static const struct field_spec exec_fields[] = {
+	{"cmd", "array", 1},          {"env", "array", 0},         {"user", "string", 0},
+	{"workdir", "string", 0},     {"tty", "boolean", 0},       {"interactive", "boolean", 0},
+	{"detach", "boolean", 0},     {"rows", "integer", 0},      {"cols", "integer", 0},
+};
+
 static void handle_create(struct kn_store *st, const char *body, size_t len, struct kn_api_response *r)
 {
 	json_t *j = parse_body(r, body, len);
@@ -116,6 +181,8 @@ static void handle_create(struct kn_store *st, const char *body, size_t len, str
 	memset(&req, 0, sizeof(req));
 	json_t *ws = NULL, *cpus = NULL, *mem = NULL, *pids = NULL;
 	json_error_t je;
+	if (check_fields(r, "create request", j, create_fields, KN_ARRAY_SIZE(create_fields)) < 0)
+		goto out;
 	if (json_unpack_ex(j, &je, JSON_STRICT, "{s?s,s:s,s:o,s?s,s?o,s?o,s?o}", "name", &req.name,
 			   "agent", &req.agent, "workspaces", &ws, "image", &req.image, "cpus", &cpus,
 			   "memory", &mem, "pids", &pids) < 0) {
@@ -229,6 +296,8 @@ static void handle_exec(struct kn_store *st, struct kn_sandbox *sb, const char *
 	json_error_t je;
 	char **argv = NULL, **envv = NULL;
 	int pipes[3][2] = {{-1, -1}, {-1, -1}, {-1, -1}};
+	if (check_fields(r, "exec request", j, exec_fields, KN_ARRAY_SIZE(exec_fields)) < 0)
+		goto out;
 	if (json_unpack_ex(j, &je, JSON_STRICT, "{s:o,s?o,s?o,s?s,s?b,s?b,s?b,s?i,s?i}", "cmd", &cmd,
 			   "env", &env, "user", &user, "workdir", &workdir, "tty", &tty, "interactive",
 			   &interactive, "detach", &detach, "rows", &rows, "cols", &cols) < 0) {

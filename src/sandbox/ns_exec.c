@@ -36,6 +36,9 @@
 static void __attribute__((noreturn)) die_child(const char *what, const char *obj)
 {
 	int e = errno;
+	/* Nobody may read stderr (a detached or curl client): the message must not
+	 * turn the exit status into SIGPIPE's. */
+	signal(SIGPIPE, SIG_IGN);
 	dprintf(2, "kennel: %s %s: %s\n", what, obj, strerror(e));
 	_exit(e == ENOENT ? 127 : 126);
 }
@@ -134,6 +137,7 @@ static void __attribute__((noreturn)) exec_child(const struct kn_sandbox_spec *s
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
 	if (kn_rlimits_apply(&err) < 0 || apply_landlock(s, &err) < 0 || kn_seccomp_apply(0, &err) < 0) {
+		signal(SIGPIPE, SIG_IGN);
 		dprintf(2, "kennel: %s\n", err.msg);
 		_exit(126);
 	}

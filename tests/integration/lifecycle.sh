@@ -1,0 +1,136 @@
+#!/usr/bin/env bash
+# lifecycle.sh — a sandbox's life through the CLI, checked on the host:
+# create starts it; the agent's files land in the workspace owned by the
+# workspace's owner; :ro workspaces are read-only inside; the writable layer
+# survives stop/start and never touches the host; the hostname is the name;
+# stop kills every process (detached, backgrounded, setsid'd); rm leaves no
+# state folder, cgroup, mount or process; default names are made unique.
+. "$(dirname "$0")/../lib.sh"
+
+PY=python3
+[ -x /usr/bin/python3 ] && PY=/usr/bin/python3 # a pyenv shim takes 500 ms to start
+
+# field SANDBOX KEY — one field of `kennel inspect`.
+field() {
+	"$KENNEL" inspect "$1" 2>/dev/null |
+		$PY -c 'import json,sys; v=json.load(sys.stdin)[0][sys.argv[1]]; print("null" if v is None else v)' "$2"
+}
+# Leftovers of sandbox NAME on the host, one per line (nothing = none). The
+# names used here are unique to this run, so any match is ours. (Host uids are
+# no guide: every daemon, including other tests' running now, hands out the
+# same uid_base ranges.)
+cgroups_of() { find /sys/fs/cgroup -type d -name "$1" 2>/dev/null; }
+procs_in_cgroup_of() { grep -lE "/$1(/|\$)" /proc/[0-9]*/cgroup 2>/dev/null | cut -d/ -f3; }
+mounts_of() { grep -F "$KENNEL_STATE/sandboxes/$1" /proc/self/mountinfo; }
+none() { # CMD... — succeeds when CMD prints nothing (and shows what it printed)
+	local out
+	out=$("$@" 2>&1)
+	[ -z "$out" ] || { echo "$out"; return 1; }
+}
+
+start_daemon || exit 1
+SB=lc-$$ # unique on this host: other test daemons may run at the same time
+
+# --- create, workspace ownership ----------------------------------------------------
+PROJ=$T/work/proj
+RO=$T/ro
+mkdir -p "$PROJ" "$RO"
+echo host-data >"$PROJ/host-made.txt"
+chown -R 1234:1234 "$PROJ"
+echo read-only-data >"$RO/data"
+check_out create_prints_name "^$SB\$" "$KENNEL" create --name "$SB" shell "$PROJ" "$RO:ro"
+check_out ls_shows_running "^$SB +shell +running " "$KENNEL" ls
+INIT=$(field "$SB" pid)
+UID_BASE=$(field "$SB" uid_base)
+check create_init_alive kill -0 "$INIT"
+check_out agent_is_uid_1000 '^uid=1000\(agent\) gid=1000\(agent\)' "$KENNEL" exec "$SB" id
+check_out host_file_owned_by_agent_inside '^1000 agent$' "$KENNEL" exec "$SB" stat -c '%u %U' host-made.txt
+check_out host_file_readable_inside '^host-data$' "$KENNEL" exec "$SB" cat host-made.txt
+check agent_writes_workspace "$KENNEL" exec "$SB" sh -c 'echo from-agent > agent-made.txt && mkdir sub && echo x > sub/f'
+check_out agent_file_is_1000_inside '^1000 1000$' "$KENNEL" exec "$SB" stat -c '%u %g' agent-made.txt
+check_out agent_file_on_host_owned_by_workspace_owner '^1234 from-agent$' \
+	sh -c "echo \$(stat -c %u '$PROJ/agent-made.txt') \$(cat '$PROJ/agent-made.txt')"
+check_out agent_dir_on_host_owned_by_workspace_owner '^1234 1234$' stat -c '%u %u' "$PROJ/sub/f"
+
+# --- :ro workspace ----------------------------------------------------------------------
+check_out ro_workspace_readable '^read-only-data$' "$KENNEL" exec "$SB" cat "$RO/data"
+check_fails ro_workspace_agent_cannot_write "$KENNEL" exec "$SB" touch "$RO/new"
+check_fails ro_workspace_root_cannot_write "$KENNEL" exec -u root "$SB" touch "$RO/new"
+check_fails ro_workspace_root_cannot_remount "$KENNEL" exec -u root "$SB" mount -o remount,rw "$RO"
+check_out ro_workspace_mounted_ro "^[^ ]+ $RO [^ ]+ ro," "$KENNEL" exec "$SB" cat /proc/mounts
+check ro_workspace_host_unchanged sh -c "[ \"\$(ls -A '$RO')\" = data ]"
+
+# --- hostname -------------------------------------------------------------------------------
+check_out hostname_is_name "^$SB\$" "$KENNEL" exec "$SB" hostname
+check_out uname_n_is_name "^$SB\$" "$KENNEL" exec "$SB" uname -n
+
+# --- the writable layer persists across stop/start ------------------------------------
+TOOL=kennel-lc-tool-$$
+check install_tool_as_root "$KENNEL" exec -u root "$SB" sh -c \
+	"printf '#!/bin/sh\necho persisted\n' > /usr/local/bin/$TOOL && chmod 755 /usr/local/bin/$TOOL"
+check_out tool_runs_by_name '^persisted$' "$KENNEL" exec "$SB" "$TOOL"
+check tool_not_on_host test ! -e "/usr/local/bin/$TOOL"
+check stop_cli "$KENNEL" stop "$SB"
+check_out ls_shows_stopped "^$SB +shell +stopped " "$KENNEL" ls
+check_out inspect_stopped_pid_null '^null$' field "$SB" pid
+check stop_init_gone sh -c "! kill -0 $INIT 2>/dev/null"
+check_out tool_persists_after_stop '^persisted$' "$KENNEL" exec "$SB" "$TOOL"
+check_out exec_started_it_again "^$SB +shell +running " "$KENNEL" ls
+check tool_still_not_on_host test ! -e "/usr/local/bin/$TOOL"
+check workspace_files_persist test -f "$PROJ/agent-made.txt"
+
+# --- stop kills every process ------------------------------------------------------------
+M="\\.$$\$" # the sleeps below carry this run's pid as a fraction: unique argv
+check exec_detached "$KENNEL" exec -d "$SB" sleep "1000.$$"
+check exec_detached_spawner "$KENNEL" exec -d "$SB" sh -c \
+	"sleep 1001.$$ & setsid sleep 1002.$$ & nohup sleep 1003.$$ >/dev/null 2>&1 & sleep 1004.$$"
+for _ in $(seq 50); do [ "$(pgrep -f "^sleep 100[0-4]$M" | wc -l)" = 5 ] && break; sleep 0.1; done
+check_out five_sleeps_on_host '^5$' sh -c "pgrep -f '^sleep 100[0-4]$M' | wc -l"
+check_out sleeps_in_sandbox_cgroup '^5$' sh -c "for p in \$(pgrep -f '^sleep 100[0-4]$M'); do
+	grep -lE '/$SB(/|\$)' /proc/\$p/cgroup; done | wc -l"
+check_out sleeps_run_as_sandbox_agent "^$((UID_BASE + 1000))\$" sh -c \
+	"ps -o uid= -p \$(pgrep -d, -f '^sleep 100[0-4]$M') | sort -u | tr -d ' '"
+INIT=$(field "$SB" pid)
+check stop_with_processes "$KENNEL" stop "$SB"
+check stop_killed_every_sleep none pgrep -f "^sleep 100[0-4]$M"
+check stop_left_no_process_in_cgroup none procs_in_cgroup_of "$SB"
+check stop_killed_init sh -c "! kill -0 $INIT 2>/dev/null"
+
+# --- rm ------------------------------------------------------------------------------------
+check_out exec_restarts_for_rm '^ok$' "$KENNEL" exec "$SB" echo ok
+check exec_detached_before_rm "$KENNEL" exec -d "$SB" sleep "1000.$$"
+check_fails rm_running_refused "$KENNEL" rm "$SB"
+check_out rm_refused_left_it_running "^$SB +shell +running " "$KENNEL" ls
+check_out rm_force "^$SB\$" "$KENNEL" rm -f "$SB"
+check rm_state_folder_gone test ! -e "$KENNEL_STATE/sandboxes/$SB"
+check rm_trash_empty none ls -A "$KENNEL_STATE/trash"
+check rm_no_cgroup_left none cgroups_of "$SB"
+check rm_no_process_in_cgroup none procs_in_cgroup_of "$SB"
+check rm_killed_detached none pgrep -f "^sleep 1000$M"
+check rm_no_mount_left none mounts_of "$SB"
+check_fails rm_inspect_fails "$KENNEL" inspect "$SB"
+check rm_not_listed none sh -c "'$KENNEL' ls -q | grep -x '$SB'"
+check rm_workspace_kept test -f "$PROJ/agent-made.txt" -a -f "$PROJ/host-made.txt"
+
+# rm of a stopped sandbox needs no -f.
+SB2=lc2-$$
+check create_second "$KENNEL" create --name "$SB2" shell "$PROJ"
+check stop_second "$KENNEL" stop "$SB2"
+check_out rm_stopped_without_force "^$SB2\$" "$KENNEL" rm "$SB2"
+check rm_stopped_state_folder_gone test ! -e "$KENNEL_STATE/sandboxes/$SB2"
+check rm_stopped_no_cgroup_left none cgroups_of "$SB2"
+
+# --- default names -------------------------------------------------------------------------
+mkdir -p "$T/a/proj" "$T/b/proj" "$T/c/proj" "$T/My Proj!"
+check_out default_name '^shell-proj$' "$KENNEL" create shell "$PROJ"
+check_out default_name_unique_2 '^shell-proj-2$' "$KENNEL" create shell "$T/a/proj"
+check_out default_name_unique_3 '^shell-proj-3$' "$KENNEL" create shell "$T/b/proj"
+check_out default_names_listed '^shell-proj shell-proj-2 shell-proj-3 $' \
+	sh -c "'$KENNEL' ls -q | tr '\n' ' '"
+check_out default_name_sandbox_workspace "^$T/b/proj\$" sh -c \
+	"'$KENNEL' inspect shell-proj-3 | $PY -c 'import json,sys; print(json.load(sys.stdin)[0][\"workspaces\"][0][\"path\"])'"
+check_out default_name_hostname '^shell-proj-2$' "$KENNEL" exec shell-proj-2 hostname
+check_out default_name_sanitised '^shell-[A-Za-z0-9_.-]+$' "$KENNEL" create shell "$T/My Proj!"
+for s in $("$KENNEL" ls -q); do "$KENNEL" rm -f "$s" >/dev/null; done
+check_out all_removed '^$' "$KENNEL" ls -q
+check state_sandboxes_empty none ls -A "$KENNEL_STATE/sandboxes"
