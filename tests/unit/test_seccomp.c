@@ -507,6 +507,38 @@ static void test_terminal_ioctls(void)
 	expect_result("TIOCGWINSZ", run_probe(0, probe_pty_ioctl, &winsz), 0);
 }
 
+/* Set-id bits must never be set: workspace files can be host-root owned.
+ * Each probe works on its own file in /tmp. */
+static void test_setid_modes_refused(void)
+{
+	char path[64];
+	snprintf(path, sizeof(path), "/tmp/kennel-seccomp-setid-%d", (int)getpid());
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+	if (fd >= 0)
+		close(fd);
+	long p = (long)path;
+	const struct raw_syscall cases[] = {
+		{ "chmod 04755", SYS_chmod, { p, 04755 }, EPERM },
+		{ "chmod 02755", SYS_chmod, { p, 02755 }, EPERM },
+		{ "fchmodat 06755", SYS_fchmodat, { AT_FDCWD, p, 06755, 0 }, EPERM },
+		{ "fchmodat2 04755", 452, { AT_FDCWD, p, 04755, 0 }, EPERM },
+		{ "creat 04755", SYS_creat, { p, 04755 }, EPERM },
+		{ "open O_CREAT 04755", SYS_open, { p, O_WRONLY | O_CREAT, 04755 }, EPERM },
+		{ "openat O_CREAT 02755", SYS_openat, { AT_FDCWD, p, O_WRONLY | O_CREAT, 02755 }, EPERM },
+		{ "mknod S_IFREG|04755", SYS_mknod, { p, S_IFREG | 04755, 0 }, EPERM },
+		{ "openat2", SYS_openat2, { AT_FDCWD, p, 0, 0 }, ENOSYS },
+		{ "chmod 0755", SYS_chmod, { p, 0755 }, 0 },
+		{ "fchmodat 01777 (sticky)", SYS_fchmodat, { AT_FDCWD, p, 01777, 0 }, 0 },
+		/* Without O_CREAT the mode register is junk and must not matter. */
+		{ "openat O_RDONLY, junk mode", SYS_openat, { AT_FDCWD, p, O_RDONLY, 07777 }, 0 },
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+		expect_result(cases[i].name, run_probe(0, probe_raw, &cases[i]), cases[i].want);
+	/* The set-id cases are the filter's doing: as root they work unfiltered. */
+	expect_result("chmod 04755 without filter", run_probe(NO_FILTER, probe_raw, &cases[0]), 0);
+	unlink(path);
+}
+
 static void test_personality(void)
 {
 	const struct {
@@ -575,6 +607,7 @@ int main(void)
 	RUN(test_sockets);
 	RUN(test_terminal_ioctls);
 	RUN(test_personality);
+	RUN(test_setid_modes_refused);
 	RUN(test_foreign_abis_killed);
 	RUN(test_unknown_flags_rejected);
 	return test_summary();
