@@ -1,14 +1,17 @@
 #!/usr/bin/env python3
 """bench/interleave.py SPEC.json — time commands in interleaved rounds; print a Markdown table.
 
-Contract: SPEC is {"reference": NAME, "benchmarks": [B, ...]} where each B is
+Contract: SPEC is {"reference": NAME, "reference_label": str, "benchmarks": [B, ...]}
+(NAME: the benchmark the ratio column divides by; the label heads that column) and B is
 {"name": str, "runs": int, "warmup": int, "timed": [ARGV, ...], "after": [ARGV, ...],
-"after_name": str (optional)}. One run of B spawns each ARGV of "timed" in turn and
-waits for it (the run's time is from the first spawn to the last exit, read with
-clock_gettime(CLOCK_MONOTONIC) through time.perf_counter_ns), then runs "after" untimed
-(cleanup, e.g. `kennel rm -f`). When "after_name" is set, the "after" durations are
-reported as a row of their own, for information. Every command must exit 0, else the
-whole benchmark stops with the command's stderr: a failed run is not a measurement.
+"timed_names": [str, ...] (optional), "after_name": str (optional)}. One run of B spawns
+each ARGV of "timed" in turn and waits for it (the run's time is from the first spawn to
+the last exit, read with clock_gettime(CLOCK_MONOTONIC) through time.perf_counter_ns),
+then runs "after" untimed (cleanup, e.g. `kennel rm -f`). When "timed_names" is set,
+each timed command's own time is reported as a row right below the benchmark's; when
+"after_name" is set, the "after" durations are too, for information. Every command must
+exit 0, else the whole benchmark stops with the command's stderr: a failed run is not a
+measurement.
 
 Why interleaved: the machine is shared and noisy; running every benchmark once per
 round, in a fresh random order each round, spreads the noise over all rows alike,
@@ -61,9 +64,9 @@ def run_one(argv, errpath):
 
 
 def run_bench(b, errpath):
-    timed = sum(run_one(a, errpath) for a in b["timed"])
+    parts = [run_one(a, errpath) for a in b["timed"]]
     after = sum(run_one(a, errpath) for a in b["after"])
-    return timed, after
+    return parts, after
 
 
 def schedule(n, rounds):
@@ -78,10 +81,13 @@ def run_rounds(benches, key, errpath, record):
         order = [i for i, p in enumerate(plan) if r in p]
         random.shuffle(order)
         for i in order:
-            timed, after = run_bench(benches[i], errpath)
+            parts, after = run_bench(benches[i], errpath)
             if record:
-                benches[i]["times"].append(timed / 1e6)
-                benches[i]["after_times"].append(after / 1e6)
+                b = benches[i]
+                b["times"].append(sum(parts) / 1e6)
+                for j, t in enumerate(parts):
+                    b["part_times"][j].append(t / 1e6)
+                b["after_times"].append(after / 1e6)
 
 
 def p90(xs):
@@ -101,6 +107,7 @@ def main():
         b["timed"] = [resolve(a) for a in b["timed"]]
         b["after"] = [resolve(a) for a in b.get("after", [])]
         b["times"], b["after_times"] = [], []
+        b["part_times"] = [[] for _ in b["timed"]]
     fd, errpath = tempfile.mkstemp(prefix="kennel-bench-stderr.")
     os.close(fd)
     try:
@@ -109,11 +116,15 @@ def main():
     finally:
         os.unlink(errpath)
 
-    rows = [(b["name"], b["times"]) for b in benches]
+    rows = []
+    for b in benches:
+        rows.append((b["name"], b["times"]))
+        rows += list(zip(b.get("timed_names", []), b["part_times"]))
     rows += [(b["after_name"], b["after_times"]) for b in benches if b.get("after_name")]
     ref = dict(rows).get(spec.get("reference"))
     ref_median = statistics.median(ref) if ref else None
-    print("| what | runs | mean ms | median ms | p90 ms | min ms | median vs bwrap |")
+    label = spec.get("reference_label", "the reference")
+    print(f"| what | runs | mean ms | median ms | p90 ms | min ms | median vs {label} |")
     print("|---|---:|---:|---:|---:|---:|---:|")
     for name, xs in rows:
         med = statistics.median(xs)

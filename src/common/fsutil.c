@@ -27,7 +27,8 @@ static int fsync_parent(const char *path, kn_error *err)
 	return 0;
 }
 
-int kn_write_atomic(const char *path, const void *data, size_t len, mode_t mode, kn_error *err)
+static int write_via_temp(const char *path, const void *data, size_t len, mode_t mode, int durable,
+			  kn_error *err)
 {
 	char tmp[4096];
 	if ((size_t)snprintf(tmp, sizeof(tmp), "%s.tmp.%d", path, (int)getpid()) >= sizeof(tmp))
@@ -52,7 +53,7 @@ int kn_write_atomic(const char *path, const void *data, size_t len, mode_t mode,
 		kn_fail_errno(err, "fchmod %s", tmp);
 		goto fail;
 	}
-	if (fsync(fd) < 0) {
+	if (durable && fsync(fd) < 0) {
 		kn_fail_errno(err, "fsync %s", tmp);
 		goto fail;
 	}
@@ -62,12 +63,22 @@ int kn_write_atomic(const char *path, const void *data, size_t len, mode_t mode,
 		kn_fail_errno(err, "rename %s to %s", tmp, path);
 		goto fail;
 	}
-	return fsync_parent(path, err);
+	return durable ? fsync_parent(path, err) : 0;
 fail:
 	if (fd >= 0)
 		close(fd);
 	unlink(tmp);
 	return -1;
+}
+
+int kn_write_atomic(const char *path, const void *data, size_t len, mode_t mode, kn_error *err)
+{
+	return write_via_temp(path, data, len, mode, 1, err);
+}
+
+int kn_write_replace(const char *path, const void *data, size_t len, mode_t mode, kn_error *err)
+{
+	return write_via_temp(path, data, len, mode, 0, err);
 }
 
 int kn_read_file(const char *path, size_t max, char **out, size_t *out_len, kn_error *err)

@@ -15,6 +15,10 @@
 #include "error.h"
 
 int kn_write_atomic(const char *path, const void *data, size_t len, mode_t mode, kn_error *err);
+/* The same temp-and-rename replacement without the fsyncs: readers see the old
+ * or the new content, but a power loss may lose the change. For files that are
+ * rewritten at every start anyway (runtime state, derived views). */
+int kn_write_replace(const char *path, const void *data, size_t len, mode_t mode, kn_error *err);
 int kn_read_file(const char *path, size_t max, char **out, size_t *out_len, kn_error *err);
 int kn_mkdir_p(const char *path, mode_t mode, kn_error *err);
 int kn_rm_rf(const char *path, kn_error *err);

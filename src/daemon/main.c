@@ -21,6 +21,7 @@
 #include "daemon/store.h"
 #include "sandbox/base.h"
 #include "sandbox/init.h"
+#include "sandbox/seccomp.h"
 
 #define DEFAULT_SOCKET "/run/kennel/kenneld.sock"
 #define DEFAULT_STATE_DIR "/var/lib/kennel"
@@ -110,6 +111,11 @@ int main(int argc, char **argv)
 	struct rlimit core = {0, 0};
 	setrlimit(RLIMIT_CORE, &core);
 	prctl(PR_SET_DUMPABLE, 0);
+	kn_error serr;
+	if (kn_seccomp_prepare(0, &serr) < 0) {
+		log_error("%s", serr.msg);
+		return 1;
+	}
 	char real_state[PATH_MAX];
 	kn_error err = {0};
 	struct kn_store st;

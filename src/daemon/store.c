@@ -118,6 +118,7 @@ int kn_store_load_default_policy(struct kn_store *st, kn_error *err)
 }
 
 static int save_json(const char *dir, const char *file, json_t *j, kn_error *err);
+static int save_json_how(const char *dir, const char *file, json_t *j, int durable, kn_error *err);
 
 int kn_store_save_default_policy(struct kn_store *st, json_t *policy, kn_error *err)
 {
@@ -132,8 +133,9 @@ int kn_store_save_default_policy(struct kn_store *st, json_t *policy, kn_error *
 
 int kn_store_write_proxy_config(const struct kn_sandbox *sb, kn_error *err)
 {
+	/* A view of config.json's policy, rewritten at every start: no fsync. */
 	json_incref(sb->policy);
-	return save_json(sb->dir, "proxy-config.json", sb->policy, err);
+	return save_json_how(sb->dir, "proxy-config.json", sb->policy, 0, err);
 }
 
 int kn_store_open(struct kn_store *st, const char *state_dir, kn_error *err)
@@ -254,7 +256,7 @@ int kn_sandbox_from_config_json(json_t *j, struct kn_sandbox *sb, kn_error *err)
 	return 0;
 }
 
-static int save_json(const char *dir, const char *file, json_t *j, kn_error *err)
+static int save_json_how(const char *dir, const char *file, json_t *j, int durable, kn_error *err)
 {
 	char path[PATH_MAX];
 	snprintf(path, sizeof(path), "%s/%s", dir, file);
@@ -264,7 +266,13 @@ static int save_json(const char *dir, const char *file, json_t *j, kn_error *err
 		return kn_fail(err, "encode %s", path);
 	size_t len = strlen(text);
 	text[len] = '\n';
-	return kn_write_atomic(path, text, len + 1, 0600, err);
+	return durable ? kn_write_atomic(path, text, len + 1, 0600, err)
+		       : kn_write_replace(path, text, len + 1, 0600, err);
+}
+
+static int save_json(const char *dir, const char *file, json_t *j, kn_error *err)
+{
+	return save_json_how(dir, file, j, 1, err);
 }
 
 int kn_store_save_config(const struct kn_sandbox *sb, kn_error *err)
@@ -274,10 +282,11 @@ int kn_store_save_config(const struct kn_sandbox *sb, kn_error *err)
 
 int kn_store_save_runtime(const struct kn_sandbox *sb, kn_error *err)
 {
-	return save_json(sb->dir, "runtime.json",
+	/* After a power loss no init runs anyway: no fsync needed. */
+	return save_json_how(sb->dir, "runtime.json",
 			 json_pack("{s:i,s:I}", "pid", (int)sb->init_pid, "start_time",
 				   (json_int_t)sb->init_start),
-			 err);
+			 0, err);
 }
 
 int kn_store_clear_runtime(const struct kn_sandbox *sb, kn_error *err)

@@ -48,40 +48,46 @@ int kn_idmap_write(pid_t pid, const struct kn_idmap *uid, size_t n_uid,
 int kn_idmap_userns_fd(const struct kn_idmap *uid, size_t n_uid, const struct kn_idmap *gid,
 		       size_t n_gid, kn_error *err)
 {
-	int sync[2];
-	if (pipe2(sync, O_CLOEXEC) < 0)
+	/* go: parent -> child "you may exit"; ready: child -> parent "unshared". */
+	int go[2], ready[2];
+	if (pipe2(go, O_CLOEXEC) < 0)
 		return kn_fail_errno(err, "pipe2 for idmap helper");
+	if (pipe2(ready, O_CLOEXEC) < 0) {
+		close(go[0]);
+		close(go[1]);
+		return kn_fail_errno(err, "pipe2 for idmap helper");
+	}
 	pid_t pid = fork();
 	if (pid < 0) {
-		close(sync[0]);
-		close(sync[1]);
+		close(go[0]);
+		close(go[1]);
+		close(ready[0]);
+		close(ready[1]);
 		return kn_fail_errno(err, "fork idmap helper");
 	}
 	if (pid == 0) {
-		char c;
-		close(sync[1]);
-		if (unshare(CLONE_NEWUSER) < 0)
+		char c = 'u';
+		close(go[1]);
+		close(ready[0]);
+		if (unshare(CLONE_NEWUSER) < 0 || write(ready[1], &c, 1) != 1)
 			_exit(1);
 		/* Stay alive, doing nothing, until the parent has our namespace fd. */
-		ssize_t r = read(sync[0], &c, 1);
+		ssize_t r = read(go[0], &c, 1);
 		_exit(r < 0 ? 1 : 0);
 	}
-	close(sync[0]);
+	close(go[0]);
+	close(ready[1]);
 	int rc = -1, fd = -1;
-	char path[64];
+	char path[64], c;
 	snprintf(path, sizeof(path), "/proc/%d/ns/user", (int)pid);
-	/* Wait until the child's unshare() has happened: its ns differs from ours. */
-	for (int i = 0; i < 10000; i++) {
-		struct stat a, b;
-		if (stat(path, &a) == 0 && stat("/proc/self/ns/user", &b) == 0 && a.st_ino != b.st_ino)
-			break;
-		int status;
-		if (waitpid(pid, &status, WNOHANG) == pid) {
-			pid = -1;
-			kn_fail(err, "idmap helper exited before entering a user namespace");
-			goto out;
-		}
-		usleep(50);
+	ssize_t r;
+	do
+		r = read(ready[0], &c, 1);
+	while (r < 0 && errno == EINTR);
+	close(ready[0]);
+	if (r != 1) {
+		kn_fail(err, "idmap helper could not enter a new user namespace");
+		goto out;
 	}
 	if (kn_idmap_write(pid, uid, n_uid, gid, n_gid, err) < 0)
 		goto out;
@@ -92,13 +98,11 @@ int kn_idmap_userns_fd(const struct kn_idmap *uid, size_t n_uid, const struct kn
 	}
 	rc = 0;
 out:
-	close(sync[1]);
-	if (pid > 0) {
-		if (rc < 0)
-			kill(pid, SIGKILL);
-		while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
-			;
-	}
+	close(go[1]);
+	if (rc < 0)
+		kill(pid, SIGKILL);
+	while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+		;
 	return rc < 0 ? -1 : fd;
 }
 

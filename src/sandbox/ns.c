@@ -57,7 +57,8 @@ static int mkdir_owned(const char *path, mode_t mode, uid_t uid, kn_error *err)
 
 static int write_owned(const char *path, const char *content, uid_t uid, kn_error *err)
 {
-	if (kn_write_atomic(path, content, strlen(content), 0644, err) < 0)
+	/* Seed files are rewritten at every prepare: no fsync. */
+	if (kn_write_replace(path, content, strlen(content), 0644, err) < 0)
 		return -1;
 	if (chown(path, uid, uid) < 0)
 		return kn_fail_errno(err, "chown %s", path);

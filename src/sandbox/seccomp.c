@@ -19,6 +19,13 @@
 #include <sys/personality.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <unistd.h>
 #include <linux/netlink.h>
 
 #include "common/log.h"
@@ -395,6 +402,60 @@ static int build_filter(scmp_filter_ctx ctx, unsigned flags, kn_error *err)
 	return 0;
 }
 
+/* Filters compiled by kn_seccomp_prepare, one per flags value: building one
+ * with libseccomp costs milliseconds (it probes the kernel and optimises the
+ * tree), loading a compiled one a single syscall. */
+#define KN_SECCOMP_VARIANTS 2
+static struct sock_fprog prepared[KN_SECCOMP_VARIANTS];
+
+static int build_ctx(unsigned flags, scmp_filter_ctx *out, kn_error *err)
+{
+	if (flags & ~KN_SECCOMP_ALLOW_USERNS)
+		return kn_fail(err, "seccomp: unknown flags 0x%x", flags & ~KN_SECCOMP_ALLOW_USERNS);
+	scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_ALLOW);
+	if (!ctx)
+		return kn_fail(err, "seccomp_init: out of memory");
+	if (build_filter(ctx, flags, err) < 0) {
+		seccomp_release(ctx);
+		return -1;
+	}
+	*out = ctx;
+	return 0;
+}
+
+int kn_seccomp_prepare(unsigned flags, kn_error *err)
+{
+	scmp_filter_ctx ctx;
+	if (build_ctx(flags, &ctx, err) < 0)
+		return -1;
+	int mfd = memfd_create("kennel-seccomp", MFD_CLOEXEC);
+	if (mfd < 0) {
+		seccomp_release(ctx);
+		return kn_fail_errno(err, "memfd_create for the seccomp program");
+	}
+	int rc = seccomp_export_bpf(ctx, mfd);
+	seccomp_release(ctx);
+	if (rc < 0) {
+		close(mfd);
+		errno = -rc;
+		return kn_fail_errno(err, "seccomp_export_bpf");
+	}
+	off_t len = lseek(mfd, 0, SEEK_END);
+	struct sock_filter *prog = malloc(len > 0 ? (size_t)len : 1);
+	if (len <= 0 || len % (off_t)sizeof(struct sock_filter) || !prog ||
+	    pread(mfd, prog, (size_t)len, 0) != len) {
+		free(prog);
+		close(mfd);
+		return kn_fail(err, "read back the seccomp program (%jd bytes)", (intmax_t)len);
+	}
+	close(mfd);
+	struct sock_fprog *slot = &prepared[flags & KN_SECCOMP_ALLOW_USERNS];
+	free(slot->filter);
+	slot->filter = prog;
+	slot->len = (unsigned short)(len / (off_t)sizeof(struct sock_filter));
+	return 0;
+}
+
 int kn_seccomp_apply(unsigned flags, kn_error *err)
 {
 	if (flags & ~KN_SECCOMP_ALLOW_USERNS)
@@ -405,16 +466,19 @@ int kn_seccomp_apply(unsigned flags, kn_error *err)
 	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
 		return kn_fail_errno(err, "prctl PR_SET_NO_NEW_PRIVS");
 
-	scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_ALLOW);
-	if (!ctx)
-		return kn_fail(err, "seccomp_init: out of memory");
-	int ret = build_filter(ctx, flags, err);
-	if (ret == 0) {
-		int rc = seccomp_load(ctx);
-		if (rc < 0) {
-			errno = -rc;
-			ret = kn_fail_errno(err, "seccomp_load");
-		}
+	const struct sock_fprog *fp = &prepared[flags & KN_SECCOMP_ALLOW_USERNS];
+	if (fp->filter) {
+		if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_TSYNC, fp) != 0)
+			return kn_fail_errno(err, "seccomp SET_MODE_FILTER (prepared program)");
+		return 0;
+	}
+	scmp_filter_ctx ctx;
+	if (build_ctx(flags, &ctx, err) < 0)
+		return -1;
+	int ret = 0, rc = seccomp_load(ctx);
+	if (rc < 0) {
+		errno = -rc;
+		ret = kn_fail_errno(err, "seccomp_load");
 	}
 	seccomp_release(ctx);
 	if (ret == 0)

@@ -25,4 +25,9 @@
 
 int kn_seccomp_apply(unsigned flags, kn_error *err);
 
+/* Compile the filter for `flags` once (in kenneld at start-up); afterwards
+ * kn_seccomp_apply in this process and its forks loads the compiled program
+ * with one seccomp(2) call instead of building it again. */
+int kn_seccomp_prepare(unsigned flags, kn_error *err);
+
 #endif

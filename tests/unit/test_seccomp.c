@@ -539,6 +539,20 @@ static void test_setid_modes_refused(void)
 	unlink(path);
 }
 
+/* The compiled program kenneld prepares once must refuse exactly what the
+ * freshly built filter refuses: run the same probes through it. */
+static void test_prepared_program(void)
+{
+	kn_error err;
+	CHECK(kn_seccomp_prepare(0, &err) == 0);
+	test_refused_syscalls();
+	test_unshare_namespaces_refused();
+	test_sockets();
+	test_terminal_ioctls();
+	test_setid_modes_refused();
+	test_allowed_syscalls_work();
+}
+
 static void test_personality(void)
 {
 	const struct {
@@ -610,5 +624,6 @@ int main(void)
 	RUN(test_setid_modes_refused);
 	RUN(test_foreign_abis_killed);
 	RUN(test_unknown_flags_rejected);
+	RUN(test_prepared_program); /* last: from here on the prepared program is used */
 	return test_summary();
 }
