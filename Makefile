@@ -28,7 +28,9 @@ CFLAGS += -std=gnu11 -Wall -Wextra -Wno-unused-parameter -Wshadow -Wformat=2 -Wn
 	  -D_FORTIFY_SOURCE=2 -fstack-protector-strong -fPIE \
 	  -DKENNEL_VERSION=\"$(VERSION)\" -DKENNEL_GIT_REV=\"$(GIT_REV)\" \
 	  -Isrc $(SAN_FLAGS)
-LDFLAGS += -pie -Wl,-z,relro,-z,now $(SAN_FLAGS)
+# --as-needed: each binary loads only the libraries it uses (the CLI needs
+# neither OpenSSL nor libseccomp, and its start-up is part of every command).
+LDFLAGS += -pie -Wl,-z,relro,-z,now -Wl,--as-needed $(SAN_FLAGS)
 LIBS := -lseccomp -ljansson -lssl -lcrypto
 
 MAINS := src/cli/main.c src/daemon/main.c src/proxy/main.c

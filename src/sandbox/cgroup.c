@@ -644,9 +644,19 @@ static int apply_limits(const struct kn_cgroup *cg, const struct kn_limits *lim,
 static int create_dirs(const struct layout *lay, const char *name, unsigned need,
 		       struct kn_cgroup *cg, bool created[], kn_error *err)
 {
+	/* Every cgroup v1 migration waits for an RCU grace period, and each exec
+	 * joins every hierarchy the sandbox has: only use the v1 hierarchies a
+	 * limit needs, and the v1 freezer only when there is no unified hierarchy
+	 * (whose cgroup.kill/cgroup.freeze do its job). */
+	bool have_v2 = false;
+	for (size_t i = 0; i < lay->n; i++)
+		have_v2 |= lay->h[i].version == 2;
+	unsigned wanted = need | (have_v2 ? 0 : KN_CGROUP_FREEZER);
 	for (size_t i = 0; i < lay->n; i++) {
 		const struct hierarchy *h = &lay->h[i];
 		struct kn_cgroup_dir *d = &cg->dirs[cg->ndirs];
+		if (h->version == 1 && !(h->controllers & wanted))
+			continue;
 		if (sandbox_dir(h, name, d, err) < 0)
 			return -1;
 		char parent[KN_CGROUP_PATH_MAX];
