@@ -76,6 +76,7 @@ uint32_t kn_store_free_uid_base(const struct kn_store *st);
 void kn_store_spec(const struct kn_store *st, const struct kn_sandbox *sb, struct kn_sandbox_spec *spec);
 
 json_t *kn_sandbox_config_json(const struct kn_sandbox *sb);
+/* `sb` must be zeroed or hold a previous load (its policy is replaced). */
 int kn_sandbox_from_config_json(json_t *j, struct kn_sandbox *sb, kn_error *err);
 int kn_store_save_config(const struct kn_sandbox *sb, kn_error *err);
 int kn_store_save_runtime(const struct kn_sandbox *sb, kn_error *err);

@@ -77,6 +77,25 @@ for t in (socket.SOCK_RAW, socket.SOCK_DGRAM):
         print(errno.errorcode.get(e.errno, e))'
 check_out only_loopback_interface '^lo$' kx net sh -c 'ls /sys/class/net'
 
+# --- malformed and smuggling-shaped requests get 400, straight from the sandbox -----------
+RAW='import socket, sys
+req = sys.argv[1].encode().decode("unicode_escape").encode("latin-1")
+s = socket.create_connection(("127.0.0.1", 3128), timeout=10)
+s.sendall(req)
+print(s.recv(4096).split(b"\r\n")[0].decode(errors="replace"))'
+bad_request() { # name, raw request with \r\n escapes
+	check_out "malformed_$1" '^HTTP/1.1 400' kx net python3 -c "$RAW" "$2"
+}
+U="allowed.test:$UP_PORT"
+bad_request cl_cl "POST http://$U/ HTTP/1.1\r\nHost: $U\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nab"
+bad_request cl_te "POST http://$U/ HTTP/1.1\r\nHost: $U\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n"
+bad_request obs_fold "GET http://$U/ HTTP/1.1\r\nHost: $U\r\nX-A: 1\r\n  folded\r\n\r\n"
+bad_request bare_lf "GET http://$U/ HTTP/1.1\nHost: $U\n\n"
+bad_request nul_in_header "GET http://$U/ HTTP/1.1\r\nHost: $U\r\nX-A: a\x00b\r\n\r\n"
+bad_request host_mismatch "GET http://$U/ HTTP/1.1\r\nHost: blocked.test\r\n\r\n"
+bad_request bad_chunk_size "POST http://$U/echo HTTP/1.1\r\nHost: $U\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n\r\n"
+bad_request huge_header "GET http://$U/ HTTP/1.1\r\nHost: $U\r\nX-Big: $(head -c 9000 /dev/zero | tr '\0' a)\r\n\r\n"
+
 # --- a policy change applies to the next connection --------------------------------------
 check policy_block_allowed "$KENNEL" network proxy net --block-host allowed.test
 check_out change_applies_at_once 'X-Kennel-Policy: block-host allowed.test' \

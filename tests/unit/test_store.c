@@ -77,6 +77,7 @@ static void test_config_roundtrip(void)
 {
 	struct kn_sandbox a = sample(), b;
 	memset(&b, 0, sizeof(b));
+	a.policy = json_pack("{s:s}", "default", "deny");
 	json_t *j = kn_sandbox_config_json(&a);
 	kn_error err = {0};
 	CHECK(kn_sandbox_from_config_json(j, &b, &err) == 0);
@@ -90,6 +91,9 @@ static void test_config_roundtrip(void)
 	CHECK(b.workspaces[1].readonly && !b.workspaces[0].readonly);
 	CHECK(b.limits.cpus == 1.5 && b.limits.memory_bytes == (1u << 30) && b.limits.pids == 512);
 	CHECK(b.image[0] == '\0');
+	CHECK(b.policy && !strcmp(json_string_value(json_object_get(b.policy, "default")), "deny"));
+	json_decref(a.policy);
+	json_decref(b.policy);
 }
 
 static void test_config_refusals(void)
@@ -104,7 +108,7 @@ static void test_config_refusals(void)
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		json_t *j = json_loads(bad[i], 0, NULL);
-		struct kn_sandbox sb;
+		struct kn_sandbox sb = {0};
 		kn_error err = {0};
 		CHECK(j != NULL);
 		CHECK(kn_sandbox_from_config_json(j, &sb, &err) < 0);
