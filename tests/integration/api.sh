@@ -6,46 +6,6 @@
 # checked for its status, its Content-Type and the fields it must carry.
 . "$(dirname "$0")/../lib.sh"
 
-# Debian's python3 starts in 30 ms; a pyenv shim first in PATH takes 500.
-PY=python3
-[ -x /usr/bin/python3 ] && PY=/usr/bin/python3
-
-# api METHOD PATH [BODY] — one request; sets $code, $ctype and $body.
-api() {
-	local method=$1 path=$2 out
-	shift 2
-	local args=(-sS --max-time 30 --unix-socket "$KENNEL_SOCKET" -X "$method" -o "$T/body"
-		-w '%{http_code} %{content_type}')
-	[ $# -gt 0 ] && args+=(-H 'Content-Type: application/json' --data-binary "$1")
-	rm -f "$T/body"
-	out=$(curl "${args[@]}" "http://kenneld$path" 2>"$T/curl.err")
-	code=${out%% *}
-	ctype=${out#* }
-	body=$(cat "$T/body" 2>/dev/null)
-}
-
-# jtest EXPR — evaluate a Python expression over the last answer: j is the
-# parsed body (None if it is not one JSON value), L its JSON lines, is_error(j)
-# says it is exactly {"error": "<a sentence>"}.
-jtest() {
-	$PY - "$1" "$body" <<'EOF'
-import json, sys
-expr, text = sys.argv[1], sys.argv[2]
-try:
-    j = json.loads(text)
-except ValueError:
-    j = None
-try:
-    L = [json.loads(x) for x in text.splitlines() if x.strip()]
-except ValueError:
-    L = []
-def is_error(v):
-    return isinstance(v, dict) and list(v) == ["error"] and isinstance(v["error"], str) \
-        and len(v["error"]) >= 8
-sys.exit(0 if eval("(" + expr + "\n)") else 1)
-EOF
-}
-
 # expect NAME STATUS [EXPR] — the last answer had STATUS, a JSON Content-Type
 # (or the exec stream's) and EXPR holds.
 expect() {
@@ -64,7 +24,7 @@ WS=$T/ws
 mkdir -p "$WS"
 VERSION=$(cat "$KENNEL_SRC/VERSION")
 # Limits left out get defaults: memory half the host's RAM, pids 4096.
-HALF_RAM=$($PY -c 'import os; print(os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE") // 2)')
+HALF_RAM=$("$PYTHON" -c 'import os; print(os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE") // 2)')
 SB=api-$$ # unique: other test daemons may run on this host at the same time
 
 # --- health and version ---------------------------------------------------------
@@ -88,8 +48,8 @@ check create_created_is_rfc3339_utc jtest "
 __import__('re').fullmatch(r'\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ', j['created']) and
 abs(__import__('calendar').timegm(__import__('time').strptime(j['created'], '%Y-%m-%dT%H:%M:%SZ'))
     - __import__('time').time()) < 120"
-INIT_PID=$($PY -c 'import json,sys; print(json.load(sys.stdin)["pid"])' <<<"$create_body")
-UID_BASE=$($PY -c 'import json,sys; print(json.load(sys.stdin)["uid_base"])' <<<"$create_body")
+INIT_PID=$("$PYTHON" -c 'import json,sys; print(json.load(sys.stdin)["pid"])' <<<"$create_body")
+UID_BASE=$("$PYTHON" -c 'import json,sys; print(json.load(sys.stdin)["uid_base"])' <<<"$create_body")
 # The init is a real host process, running as the host uid that is root inside.
 check_out create_pid_is_init_as_uid_base "^Uid:[[:space:]]+${UID_BASE}[[:space:]]" cat "/proc/$INIT_PID/status"
 
@@ -100,7 +60,7 @@ and j['workspaces'] == [{'path': '$WS', 'readonly': True}] and j['status'] == 'r
 # The limits are really in the cgroups (v1 or v2 file names).
 cg_value() { # NAME FILE... — the first of FILEs found in a cgroup dir named NAME
 	local d f
-	for d in $(find /sys/fs/cgroup -type d -name "$1" 2>/dev/null); do
+	for d in $(cg_dirs "$1"); do
 		for f in "${@:2}"; do [ -f "$d/$f" ] && { cat "$d/$f"; return 0; }; done
 	done
 	return 1
@@ -170,7 +130,7 @@ api POST "/sandboxes/$SB/stop"
 expect stop_again_is_noop 200 "j['status'] == 'stopped'"
 api POST "/sandboxes/$SB/start"
 expect start 200 "j['status'] == 'running' and isinstance(j['pid'], int) and j['pid'] != $INIT_PID"
-NEW_PID=$($PY -c 'import json,sys; print(json.load(sys.stdin)["pid"])' <"$T/body")
+NEW_PID=$("$PYTHON" -c 'import json,sys; print(json.load(sys.stdin)["pid"])' <"$T/body")
 api POST "/sandboxes/$SB/start"
 expect start_again_is_noop 200 "j['status'] == 'running' and j['pid'] == $NEW_PID"
 exec_is exec_after_restart '["true"]' 0

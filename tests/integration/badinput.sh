@@ -8,45 +8,6 @@
 # running the same init, and able to exec.
 . "$(dirname "$0")/../lib.sh"
 
-# Debian's python3 starts in 30 ms; a pyenv shim first in PATH takes 500.
-PY=python3
-[ -x /usr/bin/python3 ] && PY=/usr/bin/python3
-
-# api METHOD PATH [BODY] — one request with curl; sets $code, $ctype and $body.
-api() {
-	local method=$1 path=$2 out
-	shift 2
-	local args=(-sS --max-time 30 --unix-socket "$KENNEL_SOCKET" -X "$method" -o "$T/body"
-		-w '%{http_code} %{content_type}')
-	[ $# -gt 0 ] && args+=(-H 'Content-Type: application/json' --data-binary "$1")
-	rm -f "$T/body"
-	out=$(curl "${args[@]}" "http://kenneld$path" 2>"$T/curl.err")
-	code=${out%% *}
-	ctype=${out#* }
-	body=$(cat "$T/body" 2>/dev/null)
-}
-
-# jtest EXPR — a Python expression over the last answer: j is the parsed body
-# (None if not JSON), L its JSON lines; is_error(j): exactly {"error": "..."}.
-jtest() {
-	$PY - "$1" "$body" <<'EOF'
-import json, os, re, sys
-expr, text = sys.argv[1], sys.argv[2]
-try:
-    j = json.loads(text)
-except ValueError:
-    j = None
-try:
-    L = [json.loads(x) for x in text.splitlines() if x.strip()]
-except ValueError:
-    L = []
-def is_error(v):
-    return isinstance(v, dict) and list(v) == ["error"] and isinstance(v["error"], str) \
-        and len(v["error"]) >= 8
-sys.exit(0 if eval("(" + expr + "\n)") else 1)
-EOF
-}
-
 # refused NAME STATUS ERROR_ERE METHOD PATH [BODY] — the request gets STATUS and
 # {"error": msg} with msg matching ERROR_ERE (case-insensitive); then the daemon
 # must be unharmed.
@@ -136,7 +97,7 @@ elif mode == "flood":       # argv[2] connections open at once, then garbage on 
     for k, v in sorted(answers.items()):
         print("%d x %s" % (v, k))
 EOF
-raw() { $PY "$T/raw.py" "$@"; }
+raw() { "$PYTHON" "$T/raw.py" "$@"; }
 
 # raw_refused NAME STATUS_ERE — stdin sent raw; exactly one HTTP answer, with a
 # status matching STATUS_ERE and a JSON error body, then the connection closed.
@@ -162,7 +123,7 @@ WS=$T/ws
 mkdir -p "$WS"
 KEEP=keeper-$$
 api POST /sandboxes "{\"name\":\"$KEEP\",\"agent\":\"shell\",\"workspaces\":[{\"path\":\"$WS\"}]}"
-KEEP_PID=$($PY -c 'import json,sys; print(json.loads(sys.argv[1])["pid"])' "$body" 2>/dev/null)
+KEEP_PID=$("$PYTHON" -c 'import json,sys; print(json.loads(sys.argv[1])["pid"])' "$body" 2>/dev/null)
 if [ "$code" != 201 ] || [ -z "$KEEP_PID" ]; then
 	fail keeper_created "status $code" "$body"
 	exit 1
@@ -261,7 +222,7 @@ check duplicate_left_config_alone sh -c "sha256sum '$KENNEL_STATE/sandboxes/$KEE
 	grep -qx '$KEEP_CONFIG'"
 # Also when the taken name is the one a default name would produce: it gets -2.
 api POST /sandboxes "{\"agent\":\"shell\",\"workspaces\":[{\"path\":\"$WS\"}]}"
-DEF=$($PY -c 'import json,sys; print(json.loads(sys.argv[1])["name"])' "$body" 2>/dev/null)
+DEF=$("$PYTHON" -c 'import json,sys; print(json.loads(sys.argv[1])["name"])' "$body" 2>/dev/null)
 api POST /sandboxes "{\"agent\":\"shell\",\"workspaces\":[{\"path\":\"$WS\"}]}"
 if [ "$code" = 201 ] && [ "$DEF" = shell-ws ] && jtest "j['name'] == 'shell-ws-2'"; then
 	pass default_name_taken_gets_suffix
@@ -300,7 +261,7 @@ refused exec_not_object 400 'object' POST "$X" '["true"]'
 # --- sizes -----------------------------------------------------------------------------
 # A valid create request padded with spaces to exactly 1 MiB is accepted; one
 # byte more is 413, whether the body is sent or only announced.
-$PY -c '
+"$PYTHON" -c '
 import sys
 req = sys.argv[1].encode()
 sys.stdout.buffer.write(req + b" " * (int(sys.argv[2]) - len(req)))
@@ -318,18 +279,18 @@ head -c $((4 << 20)) /dev/zero | tr '\0' ' ' >"$T/4mib.json"
 raw_refused body_4mib_sent '413' <"$T/4mib.req"
 printf 'POST /sandboxes HTTP/1.1\r\nHost: kenneld\r\nContent-Length: 1073741824\r\n\r\n{' |
 	raw_refused body_1gib_announced '413'
-$PY -c 'import sys; sys.stdout.write("GET /health HTTP/1.1\r\nHost: kenneld\r\nX-Long: " + "a" * 9000 + "\r\n\r\n")' |
+"$PYTHON" -c 'import sys; sys.stdout.write("GET /health HTTP/1.1\r\nHost: kenneld\r\nX-Long: " + "a" * 9000 + "\r\n\r\n")' |
 	raw_refused header_line_over_8k '400|431'
-$PY -c 'import sys; sys.stdout.write("GET /" + "a" * 9000 + " HTTP/1.1\r\nHost: kenneld\r\n\r\n")' |
+"$PYTHON" -c 'import sys; sys.stdout.write("GET /" + "a" * 9000 + " HTTP/1.1\r\nHost: kenneld\r\n\r\n")' |
 	raw_refused request_line_over_8k '400|414'
-$PY -c '
+"$PYTHON" -c '
 import sys
 sys.stdout.write("GET /health HTTP/1.1\r\nHost: kenneld\r\n" + "".join("X-H%d: v\r\n" % i for i in range(200)) + "\r\n")' |
 	raw_refused too_many_headers '400|431'
 
 # --- not HTTP, or HTTP meant to confuse -------------------------------------------------
 # Pseudo-random but the same every run: a failure can be replayed.
-$PY -c 'import random, sys; random.seed(7); sys.stdout.buffer.write(bytes(random.randrange(256) for _ in range(4096)))' >"$T/random.bin"
+"$PYTHON" -c 'import random, sys; random.seed(7); sys.stdout.buffer.write(bytes(random.randrange(256) for _ in range(4096)))' >"$T/random.bin"
 raw_refused garbage_random_bytes '400' <"$T/random.bin"
 printf '\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03 not http at all\r\n\r\n' | raw_refused garbage_tls_hello '400'
 printf 'HELLO\r\n\r\n' | raw_refused garbage_line '400'

@@ -8,34 +8,11 @@
 # one sandbox, and followed with -f until SIGINT.
 . "$(dirname "$0")/../lib.sh"
 
-PY=python3
-[ -x /usr/bin/python3 ] && PY=/usr/bin/python3
-
-# run_split CMD... — run with stdout, stderr and the exit status kept apart.
-run_split() {
-	"$@" >"$T/out" 2>"$T/err"
-	rc=$?
-	out=$(cat "$T/out")
-	err=$(cat "$T/err")
-}
-
 # jcheck NAME EXPR TEXT — PASS if the Python expression EXPR holds, with j the
-# JSON value TEXT and L its JSON lines.
+# JSON value TEXT and L its JSON lines (jtest).
 jcheck() {
 	local name=$1 expr=$2 text=$3
-	if $PY - "$expr" "$text" <<'EOF'; then pass "$name"; else fail "$name" "want: $expr" "$text"; fi
-import json, sys
-expr, text = sys.argv[1], sys.argv[2]
-try:
-    j = json.loads(text)
-except ValueError:
-    j = None
-try:
-    L = [json.loads(x) for x in text.splitlines() if x.strip()]
-except ValueError:
-    L = None
-sys.exit(0 if eval("(" + expr + "\n)") else 1)
-EOF
+	if jtest "$expr" "$text"; then pass "$name"; else fail "$name" "want: $expr" "$text"; fi
 }
 
 # The daemon's view of a policy: NAME, or "" for the default.
@@ -243,7 +220,7 @@ check_out log_row_missing_fields '^2026-01-29T10:15:25Z +net1 +- +- +- +error +-
 check_out log_row_other_sandbox '^2026-01-29T10:15:24Z +net2 +GET +blocked\.example +80 +block +default deny +403 ' \
 	"$KENNEL" network log
 # Columns line up: every row has its DECISION where the header has it.
-if $PY - "$out" <<'EOF'; then pass log_columns_aligned; else fail log_columns_aligned "$out"; fi
+if "$PYTHON" - "$out" <<'EOF'; then pass log_columns_aligned; else fail log_columns_aligned "$out"; fi
 import sys
 lines = sys.argv[1].splitlines()
 col = lines[0].index("DECISION")

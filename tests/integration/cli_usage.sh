@@ -10,13 +10,6 @@ COMMANDS="create run exec ls inspect stop rm version daemon network"
 VERSION=$(cat "${KENNEL_SRC:-$(dirname "$0")/../..}/VERSION")
 
 # run_split CMD... — run with stdout, stderr and the exit status kept apart.
-run_split() {
-	"$@" >"$T/out" 2>"$T/err"
-	rc=$?
-	out=$(cat "$T/out")
-	err=$(cat "$T/err")
-}
-
 # usage_error NAME CMD PROBLEM_ERE ARGS... — exit 2, nothing on stdout, stderr's
 # first line "kennel CMD: <problem>" and a second line "Usage: kennel CMD".
 usage_error() {

@@ -15,14 +15,6 @@ BUDGET_FULL_S=180 # 1000 cycles if they fit in this
 BUDGET_S=120      # else as many as fit in this
 MIN_CYCLES=200
 
-# alive PID — a live process with an address space. Zombies, and tasks in the
-# last steps of exit (waiting for the host's PID 1 to reap a child), have none.
-alive() { grep -qs '^VmSize' "/proc/$1/status"; }
-none() { # CMD... — succeeds when CMD prints nothing (and shows what it printed)
-	local out
-	out=$("$@" 2>&1)
-	[ -z "$out" ] || { echo "$out"; return 1; }
-}
 rss_kb() { awk '/^VmRSS/ {print $2}' "/proc/$DAEMON_PID/status"; }
 fd_count() { ls "/proc/$DAEMON_PID/fd" | wc -l; }
 
@@ -42,12 +34,8 @@ one_cycle() {
 # Warm up (the first create builds the shared base), then find this daemon's
 # cgroup parents from a sandbox's cgroup directories.
 "$KENNEL" create --name "$P-probe" shell "$WS" >/dev/null
-CG_PARENTS=()
-for d in $(find /sys/fs/cgroup -type d -name "$P-probe" 2>/dev/null); do CG_PARENTS+=("$(dirname "$d")"); done
-CG_ROOT=$(basename "${CG_PARENTS[0]:-none}")
+cg_discover "$P-probe"
 "$KENNEL" rm -f "$P-probe" >/dev/null
-if [ ${#CG_PARENTS[@]} -gt 0 ]; then pass "cgroups_found_in_${#CG_PARENTS[@]}_hierarchies"
-else fail cgroups_found "no cgroup directory named $P-probe under /sys/fs/cgroup"; fi
 for i in 1 2 3 4 5; do one_cycle "w$i" >/dev/null; done
 sleep 0.2
 FD0=$(fd_count)

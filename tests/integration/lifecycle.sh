@@ -7,26 +7,12 @@
 # state folder, cgroup, mount or process; default names are made unique.
 . "$(dirname "$0")/../lib.sh"
 
-PY=python3
-[ -x /usr/bin/python3 ] && PY=/usr/bin/python3 # a pyenv shim takes 500 ms to start
-
-# field SANDBOX KEY — one field of `kennel inspect`.
-field() {
-	"$KENNEL" inspect "$1" 2>/dev/null |
-		$PY -c 'import json,sys; v=json.load(sys.stdin)[0][sys.argv[1]]; print("null" if v is None else v)' "$2"
-}
-# Leftovers of sandbox NAME on the host, one per line (nothing = none). The
-# names used here are unique to this run, so any match is ours. (Host uids are
-# no guide: every daemon, including other tests' running now, hands out the
-# same uid_base ranges.)
-cgroups_of() { find /sys/fs/cgroup -type d -name "$1" 2>/dev/null; }
+# Leftovers of sandbox NAME on the host, one per line (nothing = none), besides
+# its cgroups (cg_dirs). The names used here are unique to this run, so any
+# match is ours. (Host uids are no guide: every daemon, including other tests'
+# running now, hands out the same uid_base ranges.)
 procs_in_cgroup_of() { grep -lE "/$1(/|\$)" /proc/[0-9]*/cgroup 2>/dev/null | cut -d/ -f3; }
 mounts_of() { grep -F "$KENNEL_STATE/sandboxes/$1" /proc/self/mountinfo; }
-none() { # CMD... — succeeds when CMD prints nothing (and shows what it printed)
-	local out
-	out=$("$@" 2>&1)
-	[ -z "$out" ] || { echo "$out"; return 1; }
-}
 
 start_daemon || exit 1
 SB=lc-$$ # unique on this host: other test daemons may run at the same time
@@ -104,7 +90,7 @@ check_out rm_refused_left_it_running "^$SB +shell +running " "$KENNEL" ls
 check_out rm_force "^$SB\$" "$KENNEL" rm -f "$SB"
 check rm_state_folder_gone test ! -e "$KENNEL_STATE/sandboxes/$SB"
 check rm_trash_empty none ls -A "$KENNEL_STATE/trash"
-check rm_no_cgroup_left none cgroups_of "$SB"
+check rm_no_cgroup_left none cg_dirs "$SB"
 check rm_no_process_in_cgroup none procs_in_cgroup_of "$SB"
 check rm_killed_detached none pgrep -f "^sleep 1000$M"
 check rm_no_mount_left none mounts_of "$SB"
@@ -118,7 +104,7 @@ check create_second "$KENNEL" create --name "$SB2" shell "$PROJ"
 check stop_second "$KENNEL" stop "$SB2"
 check_out rm_stopped_without_force "^$SB2\$" "$KENNEL" rm "$SB2"
 check rm_stopped_state_folder_gone test ! -e "$KENNEL_STATE/sandboxes/$SB2"
-check rm_stopped_no_cgroup_left none cgroups_of "$SB2"
+check rm_stopped_no_cgroup_left none cg_dirs "$SB2"
 
 # --- default names -------------------------------------------------------------------------
 mkdir -p "$T/a/proj" "$T/b/proj" "$T/c/proj" "$T/My Proj!"
@@ -128,7 +114,7 @@ check_out default_name_unique_3 '^shell-proj-3$' "$KENNEL" create shell "$T/b/pr
 check_out default_names_listed '^shell-proj shell-proj-2 shell-proj-3 $' \
 	sh -c "'$KENNEL' ls -q | tr '\n' ' '"
 check_out default_name_sandbox_workspace "^$T/b/proj\$" sh -c \
-	"'$KENNEL' inspect shell-proj-3 | $PY -c 'import json,sys; print(json.load(sys.stdin)[0][\"workspaces\"][0][\"path\"])'"
+	"'$KENNEL' inspect shell-proj-3 | $PYTHON -c 'import json,sys; print(json.load(sys.stdin)[0][\"workspaces\"][0][\"path\"])'"
 check_out default_name_hostname '^shell-proj-2$' "$KENNEL" exec shell-proj-2 hostname
 check_out default_name_sanitised '^shell-[A-Za-z0-9_.-]+$' "$KENNEL" create shell "$T/My Proj!"
 for s in $("$KENNEL" ls -q); do "$KENNEL" rm -f "$s" >/dev/null; done

@@ -10,10 +10,9 @@
 # and chroot tricks, device nodes, foreign uids, setuid files, another
 # sandbox's files, and a nested workspace swapped for a symlink.
 . "$(dirname "$0")/../lib.sh"
+. "$(dirname "$0")/escape_lib.sh"
 
-# Bound on one `kennel exec`: a hung sandbox must not hang the suite.
-EXEC_TIMEOUT=30
-TOKEN=kennel-canary-$$-$RANDOM$RANDOM      # host-only secret: must never be read inside
+TOKEN=kennel-canary-$$-$RANDOM$RANDOM      # host-only secret: never to be read inside (deny FAILs on it)
 USR_TOKEN=kennel-usr-canary-$$-$RANDOM     # visible in /usr by design; must never change
 HOST_ROOT_CANARY=/root/.kennel-canary-$$
 HOST_HOME=/home/kennel-canary-$$
@@ -29,53 +28,12 @@ remove_canaries() {
 }
 trap 'remove_canaries; cleanup' EXIT
 
-kx() { timeout "$EXEC_TIMEOUT" "$KENNEL" exec "$@"; }
-# require_daemon — stop here (one FAIL, not a cascade) if kenneld died under us.
-require_daemon() {
-	kill -0 "$DAEMON_PID" 2>/dev/null && return 0
-	echo "FAIL daemon_alive (kenneld $DAEMON_PID is gone; the remaining checks would prove nothing)"
-	tail -n 5 "$T/kenneld.log" | sed 's/^/    /'
-	exit 1
-}
-
-# deny NAME ERE CMD... — PASS when CMD fails, its output matches ERE (the
-# expected refusal) and it shows no host secret.
-deny() {
-	local name=$1 pattern=$2; shift 2
-	local out rc
-	out=$("$@" 2>&1)
-	rc=$?
-	if grep -Fq -- "$TOKEN" <<<"$out"; then
-		fail "$name" "host secret leaked: $*" "$out"
-	elif [ "$rc" -ne 0 ] && grep -Eq -- "$pattern" <<<"$out"; then
-		pass "$name"
-	else
-		fail "$name" "exit $rc, wanted a failure matching /$pattern/: $*" "$out"
-	fi
-}
-# deny_both NAME ERE SANDBOX CMD... — deny as the agent and as root inside.
-deny_both() {
-	local name=$1 pattern=$2 sb=$3; shift 3
-	deny "${name}_agent" "$pattern" kx "$sb" "$@"
-	deny "${name}_root" "$pattern" kx -u root "$sb" "$@"
-}
 # host_same NAME FILE EXPECTED — the host file still holds exactly EXPECTED.
 host_same() {
 	local got
 	got=$(cat "$2" 2>&1)
 	if [ "$got" = "$3" ]; then pass "$1"; else fail "$1" "host $2 changed" "$got"; fi
 }
-
-# Python probes: op() runs one call and prints "errno=NAME" (exit 1) when it is
-# refused, "ESCAPED ..." (exit 0) when it is not.
-PY='import errno, os, sys
-def op(f, *a):
-    try:
-        r = f(*a)
-    except OSError as e:
-        print("errno=" + errno.errorcode.get(e.errno, str(e.errno))); sys.exit(1)
-    print("ESCAPED: returned %r" % (r,)); sys.exit(0)
-'
 
 # --- host-side canaries ---------------------------------------------------------
 echo "$TOKEN" >"$HOST_ROOT_CANARY" && chmod 644 "$HOST_ROOT_CANARY"
@@ -99,12 +57,12 @@ SB=fs
 
 # --- secret files and host homes -----------------------------------------------
 require_daemon
-deny_both read_etc_shadow 'No such file or directory' "$SB" cat /etc/shadow
-deny_both read_etc_gshadow 'No such file or directory' "$SB" cat /etc/gshadow
+deny_both read_etc_shadow 'No such file or directory' cat /etc/shadow
+deny_both read_etc_gshadow 'No such file or directory' cat /etc/gshadow
 # The sandbox's own /root is 0700 root: the agent is refused, root finds nothing.
 deny read_host_root_canary_agent 'Permission denied' kx "$SB" cat "$HOST_ROOT_CANARY"
 deny read_host_root_canary_root 'No such file or directory' kx -u root "$SB" cat "$HOST_ROOT_CANARY"
-deny_both read_host_home_canary 'No such file or directory' "$SB" cat "$HOST_HOME/secret"
+deny_both read_host_home_canary 'No such file or directory' cat "$HOST_HOME/secret"
 for u in agent root; do
 	out=$(kx -u "$u" "$SB" ls -A /home 2>&1)
 	if [ "$out" = agent ]; then pass "home_holds_only_agent_$u"
@@ -129,13 +87,13 @@ else fail host_secret_nowhere_inside "grep exit $rc (1 = not found)" "$out"; fi
 
 # --- /proc/*/root, /proc/self/root, chroot ----------------------------------------
 require_daemon
-deny_both proc1_root_listing 'Permission denied' "$SB" ls /proc/1/root/
-deny_both proc1_root_canary 'Permission denied|No such file or directory' "$SB" \
+deny_both proc1_root_listing 'Permission denied' ls /proc/1/root/
+deny_both proc1_root_canary 'Permission denied|No such file or directory' \
 	cat "/proc/1/root$HOST_ROOT_CANARY"
 check_out proc_self_root_is_slash '^/$' kx -u root "$SB" readlink /proc/self/root
 deny proc_self_root_canary_root 'No such file or directory' kx -u root "$SB" \
 	cat "/proc/self/root$HOST_ROOT_CANARY"
-deny_both state_dir_not_visible 'No such file or directory' "$SB" ls "$KENNEL_STATE"
+deny_both state_dir_not_visible 'No such file or directory' ls "$KENNEL_STATE"
 # Every process the sandbox can see: none has the host as its root.
 out=$(kx -u root "$SB" sh -c "for p in /proc/[0-9]*; do cat \$p/root$HOST_ROOT_CANARY 2>/dev/null; done; true" 2>&1)
 if ! grep -Fq "$TOKEN" <<<"$out"; then pass no_proc_pid_root_reaches_host
@@ -166,11 +124,11 @@ deny write_etc_agent 'Permission denied' kx "$SB" touch /etc/kennel-escape-$$
 deny write_rootdir_agent 'Permission denied' kx "$SB" touch /kennel-escape-$$
 deny overwrite_usr_file_agent 'Permission denied' kx "$SB" sh -c "echo x >>$HOST_USR_CANARY"
 deny write_dpkg_dir_agent 'Permission denied' kx "$SB" touch /var/lib/dpkg/kennel-escape-$$
-deny_both ro_workspace_create 'Read-only file system' "$SB" touch "$RO/new"
-deny_both ro_workspace_append 'Read-only file system' "$SB" sh -c "echo x >>$RO/readme"
-deny_both ro_workspace_unlink 'Read-only file system' "$SB" rm -f "$RO/readme"
-deny_both ro_workspace_chmod 'Read-only file system' "$SB" chmod 777 "$RO/readme"
-deny_both ro_workspace_symlink 'Read-only file system' "$SB" ln -s /etc/passwd "$RO/link"
+deny_both ro_workspace_create 'Read-only file system' touch "$RO/new"
+deny_both ro_workspace_append 'Read-only file system' sh -c "echo x >>$RO/readme"
+deny_both ro_workspace_unlink 'Read-only file system' rm -f "$RO/readme"
+deny_both ro_workspace_chmod 'Read-only file system' chmod 777 "$RO/readme"
+deny_both ro_workspace_symlink 'Read-only file system' ln -s /etc/passwd "$RO/link"
 host_same ro_workspace_unchanged_on_host "$RO/readme" original
 # Root inside owns its layer: its writes succeed there and never reach the host.
 check_out root_overwrites_usr_in_layer '^sandbox-write$' \
@@ -199,11 +157,11 @@ check make_escape_links kx "$SB" sh -c "cd $WS && ln -s $HOST_ROOT_CANARY l_root
 	ln -s /proc/1/root$HOST_ROOT_CANARY l_proc"
 deny symlink_to_host_root_canary_agent 'Permission denied' kx "$SB" cat "$WS/l_root"
 deny symlink_to_host_root_canary_root 'No such file or directory' kx -u root "$SB" cat "$WS/l_root"
-deny_both symlink_to_shadow 'No such file or directory' "$SB" cat "$WS/l_shadow"
-deny_both symlink_to_host_home 'No such file or directory' "$SB" cat "$WS/l_home"
+deny_both symlink_to_shadow 'No such file or directory' cat "$WS/l_shadow"
+deny_both symlink_to_host_home 'No such file or directory' cat "$WS/l_home"
 deny symlink_relative_dotdot_agent 'Permission denied' kx "$SB" cat "$WS/l_rel"
 deny symlink_relative_dotdot_root 'No such file or directory' kx -u root "$SB" cat "$WS/l_rel"
-deny_both symlink_via_proc_root 'Permission denied|No such file or directory' "$SB" cat "$WS/l_proc"
+deny_both symlink_via_proc_root 'Permission denied|No such file or directory' cat "$WS/l_proc"
 out=$(kx -u root "$SB" ls -A "$WS/l_rootdir/" 2>&1)
 if [ $? -eq 0 ] && ! grep -q kennel-canary <<<"$out"; then pass symlink_to_root_dir_is_sandbox_root
 else fail symlink_to_root_dir_is_sandbox_root "ls inside:" "$out"; fi
@@ -215,24 +173,21 @@ host_same write_through_symlink_host_unchanged "$HOST_ROOT_CANARY" "$TOKEN"
 
 # --- hardlinks out of the workspace ----------------------------------------------
 require_daemon
-deny_both hardlink_etc_passwd 'Invalid cross-device link' "$SB" ln /etc/passwd "$WS/h_passwd"
-deny_both hardlink_setuid_su 'Invalid cross-device link' "$SB" ln /usr/bin/su "$WS/h_su"
-deny_both hardlink_usr_file_python '^errno=EXDEV$' "$SB" python3 -c "$PY
-op(os.link, '/usr/bin/env', '$WS/h_env')"
-deny_both hardlink_ro_workspace_file 'Invalid cross-device link|Read-only file system' "$SB" \
+deny_both hardlink_etc_passwd 'Invalid cross-device link' ln /etc/passwd "$WS/h_passwd"
+deny_both hardlink_setuid_su 'Invalid cross-device link' ln /usr/bin/su "$WS/h_su"
+py_both hardlink_usr_file_python EXDEV "op(os.link, '/usr/bin/env', '$WS/h_env')"
+deny_both hardlink_ro_workspace_file 'Invalid cross-device link|Read-only file system' \
 	ln "$RO/readme" "$WS/h_ro"
 
 # --- device nodes, foreign uids ----------------------------------------------------
 require_daemon
-deny_both mknod_mem_char '^errno=(EPERM|EACCES)$' "$SB" python3 -c "$PY
-import stat
+py_both mknod_mem_char '(EPERM|EACCES)' "import stat
 op(os.mknod, '/tmp/mem', stat.S_IFCHR | 0o666, os.makedev(1, 1))"
-deny_both mknod_disk_block '^errno=(EPERM|EACCES)$' "$SB" python3 -c "$PY
-import stat
+py_both mknod_disk_block '(EPERM|EACCES)' "import stat
 op(os.mknod, '$WS/sda', stat.S_IFBLK | 0o666, os.makedev(8, 0))"
 deny mknod_in_dev_root 'Permission denied|Operation not permitted' kx -u root "$SB" \
 	mknod /dev/kmsg-escape c 1 11
-deny_both host_disk_absent 'No such file or directory' "$SB" sh -c \
+deny_both host_disk_absent 'No such file or directory' sh -c \
 	'for d in /dev/vda /dev/sda /dev/nvme0n1 /dev/mem /dev/kmem /dev/port; do [ -e $d ] && { echo "present: $d"; exit 0; }; done; cat /dev/mem'
 # The workspace maps only its owner: other host uids are not representable.
 deny chown_ws_file_unmapped_agent '^errno=(EOVERFLOW|EPERM|EINVAL)$' kx "$SB" python3 -c "$PY
@@ -279,11 +234,11 @@ fi
 require_daemon
 check write_private_files kx "$SB" sh -c \
 	"echo $TOKEN >/tmp/a-secret && echo $TOKEN >\$HOME/a-secret && echo $TOKEN >/dev/shm/a-secret && echo $TOKEN >/var/tmp/a-secret"
-deny_both other_sandbox_tmp 'No such file or directory' other cat /tmp/a-secret
-deny_both other_sandbox_home 'No such file or directory' other cat /home/agent/a-secret
-deny_both other_sandbox_shm 'No such file or directory' other cat /dev/shm/a-secret
-deny_both other_sandbox_var_tmp 'No such file or directory' other cat /var/tmp/a-secret
-deny_both other_sandbox_workspace 'No such file or directory' other ls "$WS"
+deny_both_in other other_sandbox_tmp 'No such file or directory' cat /tmp/a-secret
+deny_both_in other other_sandbox_home 'No such file or directory' cat /home/agent/a-secret
+deny_both_in other other_sandbox_shm 'No such file or directory' cat /dev/shm/a-secret
+deny_both_in other other_sandbox_var_tmp 'No such file or directory' cat /var/tmp/a-secret
+deny_both_in other other_sandbox_workspace 'No such file or directory' ls "$WS"
 out=$(kx -u root other grep -rlsF -e "$TOKEN" /root /home /etc /var /tmp /dev/shm 2>&1)
 rc=$?
 if [ $rc -eq 1 ] && [ -z "$out" ]; then pass other_sandbox_sees_nothing_of_first

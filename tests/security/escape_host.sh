@@ -9,9 +9,8 @@
 # (ENETUNREACH). Also: another sandbox's processes, and a daemon socket that
 # lies inside a workspace.
 . "$(dirname "$0")/../lib.sh"
+. "$(dirname "$0")/escape_lib.sh"
 
-# Bound on one `kennel exec`: a hung sandbox must not hang the suite.
-EXEC_TIMEOUT=30
 # Lifetime of the host-side canaries, should cleanup never run.
 CANARY_LIFETIME=120
 CANARY_NAME=kennel-canary-$$
@@ -24,53 +23,6 @@ remove_canaries() {
 	rm -f "$RUN_SOCK"
 }
 trap 'remove_canaries; cleanup' EXIT
-
-kx() { timeout "$EXEC_TIMEOUT" "$KENNEL" exec "$@"; }
-# require_daemon — stop here (one FAIL, not a cascade) if kenneld died under us.
-require_daemon() {
-	kill -0 "$DAEMON_PID" 2>/dev/null && return 0
-	echo "FAIL daemon_alive (kenneld $DAEMON_PID is gone; the remaining checks would prove nothing)"
-	tail -n 5 "$T/kenneld.log" | sed 's/^/    /'
-	exit 1
-}
-
-# deny NAME ERE CMD... — PASS when CMD fails and its output matches ERE.
-deny() {
-	local name=$1 pattern=$2; shift 2
-	local out rc
-	out=$("$@" 2>&1)
-	rc=$?
-	if [ "$rc" -ne 0 ] && grep -Eq -- "$pattern" <<<"$out"; then pass "$name"
-	else fail "$name" "exit $rc, wanted a failure matching /$pattern/: $*" "$out"; fi
-}
-# deny_both NAME ERE CMD... — deny in $SB as the agent and as root inside.
-deny_both() {
-	local name=$1 pattern=$2; shift 2
-	deny "${name}_agent" "$pattern" kx "$SB" "$@"
-	deny "${name}_root" "$pattern" kx -u root "$SB" "$@"
-}
-# py_both NAME ERRNO PYTHON — the probe (prelude included) is refused with ERRNO.
-py_both() { deny_both "$1" "^errno=$2\$" python3 -c "$PY
-$3"; }
-PY='import ctypes, errno, os, socket, sys
-def op(f, *a):
-    try:
-        r = f(*a)
-    except OSError as e:
-        print("errno=" + errno.errorcode.get(e.errno, str(e.errno))); sys.exit(1)
-    print("ESCAPED: returned %r" % (r,)); sys.exit(0)
-libc = ctypes.CDLL(None, use_errno=True)
-libc.syscall.restype = ctypes.c_long
-def sc(nr, *a):
-    r = libc.syscall(ctypes.c_long(nr), *[ctypes.c_long(x) for x in a])
-    if r < 0:
-        print("errno=" + errno.errorcode[ctypes.get_errno()]); sys.exit(1)
-    print("ESCAPED: syscall %d returned %d" % (nr, r)); sys.exit(0)
-def connect(family, addr, kind=socket.SOCK_STREAM):
-    s = socket.socket(family, kind)
-    s.settimeout(5)
-    op(s.connect, addr)
-'
 
 # --- host-side canaries ---------------------------------------------------------------
 bash -c "exec -a $CANARY_NAME sleep $CANARY_LIFETIME" &

@@ -9,36 +9,11 @@
 # setuid programs. Every check asserts the specific refusal (errno or the
 # tool's message for it); it FAILs when the call goes through.
 . "$(dirname "$0")/../lib.sh"
+. "$(dirname "$0")/escape_lib.sh"
 
-# Bound on one `kennel exec`: a hung sandbox must not hang the suite.
-EXEC_TIMEOUT=30
-
-kx() { timeout "$EXEC_TIMEOUT" "$KENNEL" exec "$@"; }
-# require_daemon — stop here (one FAIL, not a cascade) if kenneld died under us.
-require_daemon() {
-	kill -0 "$DAEMON_PID" 2>/dev/null && return 0
-	echo "FAIL daemon_alive (kenneld $DAEMON_PID is gone; the remaining checks would prove nothing)"
-	tail -n 5 "$T/kenneld.log" | sed 's/^/    /'
-	exit 1
-}
 # Exists on the host only if an escape worked; named with our pid.
 trap 'rm -f /usr/local/bin/kn-suid-$$; cleanup' EXIT
 
-# deny NAME ERE CMD... — PASS when CMD fails and its output matches ERE.
-deny() {
-	local name=$1 pattern=$2; shift 2
-	local out rc
-	out=$("$@" 2>&1)
-	rc=$?
-	if [ "$rc" -ne 0 ] && grep -Eq -- "$pattern" <<<"$out"; then pass "$name"
-	else fail "$name" "exit $rc, wanted a failure matching /$pattern/: $*" "$out"; fi
-}
-# deny_both NAME ERE CMD... — deny in $SB as the agent and as root inside.
-deny_both() {
-	local name=$1 pattern=$2; shift 2
-	deny "${name}_agent" "$pattern" kx "$SB" "$@"
-	deny "${name}_root" "$pattern" kx -u root "$SB" "$@"
-}
 # Probes: sc(nr, args...) makes a raw syscall, op(f, args...) an os-level call;
 # either prints "errno=NAME" when refused, "ESCAPED ..." when not. Each probe is
 # chosen to be harmless should it ever go through (bad magic, a target that
@@ -132,16 +107,6 @@ run_probes() {
 	done
 	PROBE_NAMES=() PROBE_ERRNOS=() PROBE_CODES=() PROBE_USERS=()
 }
-
-# For the few probes run on their own (one user, or a specific expectation).
-PY='import ctypes, errno, os, sys
-def op(f, *a):
-    try:
-        r = f(*a)
-    except OSError as e:
-        print("errno=" + errno.errorcode.get(e.errno, str(e.errno))); sys.exit(1)
-    print("ESCAPED: returned %r" % (r,)); sys.exit(0)
-'
 
 # x86_64 syscall numbers (the probes below are x86_64-only).
 if [ "$(uname -m)" != x86_64 ]; then

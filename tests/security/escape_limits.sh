@@ -5,9 +5,8 @@
 # daemon keeps its pid and answers, and the sandbox recovers once the bomb is
 # gone. Every bomb is bounded in count and time.
 . "$(dirname "$0")/../lib.sh"
+. "$(dirname "$0")/escape_lib.sh"
 
-# Bound on one `kennel exec`: a hung sandbox must not hang the suite.
-EXEC_TIMEOUT=30
 PIDS_LIMIT=64
 MEMORY_LIMIT=64m
 # Far above the memory limit, far below any test machine's RAM.
@@ -17,15 +16,6 @@ BOMB_MAX_CHILDREN=500
 BOMB_MAX_SECONDS=10
 # How long the bomb holds its children once the kernel refuses a fork.
 BOMB_HOLD_SECONDS=3
-
-kx() { timeout "$EXEC_TIMEOUT" "$KENNEL" exec "$@"; }
-# require_daemon — stop here (one FAIL, not a cascade) if kenneld died under us.
-require_daemon() {
-	kill -0 "$DAEMON_PID" 2>/dev/null && return 0
-	echo "FAIL daemon_alive (kenneld $DAEMON_PID is gone; the remaining checks would prove nothing)"
-	tail -n 5 "$T/kenneld.log" | sed 's/^/    /'
-	exit 1
-}
 
 # daemon_unharmed NAME — same pid, alive, and it answers.
 daemon_unharmed() {
