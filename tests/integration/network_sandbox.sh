@@ -114,6 +114,17 @@ for want in '"decision":"allow".*"host":"allowed.test"|"host":"allowed.test".*"d
 	else fail "log_has_$(tr -c 'a-z0-9' '_' <<<"${want:0:24}")" "$out"; fi
 done
 
+# --- 10,000 concurrent idle tunnels from inside the sandbox ------------------------------
+"$PROXY_FLOOD" serve "$T/echo.port" &
+BG_PIDS+=($!)
+wait_port_file "$T/echo.port"
+cp "$PROXY_FLOOD" "$WS/proxy_flood"
+out=$(timeout 120 "$KENNEL" exec net ./proxy_flood connect 3128 "allowed.test:$(cat "$T/echo.port")" 10000 2>&1)
+check_out tunnels_10000_established '^established 10000 in' echo "$out"
+check_out tunnels_10000_carry_bytes '^echoed 10000$' echo "$out"
+check_out tunnels_10000_closed '^closed$' echo "$out"
+check_out proxy_alive_after_flood '^hello from upstream$' kx net curl -s -m 10 "http://allowed.test:$UP_PORT/"
+
 # --- the proxy dies: fail closed, then back with the same listeners ----------------------
 proxy_pid=$(pgrep -u kennel-proxy -P "$DAEMON_PID" -x kennel-proxy | head -1)
 if [ -n "$proxy_pid" ]; then
