@@ -324,11 +324,22 @@ static void dial_next(struct kp_conn *c)
 	int fd = -1;
 
 	switch (kp_dial_next(&rq->dial, &fd)) {
-	case KP_DIAL_PENDING:
+	case KP_DIAL_PENDING: {
 		kp_watch_init(&c->upstream, fd, upstream_ready);
 		c->state = KP_CONN_DIAL;
+		uint64_t now = c->w->loop.now_ms;
+		uint64_t left = rq->connect_deadline_ms > now ? rq->connect_deadline_ms - now : 0;
+		if (rq->dial.next < rq->dial.allowed.n) {
+			uint64_t attempt = c->w->opt->connect_timeout_ms / 2;
+			if (attempt > KP_DIAL_ATTEMPT_TIMEOUT_MS)
+				attempt = KP_DIAL_ATTEMPT_TIMEOUT_MS;
+			if (attempt < left)
+				left = attempt;
+		}
+		arm(c, left);
 		kp_conn_update_interest(c);
 		return;
+	}
 	case KP_DIAL_DONE:
 		kp_watch_init(&c->upstream, fd, upstream_ready);
 		connected(c);
@@ -440,6 +451,10 @@ static void start_request(struct kp_conn *c, const struct http_request *req, siz
 			bad_request(c, reason);
 			return;
 		}
+		/* Keep only what the head needs for the rest of the exchange. */
+		char *fit = realloc(x->uphead, x->uphead_len);
+		if (fit)
+			x->uphead = fit;
 		if (req->chunked) {
 			x->req_mode = KP_BODY_CHUNKED;
 		} else if (req->content_length > 0) {
@@ -465,6 +480,7 @@ static void start_request(struct kp_conn *c, const struct http_request *req, siz
 		return;
 	}
 
+	rq->connect_deadline_ms = w->loop.now_ms + w->opt->connect_timeout_ms;
 	arm(c, w->opt->connect_timeout_ms);
 	struct kp_candidates cands = { 0 };
 	if (kp_literal_candidates(rq->host, &cands)) {
@@ -651,6 +667,15 @@ static void timer_fired(struct kp_timer *t)
 		return;
 	case KP_CONN_RESOLVE:
 	case KP_CONN_DIAL: {
+		struct kp_request *rq = c->rq;
+		if (c->state == KP_CONN_DIAL && now < rq->connect_deadline_ms &&
+		    rq->dial.next < rq->dial.allowed.n) {
+			/* This candidate is silent: try the next one. */
+			upstream_close(c);
+			rq->dial.last_errno = ETIMEDOUT;
+			dial_next(c);
+			return;
+		}
 		char text[KN_HOST_BUFSZ + 128];
 		snprintf(text, sizeof(text), "connecting to %s port %u timed out after %llu ms",
 			 c->rq->host, c->rec.port, (unsigned long long)opt->connect_timeout_ms);

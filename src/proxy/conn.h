@@ -7,7 +7,9 @@
  *            connection waits for that first byte. A bad head gets 400.
  *   RESOLVE  the host passed kn_policy_check_host and is a name not in the
  *            hosts override: a resolver thread looks it up.
- *   DIAL     non-blocking connect to the allowed candidates in order.
+ *   DIAL     non-blocking connect to the allowed candidates in order; one
+ *            that stays silent is given up after KP_DIAL_ATTEMPT_TIMEOUT_MS
+ *            (or half the connect timeout) when others remain.
  *            RESOLVE + DIAL share the connect timeout (504 when it passes).
  *   TUNNEL   CONNECT established (tunnel.h); idle timeout.
  *   FORWARD  plain-HTTP exchange (forward.h); idle timeout.
@@ -79,6 +81,7 @@ struct kp_request {
 	bool is_connect;
 	char host[KN_HOST_BUFSZ]; /* canonical */
 	struct kp_resolve_job *job;
+	uint64_t connect_deadline_ms; /* loop clock */
 	struct kp_dial dial;
 	struct kp_exchange ex;
 };

@@ -154,13 +154,16 @@ static int spawn(struct master *m, int i, kn_error *err)
 	return 0;
 }
 
-/* Wait for one worker's answer to the message just sent. */
-static int wait_reply(struct master *m, int i, kn_error *err)
+/* Wait for one worker's answer to the message just sent, until `deadline`
+ * (kp_clock_ms): one deadline for all workers, so that stuck workers do not
+ * add up their timeouts. */
+static int wait_reply(struct master *m, int i, uint64_t deadline, kn_error *err)
 {
 	struct pollfd p = { .fd = m->workers[i].cmd_fd, .events = POLLIN };
 	char buf[1024];
+	uint64_t now = kp_clock_ms();
 
-	int n = poll(&p, 1, KP_WORKER_REPLY_TIMEOUT_MS);
+	int n = poll(&p, 1, deadline > now ? (int)(deadline - now) : 0);
 	if (n < 0)
 		return kn_fail_errno(err, "poll worker %d", i);
 	if (n == 0)
@@ -202,7 +205,8 @@ static int replay(struct master *m, int i, kn_error *err)
 	for (int s = 0; s < KP_MAX_SANDBOXES; s++) {
 		if (!m->sandboxes[s].used)
 			continue;
-		if (send_sandbox(m, i, s, KP_OP_SANDBOX, err) < 0 || wait_reply(m, i, err) < 0)
+		if (send_sandbox(m, i, s, KP_OP_SANDBOX, err) < 0 ||
+		    wait_reply(m, i, kp_clock_ms() + KP_WORKER_REPLY_TIMEOUT_MS, err) < 0)
 			return -1;
 	}
 	return 0;
@@ -267,9 +271,10 @@ static void fan_out(struct master *m, int slot, enum kp_op op)
 
 	for (int i = 0; i < m->nworkers; i++)
 		failed[i] = send_sandbox(m, i, slot, op, &errs[i]) < 0;
+	uint64_t deadline = kp_clock_ms() + KP_WORKER_REPLY_TIMEOUT_MS;
 	for (int i = 0; i < m->nworkers; i++)
 		if (!failed[i])
-			failed[i] = wait_reply(m, i, &errs[i]) < 0;
+			failed[i] = wait_reply(m, i, deadline, &errs[i]) < 0;
 	for (int i = 0; i < m->nworkers; i++)
 		if (failed[i])
 			respawn(m, i, errs[i].msg);

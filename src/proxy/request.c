@@ -71,6 +71,24 @@ int kp_target_connect(const char *target, size_t len, struct kp_target *out, con
 	return 0;
 }
 
+/* The host syntax http.h accepts in Host and CONNECT targets: reg-name /
+ * IPv4 bytes (unreserved and sub-delims, no '%'), or the inside of an IPv6
+ * literal. So the Host we send upstream is always one http.h would accept. */
+static int valid_host(const char *h, size_t n, int bracketed)
+{
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)h[i];
+		int ok = (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F') ||
+			 c == ':' || c == '.';
+		if (!bracketed)
+			ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+			     (c != 0 && strchr("-._~!$&'()*+,;=", c) != NULL);
+		if (!ok)
+			return 0;
+	}
+	return 1;
+}
+
 static int starts_nocase(const char *s, size_t len, const char *lit)
 {
 	size_t n = strlen(lit);
@@ -103,7 +121,8 @@ int kp_target_absolute(const char *target, size_t len, struct kp_target *out,
 		alen++;
 	if (memchr(a, '@', alen))
 		return fail(reason, "userinfo in request-target");
-	if (kp_split_authority(a, alen, 80, &out->host, &out->host_len, &out->port) < 0)
+	if (kp_split_authority(a, alen, 80, &out->host, &out->host_len, &out->port) < 0 ||
+	    !valid_host(out->host, out->host_len, a[0] == '['))
 		return fail(reason, "malformed host or port in request-target");
 	out->authority = a;
 	out->authority_len = alen;

@@ -12,8 +12,9 @@
  *   kp_target_absolute  "http://authority[/path][?query]" only: scheme matched
  *                       case-insensitively; "https://" and others are refused
  *                       (HTTPS goes through CONNECT); userinfo ("user@host"),
- *                       an empty host, an empty or out-of-range port and a
- *                       fragment are refused. Port defaults to 80. The path
+ *                       an empty host, a host with bytes http.h would refuse
+ *                       in a Host header, an empty or out-of-range port and
+ *                       a fragment are refused. Port defaults to 80. The path
  *                       to send upstream is `path` (starts with '/' or '?';
  *                       prefix "/" when it starts with '?'; "/" when empty).
  *   kp_host_agrees      RFC 9112 3.2.2 lets a proxy ignore Host for absolute-

@@ -75,6 +75,7 @@ static int check_connection(const struct http_header *headers, size_t n, const c
 struct out {
 	char *buf;
 	size_t cap, len;
+	size_t headers;
 	bool overflow;
 };
 
@@ -92,6 +93,7 @@ static void puts_(struct out *o, const char *s) { put(o, s, strlen(s)); }
 
 static void put_header(struct out *o, const struct http_header *h)
 {
+	o->headers++;
 	put(o, h->name, h->name_len);
 	put(o, ": ", 2);
 	put(o, h->value, h->value_len);
@@ -102,6 +104,8 @@ static int finish(struct out *o, size_t *out_len, const char **reason)
 {
 	if (o->overflow || o->len > HTTP_MAX_HEAD)
 		return fail(reason, "message head too large after rewriting");
+	if (o->headers > HTTP_MAX_HEADERS)
+		return fail(reason, "too many headers after rewriting");
 	*out_len = o->len;
 	return 0;
 }
@@ -122,6 +126,7 @@ int kp_rewrite_request(const struct http_request *req, const struct kp_target *t
 	puts_(&o, "Host: ");
 	put(&o, t->authority, t->authority_len);
 	put(&o, "\r\n", 2);
+	o.headers++;
 	for (size_t i = 0; i < req->n_headers; i++) {
 		const struct http_header *h = &req->headers[i];
 		if (equal_nocase(h->name, h->name_len, "host") ||
@@ -130,6 +135,7 @@ int kp_rewrite_request(const struct http_request *req, const struct kp_target *t
 		put_header(&o, h);
 	}
 	puts_(&o, "Connection: close\r\n\r\n");
+	o.headers++;
 	return finish(&o, out_len, reason);
 }
 
@@ -151,8 +157,10 @@ int kp_rewrite_response(const struct http_response *resp, bool client_keep_alive
 			continue;
 		put_header(&o, h);
 	}
-	if (!client_keep_alive)
+	if (!client_keep_alive) {
 		puts_(&o, "Connection: close\r\n");
+		o.headers++;
+	}
 	put(&o, "\r\n", 2);
 	return finish(&o, out_len, reason);
 }

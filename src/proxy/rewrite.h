@@ -23,7 +23,8 @@
  * HTTP/1.1 is persistent by default).
  *
  * -1 with `reason` when the result would not fit in `outsz` or exceed
- * HTTP_MAX_HEAD, so what we send is always a head our own parser accepts. */
+ * HTTP_MAX_HEAD or HTTP_MAX_HEADERS, so what we send is always a head our own
+ * parser accepts. */
 #ifndef KENNEL_PROXY_REWRITE_H
 #define KENNEL_PROXY_REWRITE_H
 

@@ -42,6 +42,9 @@ static struct kp_pipe *pipe_get(struct kp_worker *w)
 	}
 	p->rd = fds[0];
 	p->wr = fds[1];
+	if (fcntl(p->wr, F_SETPIPE_SZ, KP_PIPE_SIZE) < 0)
+		log_debug("F_SETPIPE_SZ %d: %s (the pipe keeps its default size)", KP_PIPE_SIZE,
+			  strerror(errno));
 	w->npipes++;
 	return p;
 }
@@ -223,7 +226,7 @@ static int pump(struct kp_conn *c, int i)
 				return 0;
 			}
 		}
-		ssize_t n = splice(src, NULL, d->pipe->wr, NULL, KP_SPLICE_CHUNK,
+		ssize_t n = splice(src, NULL, d->pipe->wr, NULL, KP_PIPE_SIZE,
 				   SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
 		if (n < 0 && errno == EINTR)
 			continue;

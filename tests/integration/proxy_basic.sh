@@ -27,6 +27,12 @@ check_out "plain HTTP body arrives" 'hello from upstream' cat "$T/b"
 check_out "CONNECT + TLS to an allowed host" '^200$' pcurl --cacert "$T/ca.pem" "https://allowed.test:$TLS_PORT/hello"
 check_out "TLS body arrives through the tunnel" 'hello from upstream' cat "$T/b"
 check_out "CONNECT tunnel for plain HTTP (-p)" '^200$' pcurl -p "http://allowed.test:$UP_PORT/hello"
+# A name not in --hosts goes to getaddrinfo in a resolver thread (under the
+# worker's seccomp filter); "localhost" comes from /etc/hosts, so no DNS
+# traffic leaves the machine.
+if grep -qE '^127\.0\.0\.1[[:space:]].*\blocalhost\b' /etc/hosts; then
+	check_out "a name resolved by the resolver threads" '^200$' pcurl "http://localhost:$UP_PORT/hello"
+fi
 
 check_out "plain HTTP to a blocked host: 403" '^403$' pcurl "http://blocked.test:$UP_PORT/hello"
 check_out "403 carries X-Kennel-Policy" '^X-Kennel-Policy: block-host blocked.test' tr -d '\r' <"$T/h"
@@ -91,6 +97,27 @@ BG_PIDS+=($!)
 wait_port_file "$T/full.port"
 check_out "connect timeout: 504" '^504$' pcurl "http://allowed.test:$(cat "$T/full.port")/"
 check_out "504 body says it timed out" 'timed out after 1000 ms' cat "$T/b"
+# A silent first address does not use up the deadline: twice.test is
+# 127.0.0.3 (SYNs dropped) then 127.0.0.4 (answers) on the same port; with
+# --connect-timeout-ms 1000 the first attempt is given up after 500 ms.
+python3 - "$T/twice.port" <<'EOF' &
+import http.server, socket, sys, time
+s = socket.socket(); s.bind(("127.0.0.3", 0)); s.listen(0)
+fill = []
+for _ in range(3):
+    c = socket.socket(); c.setblocking(False); c.connect_ex(s.getsockname()); fill.append(c)
+class H(http.server.BaseHTTPRequestHandler):
+    def log_message(self, *a): pass
+    def do_GET(self):
+        self.send_response(200); self.send_header("Content-Length", "7"); self.end_headers(); self.wfile.write(b"second\n")
+srv = http.server.HTTPServer(("127.0.0.4", s.getsockname()[1]), H)
+open(sys.argv[1], "w").write("%d\n" % s.getsockname()[1])
+srv.serve_forever()
+EOF
+BG_PIDS+=($!)
+wait_port_file "$T/twice.port"
+check_out "a silent first address is given up for the next one" '^second$' \
+	curl -sS --max-time 10 -x "http://127.0.0.1:$P" "http://twice.test:$(cat "$T/twice.port")/"
 
 # Two listeners (kenneld passes 127.0.0.1:3128 and [::1]:3128) and an IPv6 upstream.
 ctl sandbox6 sb6 0 '{"default":"allow","allow_cidrs":["::1/128"]}'

@@ -33,8 +33,8 @@ check_fails "the same uid cannot read a worker's environment" setpriv --reuid=65
 check_out "it serves as that user" '^hello from upstream$' curl -sS --max-time 10 -x "http://127.0.0.1:$P" "http://allowed.test:$UP_PORT/hello"
 
 # --- a policy change applies to the next request on a kept-alive connection ---
-check "a kept-alive connection sees a policy change at its next request" python3 - "$P" "$UP_PORT" <<'EOF'
-import socket, subprocess, sys
+cat >"$T/keepalive.py" <<'EOF'
+import socket, sys
 port, up = int(sys.argv[1]), sys.argv[2]
 s = socket.create_connection(("127.0.0.1", port), timeout=10)
 f = s.makefile("rb")
@@ -47,10 +47,124 @@ def get():
         if line in (b"\r\n", b""): break
         if line.lower().startswith(b"content-length:"): length = int(line.split(b":")[1])
     f.read(length)
-    return status
-assert get().startswith(b"HTTP/1.1 200"), "first request"
-print("ready", flush=True)
-sys.stdin.readline()                      # the script changes the policy now
-assert get().startswith(b"HTTP/1.1 403"), "second request on the same connection"
+    return status.decode().strip()
+print(get(), flush=True)
+sys.stdin.readline()        # the policy changes meanwhile
+print(get(), flush=True)
 EOF
-) 2>&1
+mkfifo "$T/ka.in"
+exec 8<>"$T/ka.in"
+python3 "$T/keepalive.py" "$P" "$UP_PORT" <&8 >"$T/ka.out" 2>&1 &
+KA=$!
+for _ in $(seq 1 100); do [ -s "$T/ka.out" ] && break; sleep 0.05; done
+ctl policy h '{"default":"allow","allow_cidrs":["127.0.0.0/8"],"block_hosts":["other.test"]}'
+echo >&8
+wait "$KA"
+exec 8>&-
+check_out "kept-alive connection: first request allowed" '^HTTP/1.1 200' head -1 "$T/ka.out"
+check_out "kept-alive connection: the next request sees the new policy" '^HTTP/1.1 403' sed -n 2p "$T/ka.out"
+
+# --- idle tunnels are closed after --idle-timeout-ms (1000 here) ---
+check "an idle tunnel is closed after the idle timeout" python3 - "$P" "$UP_PORT" <<'EOF'
+import socket, sys, time
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=10)
+s.sendall(("CONNECT allowed.test:%s HTTP/1.1\r\nHost: allowed.test:%s\r\n\r\n" % (sys.argv[2], sys.argv[2])).encode())
+assert s.recv(100).startswith(b"HTTP/1.1 200")
+start = time.monotonic()
+assert s.recv(1) == b""
+took = time.monotonic() - start
+assert 0.9 <= took <= 3.0, took
+EOF
+check "... and logged with the reason" grep -q '"error":"idle timeout"' "$PROXY_LOG"
+
+# --- the per-sandbox connection cap (--max-conns-per-sandbox 3) ---
+check "the connection over the sandbox's cap gets 503, and a slot frees on close" python3 - "$P" <<'EOF'
+import socket, sys, time
+port = int(sys.argv[1])
+held = [socket.create_connection(("127.0.0.1", port)) for _ in range(3)]
+time.sleep(0.3)
+s = socket.create_connection(("127.0.0.1", port), timeout=5)
+answer = s.recv(200)
+assert answer.startswith(b"HTTP/1.1 503"), answer
+held.pop().close()
+time.sleep(0.3)
+s = socket.create_connection(("127.0.0.1", port), timeout=5)
+s.sendall(b"CONNECT other.test:1 HTTP/1.1\r\nHost: other.test:1\r\n\r\n")
+answer = s.recv(200)
+assert answer.startswith(b"HTTP/1.1 403"), answer
+EOF
+
+# --- decision log rotation (--log-max-bytes 2000) ---
+for i in $(seq 1 40); do
+	curl -sS --max-time 10 -x "http://127.0.0.1:$P" -o /dev/null "http://allowed.test:$UP_PORT/hello"
+done
+wait_log_lines 1
+check "the log was rotated to .1, .2 and .3" test -s "$PROXY_LOG.1" -a -s "$PROXY_LOG.2" -a -s "$PROXY_LOG.3"
+check_fails "no more than 3 old logs are kept" test -e "$PROXY_LOG.4"
+check "rotated files stay near the limit" test "$(stat -c %s "$PROXY_LOG.1")" -lt 3000
+check "every rotated line is whole JSON" python3 - "$PROXY_LOG" <<'EOF'
+import json, sys
+for suffix in ("", ".1", ".2", ".3"):
+    for line in open(sys.argv[1] + suffix):
+        json.loads(line)
+EOF
+
+# --- a worker that dies is replaced and the sandbox sent to it again ---
+old=$(worker_pids | sort)
+kill -9 "$W"
+for _ in $(seq 1 100); do
+	[ "$(worker_pids | wc -l)" = 2 ] && [ "$(worker_pids | sort)" != "$old" ] && break
+	sleep 0.05
+done
+check_out "a killed worker is replaced" '^2$' sh -c "pgrep -P $PROXY_PID | wc -l"
+check_out "the master says so" 'replacing worker' cat "$T/proxy.err"
+ok=0
+for i in $(seq 1 10); do
+	code=$(curl -sS --max-time 10 -x "http://127.0.0.1:$P" -o /dev/null -w '%{http_code}' "http://allowed.test:$UP_PORT/hello")
+	[ "$code" = 200 ] && ok=$((ok + 1))
+done
+check_out "both workers serve after the replacement" '^10$' echo "$ok"
+
+# A stuck worker (SIGSTOP) is replaced when it does not acknowledge a message,
+# and the answer still comes within kenneld's 2 s deadline.
+stuck=$(worker_pids | head -1)
+kill -STOP "$stuck"
+start=$(date +%s%N)
+ctl policy h '{"default":"allow","allow_cidrs":["127.0.0.0/8"],"block_hosts":["other.test"]}'
+took=$(( ($(date +%s%N) - start) / 1000000 ))
+check_out "a message is acknowledged despite a stuck worker" '"ok": ?true' echo "$ANSWER"
+check "... within 2 s (took $took ms)" test "$took" -lt 2000
+check_fails "the stuck worker was killed" kill -0 "$stuck"
+check_out "and replaced" '^2$' sh -c "pgrep -P $PROXY_PID | wc -l"
+check_out "the replacement got the sandbox and its policy" '^403$' \
+	curl -sS --max-time 10 -x "http://127.0.0.1:$P" -o /dev/null -w '%{http_code}' "http://other.test:$UP_PORT/hello"
+
+# --- the workers die with the master ---
+workers=$(worker_pids)
+kill -9 "$PROXY_PID"
+gone=
+for _ in $(seq 1 100); do
+	alive=0
+	for p in $workers; do kill -0 "$p" 2>/dev/null && alive=1; done
+	[ "$alive" = 0 ] && gone=1 && break
+	sleep 0.05
+done
+check "the workers exit when the master is killed" test -n "$gone"
+proxy_stop
+check_out "... and proxy_ctl saw it die of SIGKILL" '^exit 137$' echo "$ANSWER"
+
+# --- the descriptor budget: workers stop accepting when full, others take over ---
+PROXY_WRAP=(prlimit --nofile=300:300 --)
+PROXY_LOG=$T/decisions2.log
+proxy_start --workers 2
+sandbox lim '{"default":"allow","allow_cidrs":["127.0.0.0/8"]}'
+"$PROXY_FLOOD" serve "$T/echo.port" &
+BG_PIDS+=($!)
+wait_port_file "$T/echo.port"
+# With 300 fds a worker holds about 50 tunnels; 100 need both workers.
+out=$("$PROXY_FLOOD" connect "$SB_PORT" "allowed.test:$(cat "$T/echo.port")" 100 <<<"" 2>&1)
+check_out "100 tunnels with 300 fds per worker: all established" '^established 100 ' echo "$out"
+check_out "... and all carry bytes" '^echoed 100$' echo "$out"
+check_out "a full worker left connections to the other" 'descriptor budget full' cat "$T/proxy.err"
+proxy_stop
+check_out "the proxy exits 0 when the control socket closes" '^exit 0$' echo "$ANSWER"

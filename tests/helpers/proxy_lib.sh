@@ -1,0 +1,226 @@
+# tests/helpers/proxy_lib.sh — shared pieces of the tests/integration/proxy_*.sh
+# scripts, which drive kennel-proxy standalone (no kenneld): source it after
+# tests/lib.sh. Everything it starts listens on 127.0.0.1 / ::1 only and is
+# stopped on exit.
+#
+#   proxy_start [ARGS...]     start kennel-proxy under tests/helpers/proxy_ctl
+#                             (the kenneld side of the control protocol) with
+#                             --log $PROXY_LOG --hosts $T/hosts ARGS..., run
+#                             through the command prefix PROXY_WRAP (an array);
+#                             sets PROXY_PID
+#   ctl LINE                  send one proxy_ctl command, set $ANSWER to the
+#                             answer line
+#   sandbox NAME POLICY       add a sandbox listening on 127.0.0.1:any; sets
+#                             $SB_PORT (and $ANSWER)
+#   proxy_stop                close the control socket; sets $ANSWER to
+#                             "exit STATUS"
+#   upstream_start            the HTTP test server (upstream.py): sets $UP_PORT
+#   tls_upstream_start        the same over TLS with a certificate for
+#                             allowed.test ($T/ca.pem): sets $TLS_PORT
+#   raw PORT                  send stdin to 127.0.0.1:PORT as it is, print the
+#                             answer's status line (or "closed")
+#   raw_all PORT              the same, every status line until the close
+#   log_lines                 the decision log's lines
+#   worker_pids               the proxy's worker processes
+# $T/hosts maps allowed.test, blocked.test and other.test to 127.0.0.1,
+# v6.test to ::1, twice.test to 127.0.0.3 then 127.0.0.4, rebind.test to
+# 169.254.169.254 and private.test to 10.0.0.1 (the last two are never
+# dialled: the policy blocks them first).
+
+PROXY_BIN=$KENNEL_BUILD/kennel-proxy
+PROXY_CTL=$KENNEL_BUILD/tests/helpers/proxy_ctl
+PROXY_FLOOD=$KENNEL_BUILD/tests/helpers/proxy_flood
+PROXY_PID=
+BG_PIDS=()
+
+cat >"$T/hosts" <<'EOF'
+# test names; the policy still checks every address
+127.0.0.1   allowed.test blocked.test other.test
+::1         v6.test
+127.0.0.3   twice.test
+127.0.0.4   twice.test
+169.254.169.254 rebind.test
+10.0.0.1    private.test
+EOF
+
+proxy_cleanup() {
+	if [ -n "${CTL_RUNNING:-}" ]; then
+		echo quit >&"${CTL[1]}" 2>/dev/null
+		wait "$CTL_RUNNING" 2>/dev/null
+	fi
+	for p in "${BG_PIDS[@]}"; do kill "$p" 2>/dev/null; done
+	for p in "${BG_PIDS[@]}"; do wait "$p" 2>/dev/null; done
+	cleanup
+}
+trap proxy_cleanup EXIT
+
+PROXY_WRAP=()   # a command prefix for the proxy (prlimit, setpriv)
+# LeakSanitizer stops the world with ptrace(2), which the proxy's own seccomp
+# filter refuses: under make check-asan it would turn every clean exit into
+# exit 1. Leaks are looked for by the unit tests instead.
+export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0"
+PROXY_LOG=$T/decisions.log
+proxy_start() {
+	coproc CTL { "$PROXY_CTL" ${PROXY_WRAP[@]+"${PROXY_WRAP[@]}"} "$PROXY_BIN" --log "$PROXY_LOG" --hosts "$T/hosts" "$@" 2>>"$T/proxy.err"; }
+	# bash unsets CTL_PID when the coprocess ends; keep our own copy.
+	CTL_RUNNING=$CTL_PID
+	local line
+	if ! read -t 10 -r line <&"${CTL[0]}" || [ "$line" != '{"op":"ready"}' ]; then
+		echo "FAIL proxy_start: got '${line:-nothing}'"
+		sed 's/^/    /' "$T/proxy.err"
+		exit 1
+	fi
+	ctl pid
+	PROXY_PID=$ANSWER
+}
+
+ctl() {
+	ANSWER=
+	echo "$*" >&"${CTL[1]}"
+	read -t 20 -r ANSWER <&"${CTL[0]}"
+}
+
+sandbox() {
+	local name=$1 policy=$2 line
+	echo "sandbox $name 0 $policy" >&"${CTL[1]}"
+	read -t 20 -r line <&"${CTL[0]}"
+	SB_PORT=${line#port }
+	read -t 20 -r ANSWER <&"${CTL[0]}"
+}
+
+proxy_stop() {
+	ctl quit
+	wait "$CTL_RUNNING" 2>/dev/null
+	CTL_RUNNING=
+}
+
+worker_pids() { pgrep -P "$PROXY_PID"; }
+
+log_lines() { cat "$T/decisions.log" 2>/dev/null; }
+
+# Wait (up to 5 s) until the decision log has at least N lines.
+wait_log_lines() {
+	local n=$1
+	for _ in $(seq 1 100); do
+		[ "$(log_lines | wc -l)" -ge "$n" ] && return 0
+		sleep 0.05
+	done
+	return 1
+}
+
+# A small HTTP/1.1 server: /hello, /headers (request header names, one per
+# line), /echo (the request body back), /chunked, /close (close-delimited),
+# /slow (answers after 3 s); HEAD and 100-continue work as http.server does.
+cat >"$T/upstream.py" <<'EOF'
+import http.server, socketserver, ssl, sys, time
+
+class H(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    def log_message(self, *a): pass
+    def send_body(self, body, ctype="text/plain"):
+        self.send_response(200)
+        self.send_header("Content-Type", ctype)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(body)
+    def read_body(self):
+        if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
+            out = b""
+            while True:
+                size = int(self.rfile.readline().split(b";")[0], 16)
+                if size == 0:
+                    while self.rfile.readline() not in (b"\r\n", b""): pass
+                    return out
+                out += self.rfile.read(size)
+                self.rfile.readline()
+        return self.rfile.read(int(self.headers.get("Content-Length", "0")))
+    def handle_one(self):
+        p = self.path
+        if p.startswith("/headers"):
+            self.send_body(("\n".join(k.lower() for k in self.headers.keys()) + "\n").encode())
+        elif p.startswith("/echo"):
+            self.send_body(self.read_body())
+        elif p.startswith("/chunked"):
+            self.send_response(200)
+            self.send_header("Transfer-Encoding", "chunked")
+            self.end_headers()
+            for part in (b"hello ", b"chunked ", b"world\n"):
+                self.wfile.write(b"%x\r\n%s\r\n" % (len(part), part))
+            self.wfile.write(b"0\r\n\r\n")
+        elif p.startswith("/close"):
+            self.send_response(200)
+            self.send_header("Connection", "close")
+            self.end_headers()
+            self.wfile.write(b"until close\n")
+            self.close_connection = True
+        elif p.startswith("/slow"):
+            time.sleep(3)
+            self.send_body(b"slow\n")
+        else:
+            self.send_body(b"hello from upstream\n")
+    do_GET = do_POST = do_PUT = do_HEAD = do_DELETE = handle_one
+
+class S(socketserver.ThreadingMixIn, http.server.HTTPServer):
+    daemon_threads = True
+
+srv = S(("127.0.0.1", 0), H)
+if len(sys.argv) > 2:
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(sys.argv[2], sys.argv[3])
+    srv.socket = ctx.wrap_socket(srv.socket, server_side=True)
+with open(sys.argv[1], "w") as f:
+    f.write("%d\n" % srv.server_address[1])
+srv.serve_forever()
+EOF
+
+wait_port_file() {
+	for _ in $(seq 1 100); do
+		[ -s "$1" ] && return 0
+		sleep 0.05
+	done
+	echo "FAIL upstream did not start"; exit 1
+}
+
+upstream_start() {
+	python3 "$T/upstream.py" "$T/up.port" 2>>"$T/upstream.err" &
+	BG_PIDS+=($!)
+	wait_port_file "$T/up.port"
+	UP_PORT=$(cat "$T/up.port")
+}
+
+tls_upstream_start() {
+	openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=allowed.test \
+		-addext subjectAltName=DNS:allowed.test -keyout "$T/key.pem" -out "$T/ca.pem" \
+		>/dev/null 2>&1 || { echo "FAIL openssl req"; exit 1; }
+	python3 "$T/upstream.py" "$T/tls.port" "$T/ca.pem" "$T/key.pem" 2>>"$T/upstream.err" &
+	BG_PIDS+=($!)
+	wait_port_file "$T/tls.port"
+	TLS_PORT=$(cat "$T/tls.port")
+}
+
+cat >"$T/raw.py" <<'EOF'
+import re, socket, sys
+data = sys.stdin.buffer.read()
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=5)
+s.sendall(data)
+out = b""
+want_all = len(sys.argv) > 2
+try:
+    while want_all or b"\r\n" not in out:
+        chunk = s.recv(65536)
+        if not chunk: break
+        out += chunk
+except (socket.timeout, ConnectionResetError):
+    pass
+if want_all:
+    lines = [l.decode("latin-1") for l in re.findall(rb"HTTP/1\.1 \d{3}[^\r]*", out)]
+    print("\n".join(lines) if lines else "closed")
+else:
+    line = out.split(b"\r\n")[0].decode("latin-1")
+    print(line if line else "closed")
+EOF
+
+raw() { python3 "$T/raw.py" "$1"; }
+# Every status line of everything the proxy sends until it closes (5 s at most).
+raw_all() { python3 "$T/raw.py" "$1" all; }
