@@ -252,6 +252,7 @@ int kn_proxy_start(struct kn_proxy_sup *ps, struct kn_store *st, kn_error *err)
 		kill_proxy(ps);
 		return kn_fail(err, "kennel-proxy did not report ready");
 	}
+	ps->started = time(NULL);
 	log_info("kennel-proxy started (pid %d, user %s)", (int)pid, KN_PROXY_USER);
 	for (struct kn_sandbox *sb = st->list; sb; sb = sb->next) {
 		kn_error e;
@@ -280,6 +281,8 @@ void kn_proxy_on_exit(struct kn_proxy_sup *ps)
 
 void kn_proxy_tick(struct kn_proxy_sup *ps, struct kn_store *st)
 {
+	if (ps->pid && time(NULL) - ps->started >= KN_PROXY_STABLE_S)
+		ps->backoff_s = 1;
 	if (ps->pid || time(NULL) < ps->next_start || !ps->binary[0])
 		return;
 	kn_error err;

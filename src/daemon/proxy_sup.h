@@ -22,6 +22,8 @@
 #define KN_PROXY_REPLY_TIMEOUT_MS 2000
 /* A proxy that crashes in a loop is retried at most this rarely. */
 #define KN_PROXY_MAX_BACKOFF_S 30
+/* A proxy that has run this long is healthy again: restarts back off anew. */
+#define KN_PROXY_STABLE_S 60
 /* A control message: a policy of up to 4096 rules fits (proxy-protocol.md). */
 #define KN_PROXY_MSG_MAX 65536
 #define KN_PROXY_USER "kennel-proxy"
@@ -38,6 +40,7 @@ struct kn_proxy_sup {
 	int ctl;        /* control socket, -1 when not running */
 	int backoff_s;
 	time_t next_start; /* when a dead proxy may be started again */
+	time_t started;    /* when the running proxy started */
 };
 
 /* Prepare: find the binary next to ours, make the user and the state/proxy
