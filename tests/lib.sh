@@ -150,6 +150,10 @@ stop_daemon() {
 	DAEMON_PID=
 }
 
+# Is this an AddressSanitizer build? (memory figures mean little there:
+# redzones and the 256 MiB quarantine dominate.)
+sanitized_build() { ldd "$KENNELD" 2>/dev/null | grep -q libasan; }
+
 cleanup() {
 	if [ -n "$DAEMON_PID" ]; then
 		for s in $("$KENNEL" ls -q 2>/dev/null); do "$KENNEL" rm -f "$s" >/dev/null 2>&1; done

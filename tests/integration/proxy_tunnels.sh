@@ -56,7 +56,7 @@ for p in $(worker_pids); do
 done
 # Under AddressSanitizer (make check-asan) redzones and quarantine dominate.
 limit=2048
-grep -qa AddressSanitizer "$PROXY_BIN" && limit=65536
+sanitized_build && limit=65536
 check "idle tunnels cost under $limit bytes of proxy memory each" test "$per" -lt "$limit"
 fds=0
 for p in $(worker_pids); do fds=$((fds + $(ls "/proc/$p/fd" | wc -l))); done
