@@ -33,7 +33,7 @@ CFLAGS += -std=gnu11 -Wall -Wextra -Wno-unused-parameter -Wshadow -Wformat=2 -Wn
 LDFLAGS += -pie -Wl,-z,relro,-z,now -Wl,--as-needed $(SAN_FLAGS)
 LIBS := -lseccomp -ljansson -lssl -lcrypto
 
-MAINS := src/cli/main.c src/daemon/main.c src/proxy/main.c
+MAINS := src/cli/main.c src/daemon/main.c src/proxy/main.c src/init/main.c
 # The proxy's modules live in their own archive: only kennel-proxy and its tests
 # link them, and the daemon and CLI never carry proxy code.
 PROXY_SRCS := $(filter-out $(MAINS),$(wildcard src/proxy/*.c))
@@ -44,12 +44,12 @@ UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/unit/%)
 HELPER_SRCS := $(wildcard tests/helpers/*.c)
 HELPER_BINS := $(HELPER_SRCS:tests/helpers/%.c=$(BUILD)/tests/helpers/%)
-BINS := $(BUILD)/kennel $(BUILD)/kenneld $(if $(wildcard src/proxy/main.c),$(BUILD)/kennel-proxy)
+BINS := $(BUILD)/kennel $(BUILD)/kenneld $(BUILD)/kennel-init $(if $(wildcard src/proxy/main.c),$(BUILD)/kennel-proxy)
 
 all: $(BINS) $(UNIT_BINS) $(HELPER_BINS)
 
 # Everything but kennel-proxy and its tests (builds while the proxy is torn up).
-core: $(BUILD)/kennel $(BUILD)/kenneld $(filter-out $(BUILD)/tests/unit/test_proxy%,$(UNIT_BINS))
+core: $(BUILD)/kennel $(BUILD)/kenneld $(BUILD)/kennel-init $(filter-out $(BUILD)/tests/unit/test_proxy%,$(UNIT_BINS))
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -68,6 +68,12 @@ $(BUILD)/kenneld: $(BUILD)/src/daemon/main.o $(BUILD)/libkennel.a
 $(BUILD)/libkennelproxy.a: $(PROXY_OBJS)
 	@rm -f $@
 	ar rcs $@ $^
+
+# The sandbox's PID 1: static (an --image root may have no libraries at all) and
+# never sanitized (a sanitizer runtime cannot be linked statically).
+$(BUILD)/kennel-init: src/init/main.c src/sandbox/init.c src/sandbox/init.h
+	@mkdir -p $(dir $@)
+	$(CC) -std=gnu11 -O2 -Wall -Wextra -Isrc -static -o $@ src/init/main.c src/sandbox/init.c
 
 $(BUILD)/kennel-proxy: $(BUILD)/src/proxy/main.o $(BUILD)/libkennelproxy.a $(BUILD)/libkennel.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS) -lpthread

@@ -20,7 +20,6 @@
 #include "daemon/server.h"
 #include "daemon/store.h"
 #include "sandbox/base.h"
-#include "sandbox/init.h"
 #include "sandbox/seccomp.h"
 
 #define DEFAULT_SOCKET "/run/kennel/kenneld.sock"
@@ -67,8 +66,6 @@ static void ensure_group(const char *group)
 
 int main(int argc, char **argv)
 {
-	if (argc >= 1 && !strcmp(argv[0], KN_INIT_ARGV0))
-		kn_init_run();
 	const char *sock = DEFAULT_SOCKET, *state = DEFAULT_STATE_DIR, *group = DEFAULT_GROUP;
 	const char *hosts = NULL;
 	int debug = 0;

@@ -8,8 +8,8 @@
 #ifndef KENNEL_INIT_H
 #define KENNEL_INIT_H
 
-/* A binary that links this module runs kn_init_run when started under this
- * name: kn_ns_start re-executes the daemon's own binary as the sandbox's PID 1. */
+/* The program (src/init/main.c, static) that kn_ns_start executes as PID 1;
+ * it lives next to kenneld. */
 #define KN_INIT_ARGV0 "kennel-init"
 
 void kn_init_run(void) __attribute__((noreturn));

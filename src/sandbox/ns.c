@@ -167,6 +167,23 @@ static int expect(int sock, const char *want, kn_error *err)
 	return 0;
 }
 
+static int open_init_binary(kn_error *err)
+{
+	char self[PATH_MAX], path[PATH_MAX + 32];
+	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	if (n < 0)
+		return kn_fail_errno(err, "readlink /proc/self/exe");
+	self[n] = '\0';
+	char *slash = strrchr(self, '/');
+	if (slash)
+		*slash = '\0';
+	snprintf(path, sizeof(path), "%s/%s", self, KN_INIT_ARGV0);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return kn_fail_errno(err, "open %s (the sandbox's init, installed next to kenneld)", path);
+	return fd;
+}
+
 static void __attribute__((noreturn)) sandbox_child(const struct kn_sandbox_spec *s,
 						    const struct kn_rootfs_fds *fds, int sock)
 {
@@ -181,13 +198,11 @@ static void __attribute__((noreturn)) sandbox_child(const struct kn_sandbox_spec
 		kn_fail_errno(&err, "sethostname %s", s->name);
 		child_fail(sock, &err);
 	}
-	/* Init re-executes our own binary once inside, so that PID 1 carries
-	 * none of the daemon's memory, arguments or environment. */
-	int exe = open("/proc/self/exe", O_RDONLY | O_CLOEXEC);
-	if (exe < 0) {
-		kn_fail_errno(&err, "open /proc/self/exe");
+	/* PID 1 is kennel-init (static, next to our binary), opened now: after
+	 * pivot_root the host's files are out of reach. */
+	int exe = open_init_binary(&err);
+	if (exe < 0)
 		child_fail(sock, &err);
-	}
 	if (kn_netns_loopback_up(&err) < 0)
 		child_fail(sock, &err);
 	int proxy4 = kn_netns_proxy_listener(AF_INET, &err);

@@ -1,0 +1,31 @@
+# `kennel create --image DIR`: the directory is the sandbox's base instead of
+# the host's /usr. The image here is made on the spot: dash, ls, cat and id
+# with the libraries they need, a /etc without an agent user.
+. "$(dirname "$0")/../lib.sh"
+
+IMG=$T/image
+mkdir -p "$IMG"/{bin,etc,tmp,lib64} "$IMG/lib/x86_64-linux-gnu"
+for b in /bin/dash /bin/ls /bin/cat /usr/bin/id; do
+	cp "$b" "$IMG/bin/"
+	for lib in $(ldd "$b" | grep -o '/[^ ]*\.so[^ ]*'); do
+		cp -n "$lib" "$IMG$lib" 2>/dev/null || { mkdir -p "$IMG$(dirname "$lib")"; cp -n "$lib" "$IMG$lib"; }
+	done
+done
+ln -s dash "$IMG/bin/sh"
+printf 'root:x:0:0:root:/root:/bin/sh\n' >"$IMG/etc/passwd"
+printf 'root:x:0:\nagent:x:1000:\n' >"$IMG/etc/group"
+echo "image-marker" >"$IMG/etc/kennel-image-marker"
+WS=$T/ws
+mkdir -p "$WS"
+
+start_daemon || exit 1
+check create_with_image "$KENNEL" create --name img --image "$IMG" shell "$WS"
+check_out image_is_the_root '^image-marker$' "$KENNEL" exec img cat /etc/kennel-image-marker
+check_out host_usr_absent 'No such file|not found' "$KENNEL" exec img ls /usr/bin/python3
+check_out agent_user_added '^uid=1000\(agent\)' "$KENNEL" exec img id
+check_out workspace_mounted "^$WS\$" "$KENNEL" exec img sh -c 'cd '"$WS"' && echo $PWD'
+check image_layer_writable_by_root "$KENNEL" exec -u root img sh -c 'echo x >/etc/new-file'
+check_out image_dir_unchanged '^absent$' sh -c "[ -e '$IMG/etc/new-file' ] && echo present || echo absent"
+check_out image_file_in_layer '^x$' "$KENNEL" exec img cat /etc/new-file
+check_out image_must_exist 'is not an existing absolute directory' \
+	curl -s --unix-socket "$KENNEL_SOCKET" -d "{\"agent\":\"shell\",\"image\":\"$T/nope\",\"workspaces\":[{\"path\":\"$WS\"}]}" http://kenneld/sandboxes
