@@ -13,6 +13,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "common/fsutil.h"
 #include "common/util.h"
 #include "proxy/limits.h"
 
@@ -106,30 +107,10 @@ int kp_hosts_parse(struct kp_hosts *h, const char *text, size_t len, kn_error *e
 
 int kp_hosts_load(struct kp_hosts *h, const char *path, kn_error *err)
 {
-	_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-	if (fd < 0)
-		return kn_fail_errno(err, "open %s", path);
-	struct stat st;
-	if (fstat(fd, &st) < 0)
-		return kn_fail_errno(err, "fstat %s", path);
-	if (!S_ISREG(st.st_mode))
-		return kn_fail(err, "%s: not a regular file", path);
-	if (st.st_size > KP_HOSTS_MAX_BYTES)
-		return kn_fail(err, "%s: larger than %d bytes", path, KP_HOSTS_MAX_BYTES);
-	_cleanup_free_ char *buf = malloc((size_t)st.st_size + 1);
-	if (!buf)
-		return kn_fail(err, "%s: out of memory", path);
+	_cleanup_free_ char *buf = NULL;
 	size_t got = 0;
-	while (got < (size_t)st.st_size) {
-		ssize_t n = read(fd, buf + got, (size_t)st.st_size - got);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return kn_fail_errno(err, "read %s", path);
-		if (n == 0)
-			break;
-		got += (size_t)n;
-	}
+	if (kn_read_file(path, KP_HOSTS_MAX_BYTES, &buf, &got, err) < 0)
+		return -1;
 	if (kp_hosts_parse(h, buf, got, err) < 0)
 		return kn_fail_prefix(err, "%s", path);
 	return 0;
