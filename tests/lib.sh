@@ -152,6 +152,13 @@ stop_daemon() {
 
 # Is this an AddressSanitizer build? (memory figures mean little there:
 # redzones and the 256 MiB quarantine dominate.)
+# in_pty CMD [ARG...]: CMD on a fresh pseudo-terminal (util-linux script), killed
+# after EXEC_TIMEOUT seconds. script runs the line with "$SHELL -c" and printf %q
+# quotes for bash; CI may have SHELL unset or /bin/sh, which took $'..' literally.
+in_pty() {
+	SHELL=/bin/bash timeout "${EXEC_TIMEOUT:-60}" script -qec "$(printf '%q ' "$@")" /dev/null
+}
+
 sanitized_build() { ldd "$KENNELD" 2>/dev/null | grep -q libasan; }
 
 cleanup() {

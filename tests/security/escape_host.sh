@@ -156,8 +156,8 @@ try:
 except OSError as e:
     print("devtty=errno=" + errno.errorcode.get(e.errno, str(e.errno)))'
 for u in agent root; do
-	out=$(KENNEL_CANARY_ENV=$CANARY_NAME timeout "$EXEC_TIMEOUT" script -qec \
-		"$(printf '%q ' "$KENNEL" exec -u "$u" "$SB" python3 -c "$FD_PY")" /dev/null </dev/null 2>&1 | tr -d '\r')
+	out=$(KENNEL_CANARY_ENV=$CANARY_NAME in_pty \
+		"$KENNEL" exec -u "$u" "$SB" python3 -c "$FD_PY" </dev/null 2>&1 | tr -d '\r')
 	if grep -q '^extra={}$' <<<"$out"; then pass "no_inherited_fds_$u"
 	else fail "no_inherited_fds_$u" "$out"; fi
 	if grep -q '^devtty=errno=ENXIO$' <<<"$out"; then pass "caller_terminal_unreachable_$u"

@@ -237,8 +237,8 @@ push("fd0", 0, termios.TIOCSTI)
 push("devtty", os.open("/dev/tty", os.O_RDWR), termios.TIOCSTI)
 push("tioclinux", 0, 0x541C)'
 for u in agent root; do
-	out=$(timeout "$EXEC_TIMEOUT" script -qec "$(printf '%q ' "$KENNEL" exec -t -u "$u" "$SB" \
-		python3 -c "$TIOCSTI_PY")" /dev/null </dev/null 2>&1 | tr -d '\r')
+	out=$(in_pty "$KENNEL" exec -t -u "$u" "$SB" \
+		python3 -c "$TIOCSTI_PY" </dev/null 2>&1 | tr -d '\r')
 	if grep -q '^tty=True$' <<<"$out" && grep -q '^fd0 errno=EPERM$' <<<"$out" &&
 		grep -q '^devtty errno=EPERM$' <<<"$out" && grep -q '^tioclinux errno=EPERM$' <<<"$out" &&
 		! grep -q ESCAPED <<<"$out"; then
