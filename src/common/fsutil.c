@@ -27,13 +27,17 @@ static int fsync_parent(const char *path, kn_error *err)
 	return 0;
 }
 
-static int write_via_temp(const char *path, const void *data, size_t len, mode_t mode, int durable,
-			  kn_error *err)
+static int write_via_temp(const char *path, const void *data, size_t len, mode_t mode, uid_t uid,
+			  gid_t gid, int durable, kn_error *err)
 {
 	char tmp[4096];
 	if ((size_t)snprintf(tmp, sizeof(tmp), "%s.tmp.%d", path, (int)getpid()) >= sizeof(tmp))
 		return kn_fail(err, "path too long: %s", path);
-	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, mode);
+	/* A fresh file, never a leftover of a crash: its mode is `mode` from the
+	 * first byte on (what a key file needs). */
+	if (unlink(tmp) < 0 && errno != ENOENT)
+		return kn_fail_errno(err, "unlink stale %s", tmp);
+	int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, mode);
 	if (fd < 0)
 		return kn_fail_errno(err, "open %s", tmp);
 	const char *p = data;
@@ -49,6 +53,11 @@ static int write_via_temp(const char *path, const void *data, size_t len, mode_t
 		p += w;
 		left -= (size_t)w;
 	}
+	if ((uid != (uid_t)-1 || gid != (gid_t)-1) && fchown(fd, uid, gid) < 0) {
+		kn_fail_errno(err, "fchown %s", tmp);
+		goto fail;
+	}
+	/* After fchown, which clears set-id bits. */
 	if (fchmod(fd, mode) < 0) {
 		kn_fail_errno(err, "fchmod %s", tmp);
 		goto fail;
@@ -73,36 +82,39 @@ fail:
 
 int kn_write_atomic(const char *path, const void *data, size_t len, mode_t mode, kn_error *err)
 {
-	return write_via_temp(path, data, len, mode, 1, err);
+	return write_via_temp(path, data, len, mode, (uid_t)-1, (gid_t)-1, 1, err);
+}
+
+int kn_write_atomic_owned(const char *path, const void *data, size_t len, mode_t mode, uid_t uid,
+			  gid_t gid, kn_error *err)
+{
+	return write_via_temp(path, data, len, mode, uid, gid, 1, err);
 }
 
 int kn_write_replace(const char *path, const void *data, size_t len, mode_t mode, kn_error *err)
 {
-	return write_via_temp(path, data, len, mode, 0, err);
+	return write_via_temp(path, data, len, mode, (uid_t)-1, (gid_t)-1, 0, err);
 }
 
-int kn_read_file(const char *path, size_t max, char **out, size_t *out_len, kn_error *err)
+int kn_read_fd(int fd, const char *name, size_t max, char **out, size_t *out_len, kn_error *err)
 {
-	_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-	if (fd < 0)
-		return kn_fail_errno(err, "open %s", path);
 	struct stat st;
 	if (fstat(fd, &st) < 0)
-		return kn_fail_errno(err, "fstat %s", path);
+		return kn_fail_errno(err, "fstat %s", name);
 	if (!S_ISREG(st.st_mode))
-		return kn_fail(err, "%s: not a regular file", path);
+		return kn_fail(err, "%s: not a regular file", name);
 	if ((size_t)st.st_size > max)
-		return kn_fail(err, "%s: larger than %zu bytes", path, max);
+		return kn_fail(err, "%s: larger than %zu bytes", name, max);
 	_cleanup_free_ char *buf = malloc((size_t)st.st_size + 1);
 	if (!buf)
-		return kn_fail(err, "out of memory reading %s", path);
+		return kn_fail(err, "out of memory reading %s", name);
 	size_t got = 0;
 	while (got < (size_t)st.st_size) {
-		ssize_t r = read(fd, buf + got, (size_t)st.st_size - got);
+		ssize_t r = pread(fd, buf + got, (size_t)st.st_size - got, (off_t)got);
 		if (r < 0 && errno == EINTR)
 			continue;
 		if (r < 0)
-			return kn_fail_errno(err, "read %s", path);
+			return kn_fail_errno(err, "read %s", name);
 		if (r == 0)
 			break;
 		got += (size_t)r;
@@ -112,6 +124,14 @@ int kn_read_file(const char *path, size_t max, char **out, size_t *out_len, kn_e
 		*out_len = got;
 	*out = steal_pointer(&buf);
 	return 0;
+}
+
+int kn_read_file(const char *path, size_t max, char **out, size_t *out_len, kn_error *err)
+{
+	_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0)
+		return kn_fail_errno(err, "open %s", path);
+	return kn_read_fd(fd, path, max, out, out_len, err);
 }
 
 int kn_mkdir_p(const char *path, mode_t mode, kn_error *err)

@@ -16,12 +16,14 @@
 
 #include "common/log.h"
 #include "proxy/decide.h"
+#include "proxy/intercept.h"
 #include "proxy/limits.h"
 #include "proxy/reply.h"
 #include "proxy/request.h"
 #include "proxy/resolve.h"
 #include "proxy/rewrite.h"
 #include "proxy/sandboxes.h"
+#include "proxy/tls_io.h"
 #include "proxy/worker.h"
 
 #define container_of(ptr, type, member) ((type *)((char *)(ptr) - offsetof(type, member)))
@@ -30,6 +32,7 @@ static void client_ready(struct kp_watch *w, uint32_t events);
 static void upstream_ready(struct kp_watch *w, uint32_t events);
 static void timer_fired(struct kp_timer *t);
 static void process_head(struct kp_conn *c);
+static void enter_head(struct kp_conn *c);
 
 static bool again(int e) { return e == EAGAIN || e == EWOULDBLOCK; }
 
@@ -82,6 +85,7 @@ static void record_write(struct kp_conn *c)
 		.bytes_up = r->bytes_up,
 		.bytes_down = r->bytes_down,
 		.duration_ms = c->w->loop.now_ms - r->start_ms,
+		.intercepted = r->intercepted,
 		.error = r->error,
 	};
 	size_t n = kp_decision_format(&d, line, sizeof(line));
@@ -89,8 +93,9 @@ static void record_write(struct kp_conn *c)
 		kp_worker_log_line(c->w, line, n);
 	else
 		log_error("sandbox %s: decision line too long, not logged", c->sb->name);
-	log_debug("sandbox %s: %s %s:%u %s (%s) status %d up %llu down %llu%s%s", c->sb->name,
-		  r->method, r->host ? r->host : "-", r->port, kp_decision_name(r->decision),
+	log_debug("sandbox %s: %s %s:%u%s %s (%s) status %d up %llu down %llu%s%s", c->sb->name,
+		  r->method, r->host ? r->host : "-", r->port, r->intercepted ? " (intercepted)" : "",
+		  kp_decision_name(r->decision),
 		  r->rule ? r->rule : "-", r->status, (unsigned long long)r->bytes_up,
 		  (unsigned long long)r->bytes_down, r->error ? ": " : "", r->error ? r->error : "");
 	free(r->host);
@@ -105,6 +110,12 @@ static void upstream_close(struct kp_conn *c)
 {
 	int fd = c->upstream.fd;
 
+	if (c->mitm && c->mitm->up_ssl) {
+		if (SSL_is_init_finished(c->mitm->up_ssl))
+			SSL_shutdown(c->mitm->up_ssl); /* best effort close_notify */
+		SSL_free(c->mitm->up_ssl);
+		c->mitm->up_ssl = NULL;
+	}
 	if (fd < 0)
 		return;
 	kp_watch_remove(&c->w->loop, &c->upstream);
@@ -125,6 +136,32 @@ static void request_free(struct kp_conn *c)
 	c->rq = NULL;
 }
 
+static void unkick(struct kp_conn *c)
+{
+	if (!c->kicked)
+		return;
+	if (c->kick_prev)
+		c->kick_prev->kick_next = c->kick_next;
+	else
+		c->w->kicks = c->kick_next;
+	if (c->kick_next)
+		c->kick_next->kick_prev = c->kick_prev;
+	c->kick_prev = c->kick_next = NULL;
+	c->kicked = false;
+}
+
+static void kick(struct kp_conn *c)
+{
+	if (c->kicked)
+		return;
+	c->kicked = true;
+	c->kick_prev = NULL;
+	c->kick_next = c->w->kicks;
+	if (c->w->kicks)
+		c->w->kicks->kick_prev = c;
+	c->w->kicks = c;
+}
+
 void kp_conn_close(struct kp_conn *c, const char *error)
 {
 	struct kp_worker *w = c->w;
@@ -137,6 +174,10 @@ void kp_conn_close(struct kp_conn *c, const char *error)
 			c->rec.error = error;
 		record_write(c);
 	}
+	unkick(c);
+	/* The sessions say goodbye on their sockets, which must still be open. */
+	kp_mitm_free(c->mitm);
+	c->mitm = NULL;
 	kp_loop_disarm(&w->loop, &c->timer);
 	int fd = c->client.fd;
 	kp_watch_remove(&w->loop, &c->client);
@@ -177,6 +218,9 @@ void kp_conn_reap(struct kp_worker *w)
  * our last bytes are not destroyed by a RST for unread input. */
 static void linger(struct kp_conn *c)
 {
+	SSL *ssl = kp_conn_client_ssl(c);
+	if (ssl && SSL_is_init_finished(ssl))
+		SSL_shutdown(ssl); /* best effort close_notify */
 	shutdown(c->client.fd, SHUT_WR);
 	c->state = KP_CONN_LINGER;
 	c->linger_bytes = 0;
@@ -187,15 +231,17 @@ static void linger(struct kp_conn *c)
 static void reply_writable(struct kp_conn *c)
 {
 	while (c->reply_off < c->reply_len) {
-		ssize_t n = send(c->client.fd, c->reply + c->reply_off, c->reply_len - c->reply_off,
-				 MSG_NOSIGNAL);
-		if (n < 0 && errno == EINTR)
-			continue;
+		uint32_t wait = 0;
+		const char *why = NULL;
+		ssize_t n = kp_io_send(c->client.fd, kp_conn_client_ssl(c), c->reply + c->reply_off,
+				       c->reply_len - c->reply_off, &wait, &why);
+		if (n == KP_IO_WAIT) {
+			c->client_wait = wait;
+			kp_conn_update_interest(c);
+			return;
+		}
 		if (n < 0) {
-			if (again(errno))
-				kp_conn_update_interest(c);
-			else
-				kp_conn_close(c, NULL);
+			kp_conn_close(c, NULL);
 			return;
 		}
 		c->reply_off += (uint32_t)n;
@@ -236,6 +282,7 @@ void kp_conn_reply(struct kp_conn *c, int status, enum kp_verdict_kind decision,
 	c->reply_off = 0;
 	c->keep_alive = false;
 	c->state = KP_CONN_REPLY;
+	c->client_wait = EPOLLOUT;
 	arm(c, KP_LINGER_TIMEOUT_MS);
 	reply_writable(c);
 }
@@ -271,6 +318,8 @@ void kp_conn_update_interest(struct kp_conn *c)
 
 	switch (c->state) {
 	case KP_CONN_HEAD:
+		cev = c->client_wait;
+		break;
 	case KP_CONN_LINGER:
 		cev = EPOLLIN;
 		break;
@@ -279,6 +328,10 @@ void kp_conn_update_interest(struct kp_conn *c)
 	case KP_CONN_DIAL:
 		uev = EPOLLOUT;
 		break;
+	case KP_CONN_TLS_UP:
+	case KP_CONN_TLS_CLIENT:
+		kp_intercept_interest(c, &cev, &uev);
+		break;
 	case KP_CONN_TUNNEL:
 		kp_tunnel_interest(c, &cev, &uev);
 		break;
@@ -286,11 +339,14 @@ void kp_conn_update_interest(struct kp_conn *c)
 		kp_forward_interest(c, &cev, &uev);
 		break;
 	case KP_CONN_REPLY:
-		cev = EPOLLOUT;
+		cev = c->client_wait;
 		break;
 	case KP_CONN_DEAD:
 		return;
 	}
+	if (c->mitm && ((cev & EPOLLIN && kp_io_pending(kp_conn_client_ssl(c))) ||
+			(uev & EPOLLIN && kp_io_pending(kp_conn_up_ssl(c)))))
+		kick(c);
 	if (kp_watch_set(&c->w->loop, &c->client, cev, 0, &err) < 0 ||
 	    (c->upstream.fd >= 0 && kp_watch_set(&c->w->loop, &c->upstream, uev, 0, &err) < 0)) {
 		log_error("sandbox %s: %s", c->sb->name, err.msg);
@@ -310,8 +366,19 @@ static void connected(struct kp_conn *c)
 	c->last_active_ms = c->w->loop.now_ms;
 	arm(c, c->w->opt->idle_timeout_ms);
 	if (rq->is_connect) {
-		c->rec.status = 200;
+		char host[KN_HOST_BUFSZ];
+		uint16_t port = c->rec.port;
+		bool intercept = c->sb->ca && rq->host[0] &&
+				 !kn_policy_is_bypass(&rq->policy->policy, rq->host, strlen(rq->host),
+						      port, &rq->dial.addr);
+		snprintf(host, sizeof(host), "%s", rq->host);
 		request_free(c);
+		if (intercept) {
+			arm(c, c->w->opt->connect_timeout_ms);
+			kp_intercept_start(c, host, port);
+			return;
+		}
+		c->rec.status = 200;
 		kp_tunnel_start(c);
 	} else {
 		kp_forward_start(c);
@@ -407,6 +474,118 @@ static void bad_request(struct kp_conn *c, const char *reason)
 	kp_conn_reply(c, 400, KP_DECISION_ERROR, reason, NULL, reason);
 }
 
+/* The exchange's request side from a parsed head and the upstream head made
+ * for it. Returns -1 (connection closed or answered) on failure. */
+static int prepare_exchange(struct kp_conn *c, const struct http_request *req,
+			    const struct kp_target *t, const struct kp_rewrite_opts *opts)
+{
+	struct kp_exchange *x = &c->rq->ex;
+	const char *reason = NULL;
+
+	x->uphead = malloc(HTTP_MAX_HEAD);
+	if (!x->uphead) {
+		kp_conn_close(c, "out of memory");
+		return -1;
+	}
+	if (kp_rewrite_request(req, t, opts, x->uphead, HTTP_MAX_HEAD, &x->uphead_len,
+			       &reason) < 0) {
+		bad_request(c, reason);
+		return -1;
+	}
+	/* Keep only what the head needs for the rest of the exchange. */
+	char *fit = realloc(x->uphead, x->uphead_len);
+	if (fit)
+		x->uphead = fit;
+	if (req->chunked) {
+		x->req_mode = KP_BODY_CHUNKED;
+	} else if (req->content_length > 0) {
+		x->req_mode = KP_BODY_LENGTH;
+		x->req_left = (uint64_t)req->content_length;
+	}
+	x->head_request = strcmp(req->method, "HEAD") == 0;
+	x->client_minor = req->version_minor;
+	/* HTTP/1.0 keep-alive is a legacy extension not worth its corner
+	 * cases: such clients get one request per connection. */
+	c->keep_alive = req->keep_alive && req->version_minor == 1;
+	return 0;
+}
+
+/* A request read inside an intercepted tunnel (see conn.h). */
+static void mitm_request(struct kp_conn *c, const struct http_request *req, size_t head_len)
+{
+	struct kp_mitm *m = c->mitm;
+	const char *reason = NULL;
+	char authority[KN_HOST_BUFSZ + 16];
+
+	struct kp_request *rq = calloc(1, sizeof(*rq));
+	if (!rq) {
+		kp_conn_close(c, "out of memory");
+		return;
+	}
+	c->rq = rq;
+	rq->policy = kp_policy_ref_get(c->sb->policy);
+	snprintf(rq->host, sizeof(rq->host), "%s", m->host);
+	c->rec.intercepted = true;
+	c->rec.port = m->port;
+	c->rec.host = strdup(m->host);
+	c->rec.has_addr = true;
+	c->rec.addr = m->addr;
+
+	bool origin_form = req->target_len > 0 && req->target[0] == '/';
+	bool asterisk = req->target_len == 1 && req->target[0] == '*' &&
+			strcmp(req->method, "OPTIONS") == 0;
+	if (strcmp(req->method, "CONNECT") == 0) {
+		bad_request(c, "CONNECT inside an intercepted tunnel");
+		return;
+	}
+	if (!origin_form && !asterisk) {
+		bad_request(c, "a request inside a TLS tunnel must have an origin-form target");
+		return;
+	}
+	bool v6 = kn_host_kind(m->host) == KN_HOST_IPV6;
+	int alen = snprintf(authority, sizeof(authority), v6 ? "[%s]:%u" : "%s:%u", m->host,
+			    m->port);
+	struct kp_target t = {
+		.host = m->host,
+		.host_len = strlen(m->host),
+		.port = m->port,
+		.authority = req->host ? req->host : authority,
+		.authority_len = req->host ? req->host_len : (size_t)alen,
+		.path = req->target,
+		.path_len = req->target_len,
+	};
+	if (kp_host_agrees_port(&t, req->host, req->host_len, 443, &reason) < 0) {
+		char text[KN_HOST_BUFSZ + 128];
+		snprintf(text, sizeof(text), "the Host header does not name %s, the host this "
+			 "tunnel was opened for", authority);
+		kp_conn_reply(c, 421, KP_DECISION_ERROR, text, NULL, "Host differs from CONNECT");
+		return;
+	}
+
+	struct kn_decision d;
+	char canon[KN_HOST_BUFSZ];
+	bool allowed = kp_decide_host(&rq->policy->policy, m->host, strlen(m->host), m->port,
+				      canon, &d);
+	record_rule(c, d.rule);
+	if (!allowed) {
+		kp_conn_reply(c, 403, KP_DECISION_BLOCK, "blocked by policy", d.rule, NULL);
+		return;
+	}
+	struct kp_rewrite_opts opts = { .persistent = true };
+	if (prepare_exchange(c, req, &t, &opts) < 0)
+		return;
+	kp_buf_consume(&c->in, head_len); /* req points into it: unused from here */
+	if (!c->mitm->up_ssl) {
+		kp_conn_reply(c, 502, KP_DECISION_ERROR, "bad gateway: upstream connection lost",
+			      NULL, "upstream connection lost");
+		return;
+	}
+	c->rec.decision = KP_DECISION_ALLOW;
+	c->last_active_ms = c->w->loop.now_ms;
+	arm(c, c->w->opt->idle_timeout_ms);
+	kp_forward_start(c);
+}
+
 /* Everything that depends on the head happens here, while the head's bytes
  * are still in c->in; they are consumed once the decision needs them no more. */
 static void start_request(struct kp_conn *c, const struct http_request *req, size_t head_len)
@@ -415,6 +594,10 @@ static void start_request(struct kp_conn *c, const struct http_request *req, siz
 	struct kp_target t;
 	const char *reason = NULL;
 
+	if (c->mitm) {
+		mitm_request(c, req, head_len);
+		return;
+	}
 	struct kp_request *rq = calloc(1, sizeof(*rq));
 	if (!rq) {
 		kp_conn_close(c, "out of memory");
@@ -435,37 +618,13 @@ static void start_request(struct kp_conn *c, const struct http_request *req, siz
 			return;
 		}
 	} else {
-		struct kp_exchange *x = &rq->ex;
 		if (kp_target_absolute(req->target, req->target_len, &t, &reason) < 0 ||
 		    kp_host_agrees(&t, req->host, req->host_len, &reason) < 0) {
 			bad_request(c, reason);
 			return;
 		}
-		x->uphead = malloc(HTTP_MAX_HEAD);
-		if (!x->uphead) {
-			kp_conn_close(c, "out of memory");
+		if (prepare_exchange(c, req, &t, NULL) < 0)
 			return;
-		}
-		if (kp_rewrite_request(req, &t, x->uphead, HTTP_MAX_HEAD, &x->uphead_len,
-				       &reason) < 0) {
-			bad_request(c, reason);
-			return;
-		}
-		/* Keep only what the head needs for the rest of the exchange. */
-		char *fit = realloc(x->uphead, x->uphead_len);
-		if (fit)
-			x->uphead = fit;
-		if (req->chunked) {
-			x->req_mode = KP_BODY_CHUNKED;
-		} else if (req->content_length > 0) {
-			x->req_mode = KP_BODY_LENGTH;
-			x->req_left = (uint64_t)req->content_length;
-		}
-		x->head_request = strcmp(req->method, "HEAD") == 0;
-		x->client_minor = req->version_minor;
-		/* HTTP/1.0 keep-alive is a legacy extension not worth its corner
-		 * cases: such clients get one request per connection. */
-		c->keep_alive = req->keep_alive && req->version_minor == 1;
 	}
 	c->rec.port = t.port;
 
@@ -541,9 +700,10 @@ static void head_readable(struct kp_conn *c)
 			process_head(c);
 			return;
 		}
-		ssize_t n = recv(c->client.fd, c->in.data + c->in.len, room, 0);
-		if (n < 0 && errno == EINTR)
-			continue;
+		uint32_t wait = 0;
+		const char *why = NULL;
+		ssize_t n = kp_io_recv(c->client.fd, kp_conn_client_ssl(c), c->in.data + c->in.len,
+				       room, &wait, &why);
 		if (n == 0) {
 			if (c->in.len)
 				log_debug("sandbox %s: client closed in the middle of a request head",
@@ -551,11 +711,17 @@ static void head_readable(struct kp_conn *c)
 			kp_conn_close(c, NULL);
 			return;
 		}
-		if (n < 0) {
-			if (!again(errno))
-				kp_conn_close(c, NULL);
-			else if (c->in.len == 0)
+		if (n == KP_IO_WAIT) {
+			if (c->in.len == 0)
 				kp_buf_free(&c->in);
+			if (wait != c->client_wait) {
+				c->client_wait = wait;
+				kp_conn_update_interest(c);
+			}
+			return;
+		}
+		if (n < 0) {
+			kp_conn_close(c, NULL);
 			return;
 		}
 		size_t old = c->in.len;
@@ -574,13 +740,22 @@ static void head_readable(struct kp_conn *c)
 void kp_conn_exchange_done(struct kp_conn *c, bool keep_client)
 {
 	record_write(c);
-	upstream_close(c);
 	request_free(c);
 	if (!keep_client || !c->keep_alive) {
+		upstream_close(c);
 		linger(c);
 		return;
 	}
+	if (!c->mitm)
+		upstream_close(c); /* plain HTTP: one upstream connection per request */
+	enter_head(c);
+}
+
+/* Wait for (or parse) the next request head on a kept connection. */
+static void enter_head(struct kp_conn *c)
+{
 	c->state = KP_CONN_HEAD;
+	c->client_wait = EPOLLIN;
 	c->head_started = c->in.len > 0;
 	arm(c, c->head_started ? c->w->opt->header_timeout_ms : c->w->opt->keepalive_timeout_ms);
 	kp_conn_update_interest(c);
@@ -590,6 +765,38 @@ void kp_conn_exchange_done(struct kp_conn *c, bool keep_client)
 
 /* ---- events ---- */
 
+void kp_conn_intercepted(struct kp_conn *c)
+{
+	c->rec.status = 200;
+	c->rec.intercepted = true;
+	record_write(c);
+	c->keep_alive = true;
+	enter_head(c);
+}
+
+void kp_conn_run_kicks(struct kp_worker *w)
+{
+	/* Detach the list: a connection kicked again while it runs goes on the
+	 * next batch's list. */
+	struct kp_conn *list = w->kicks;
+	w->kicks = NULL;
+	for (struct kp_conn *c = list; c; c = c->kick_next)
+		c->kicked = false;
+	while (list) {
+		struct kp_conn *c = list;
+		list = c->kick_next;
+		if (list)
+			list->kick_prev = NULL;
+		c->kick_prev = c->kick_next = NULL;
+		if (c->state == KP_CONN_DEAD)
+			continue;
+		if (kp_io_pending(kp_conn_client_ssl(c)))
+			client_ready(&c->client, EPOLLIN);
+		if (c->state != KP_CONN_DEAD && kp_io_pending(kp_conn_up_ssl(c)))
+			upstream_ready(&c->upstream, EPOLLIN);
+	}
+}
+
 static void client_ready(struct kp_watch *w, uint32_t events)
 {
 	struct kp_conn *c = container_of(w, struct kp_conn, client);
@@ -597,6 +804,10 @@ static void client_ready(struct kp_watch *w, uint32_t events)
 	switch (c->state) {
 	case KP_CONN_HEAD:
 		head_readable(c);
+		return;
+	case KP_CONN_TLS_UP:
+	case KP_CONN_TLS_CLIENT:
+		kp_intercept_event(c);
 		return;
 	case KP_CONN_RESOLVE:
 	case KP_CONN_DIAL:
@@ -631,6 +842,10 @@ static void upstream_ready(struct kp_watch *w, uint32_t events)
 	switch (c->state) {
 	case KP_CONN_DIAL:
 		dial_writable(c);
+		return;
+	case KP_CONN_TLS_UP:
+	case KP_CONN_TLS_CLIENT:
+		kp_intercept_event(c);
 		return;
 	case KP_CONN_TUNNEL:
 		kp_tunnel_event(c, false, events);
@@ -682,6 +897,17 @@ static void timer_fired(struct kp_timer *t)
 		kp_conn_reply(c, 504, KP_DECISION_ERROR, text, NULL, "connect timeout");
 		return;
 	}
+	case KP_CONN_TLS_UP:
+	case KP_CONN_TLS_CLIENT: {
+		char text[KN_HOST_BUFSZ + 128];
+		snprintf(text, sizeof(text), "TLS handshake with %s timed out after %llu ms",
+			 c->mitm->host, (unsigned long long)opt->connect_timeout_ms);
+		if (c->state == KP_CONN_TLS_UP)
+			kp_conn_reply(c, 504, KP_DECISION_ERROR, text, NULL, "TLS handshake timeout");
+		else
+			kp_conn_close(c, "client TLS handshake timeout");
+		return;
+	}
 	case KP_CONN_TUNNEL:
 	case KP_CONN_FORWARD:
 		if (now - c->last_active_ms < opt->idle_timeout_ms) {
@@ -721,6 +947,7 @@ void kp_conn_accept(struct kp_sandbox *sb, int fd)
 	kp_watch_init(&c->upstream, -1, upstream_ready);
 	kp_timer_init(&c->timer, timer_fired);
 	c->state = KP_CONN_HEAD;
+	c->client_wait = EPOLLIN;
 	c->head_started = true;
 	c->last_active_ms = w->loop.now_ms;
 

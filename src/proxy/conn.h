@@ -11,8 +11,13 @@
  *            that stays silent is given up after KP_DIAL_ATTEMPT_TIMEOUT_MS
  *            (or half the connect timeout) when others remain.
  *            RESOLVE + DIAL share the connect timeout (504 when it passes).
+ *   TLS_UP, TLS_CLIENT
+ *            an intercepted CONNECT's handshakes (intercept.h), within the
+ *            connect timeout; then HEAD again, reading requests inside the
+ *            tunnel (`mitm` set) until the client or the upstream closes.
  *   TUNNEL   CONNECT established (tunnel.h); idle timeout.
- *   FORWARD  plain-HTTP exchange (forward.h); idle timeout.
+ *   FORWARD  one HTTP exchange (forward.h), in clear or intercepted; idle
+ *            timeout.
  *   REPLY    writing a canned reply (reply.h), then
  *   LINGER   our side shut down, reading and discarding until EOF, the linger
  *            timeout or KP_LINGER_MAX_BYTES, then close.
@@ -20,9 +25,20 @@
  * every candidate address; only addresses that passed are dialled. A policy
  * reference is held from the head to the end of the decision.
  *
+ * A request inside an intercepted tunnel must be in origin-form with a Host
+ * that names the CONNECT host and port (421 otherwise), is decided again
+ * against the policy in force (the tunnel's host; its address was checked when
+ * it was dialled), and goes to the upstream connection the tunnel opened.
+ *
  * Every request that got as far as a head (or a refused head) produces exactly
  * one decision line (decision_log.h) when it ends: at the end of a tunnel or
- * exchange, when a canned reply is written, or when the connection closes.
+ * exchange, when a canned reply is written, or when the connection closes. An
+ * intercepted CONNECT's line is written when both handshakes are done.
+ *
+ * TLS may hold decrypted bytes the socket no longer signals; a connection
+ * whose interest includes input on such a session is "kicked": run again
+ * after the loop batch (kp_conn_run_kicks), and the loop does not sleep while
+ * any is kicked.
  *
  * Memory: an idle tunnel holds this struct, its record's host and rule
  * strings, and nothing else (no buffers, no pipes, no request state). */
@@ -38,6 +54,7 @@
 #include "proxy/decision_log.h"
 #include "proxy/dial.h"
 #include "proxy/forward.h"
+#include "proxy/intercept.h"
 #include "proxy/loop.h"
 #include "proxy/tunnel.h"
 
@@ -50,6 +67,8 @@ enum kp_conn_state {
 	KP_CONN_HEAD,
 	KP_CONN_RESOLVE,
 	KP_CONN_DIAL,
+	KP_CONN_TLS_UP,
+	KP_CONN_TLS_CLIENT,
 	KP_CONN_TUNNEL,
 	KP_CONN_FORWARD,
 	KP_CONN_REPLY,
@@ -71,6 +90,7 @@ struct kp_record {
 	struct kn_addr addr;
 	enum kp_verdict_kind decision;
 	int status;
+	bool intercepted;
 	uint64_t bytes_up, bytes_down;
 };
 
@@ -93,6 +113,8 @@ struct kp_conn {
 	struct kp_conn *wait_prev, *wait_next; /* pipe queue */
 	bool waiting_pipe;
 	struct kp_conn *dead_next;
+	struct kp_conn *kick_prev, *kick_next;
+	bool kicked;
 
 	struct kp_watch client, upstream;
 	struct kp_timer timer;
@@ -105,6 +127,8 @@ struct kp_conn {
 	struct kp_dir dir[2];
 	struct kp_record rec;
 	struct kp_request *rq;
+	struct kp_mitm *mitm; /* an intercepted CONNECT: both TLS sessions */
+	uint32_t client_wait; /* HEAD, REPLY: the event a TLS read/write waits for */
 
 	char *reply;         /* canned reply being written */
 	uint32_t reply_len, reply_off;
@@ -128,7 +152,21 @@ void kp_conn_exchange_done(struct kp_conn *c, bool keep_client);
 void kp_conn_update_interest(struct kp_conn *c);
 /* A name lookup came back (resolve.h); frees `job`. */
 void kp_conn_resolved(struct kp_resolve_job *job);
+/* Both handshakes of an intercepted CONNECT are done (intercept.h). */
+void kp_conn_intercepted(struct kp_conn *c);
+/* Run the kicked connections (see the top); before kp_conn_reap. */
+void kp_conn_run_kicks(struct kp_worker *w);
 /* Free the connections closed during this loop batch. */
 void kp_conn_reap(struct kp_worker *w);
+
+/* The TLS session on each side, or NULL in clear. */
+static inline SSL *kp_conn_client_ssl(const struct kp_conn *c)
+{
+	return c->mitm ? c->mitm->client_ssl : NULL;
+}
+static inline SSL *kp_conn_up_ssl(const struct kp_conn *c)
+{
+	return c->mitm ? c->mitm->up_ssl : NULL;
+}
 
 #endif

@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <jansson.h>
+#include <openssl/crypto.h>
 #include <netinet/in.h>
 #include <stdlib.h>
 #include <string.h>
@@ -63,10 +64,34 @@ static int check_keys(json_t *obj, enum kp_op op, bool from_master, kn_error *er
 			continue;
 		if (strcmp(key, "policy") == 0 && op != KP_OP_REMOVE)
 			continue;
+		if (strcmp(key, "ca") == 0 && op == KP_OP_SANDBOX)
+			continue;
 		if (strcmp(key, "slot") == 0 && from_master)
 			continue;
 		return kn_fail(err, "unexpected key \"%s\" in a %s message", key, kp_op_name(op));
 	}
+	return 0;
+}
+
+static int pem_field(json_t *ca, const char *key, char **out, kn_error *err)
+{
+	json_t *v = json_object_get(ca, key);
+	if (!json_is_string(v) || json_string_length(v) == 0 ||
+	    json_string_length(v) > KP_CA_PEM_MAX)
+		return kn_fail(err, "\"ca\".\"%s\" must be a PEM string of 1 to %d bytes", key,
+			       KP_CA_PEM_MAX);
+	if (strlen(json_string_value(v)) != json_string_length(v))
+		return kn_fail(err, "\"ca\".\"%s\" holds a NUL byte", key);
+	*out = strdup(json_string_value(v));
+	return *out ? 0 : kn_fail(err, "out of memory");
+}
+
+static int parse_ca(json_t *ca, struct kp_command *cmd, kn_error *err)
+{
+	if (!json_is_object(ca) || json_object_size(ca) != 2)
+		return kn_fail(err, "\"ca\" must be an object with exactly \"cert\" and \"key\"");
+	if (pem_field(ca, "cert", &cmd->ca_cert, err) < 0 || pem_field(ca, "key", &cmd->ca_key, err) < 0)
+		return -1;
 	return 0;
 }
 
@@ -108,6 +133,9 @@ static int parse_object(json_t *obj, size_t n_fds, bool from_master, struct kp_c
 			return kn_fail_prefix(err, "policy");
 		cmd->has_policy = true;
 	}
+	json_t *ca = json_object_get(obj, "ca");
+	if (ca && parse_ca(ca, cmd, err) < 0)
+		return -1;
 	return 0;
 }
 
@@ -130,11 +158,22 @@ int kp_command_parse(const char *buf, size_t len, size_t n_fds, bool from_master
 	return rc;
 }
 
+void kp_key_free(char *key)
+{
+	if (!key)
+		return;
+	OPENSSL_cleanse(key, strlen(key));
+	free(key);
+}
+
 void kp_command_free(struct kp_command *cmd)
 {
 	if (cmd->has_policy)
 		kn_policy_free(&cmd->policy);
 	cmd->has_policy = false;
+	free(cmd->ca_cert);
+	kp_key_free(cmd->ca_key);
+	cmd->ca_cert = cmd->ca_key = NULL;
 }
 
 static char *dump(json_t *obj)
@@ -155,6 +194,13 @@ char *kp_command_for_worker(const struct kp_command *cmd, int slot)
 	if (cmd->has_policy) {
 		json_t *p = kn_policy_to_json(&cmd->policy);
 		if (!p || json_object_set_new(obj, "policy", p) < 0) {
+			json_decref(obj);
+			return NULL;
+		}
+	}
+	if (cmd->ca_cert && cmd->ca_key) {
+		json_t *ca = json_pack("{s:s, s:s}", "cert", cmd->ca_cert, "key", cmd->ca_key);
+		if (!ca || json_object_set_new(obj, "ca", ca) < 0) {
 			json_decref(obj);
 			return NULL;
 		}

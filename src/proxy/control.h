@@ -5,13 +5,17 @@
  * NUL-terminated) and the number of fds that came with it, and either fills
  * `cmd` or fails with a message fit for {"ok":false,"error":...}. It checks:
  *   - a JSON object with exactly the keys its op allows:
- *       sandbox  op, name, policy   + 1 or 2 fds
+ *       sandbox  op, name, policy [, ca]   + 1 or 2 fds
  *       policy   op, name, policy   + no fd
  *       remove   op, name           + no fd
  *     plus "slot" (0..KP_MAX_SANDBOXES-1, required) when `from_master`;
  *   - name: 1..KP_SANDBOX_NAME_MAX bytes of printable ASCII (it is a log field
  *     and a table key);
- *   - policy: accepted by kn_policy_from_json (kept parsed in `cmd->policy`).
+ *   - policy: accepted by kn_policy_from_json (kept parsed in `cmd->policy`);
+ *   - ca: {"cert": PEM, "key": PEM}, each a non-empty string of at most
+ *     KP_CA_PEM_MAX bytes (checked as X.509 only by the worker, tls.h); kept
+ *     as copies, the key wiped when freed. Without it the sandbox's CONNECTs
+ *     are plain tunnels.
  * The fds themselves are checked by kp_check_listener (a listening TCP
  * socket, IPv4 or IPv6). kp_command_free releases what parse filled.
  *
@@ -41,11 +45,14 @@ struct kp_command {
 	int slot; /* -1 unless from the master */
 	bool has_policy;
 	struct kn_policy policy;
+	char *ca_cert, *ca_key; /* NUL-terminated PEM, or NULL */
 };
 
 int kp_command_parse(const char *buf, size_t len, size_t n_fds, bool from_master,
 		     struct kp_command *cmd, kn_error *err);
 void kp_command_free(struct kp_command *cmd);
+/* Free a CA key copy, wiping it first. */
+void kp_key_free(char *key);
 const char *kp_op_name(enum kp_op op);
 
 char *kp_command_for_worker(const struct kp_command *cmd, int slot);

@@ -130,6 +130,8 @@ size_t kp_decision_format(const struct kp_decision_record *r, char *buf, size_t 
 		put(&l, ",\"status\":null", 14);
 	putf(&l, ",\"bytes_up\":%" PRIu64 ",\"bytes_down\":%" PRIu64 ",\"duration_ms\":%" PRIu64,
 	     r->bytes_up, r->bytes_down, r->duration_ms);
+	if (r->intercepted)
+		put(&l, ",\"tls\":\"intercepted\"", 20);
 	if (r->error) {
 		put(&l, ",\"error\":", 9);
 		put_string(&l, r->error);

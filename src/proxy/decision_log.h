@@ -19,6 +19,8 @@
  *   bytes_up    bytes sent to the upstream (heads included for plain HTTP)
  *   bytes_down  bytes sent to the client from upstream
  *   duration_ms from the request to the end of the tunnel or exchange
+ *   tls         "intercepted" for an intercepted CONNECT and for each request
+ *               read inside it (absent otherwise)
  *   error       only when something went wrong: a short static reason
  * It never holds a body or any header value. Returns the length, or 0 when the
  * line does not fit in `bufsz` (KP_LOG_LINE_MAX always fits).
@@ -32,6 +34,7 @@
 #ifndef KENNEL_PROXY_DECISION_LOG_H
 #define KENNEL_PROXY_DECISION_LOG_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -57,6 +60,7 @@ struct kp_decision_record {
 	int status;             /* 0: none sent */
 	uint64_t bytes_up, bytes_down;
 	uint64_t duration_ms;
+	bool intercepted;
 	const char *error;      /* NULL: none */
 };
 

@@ -1,10 +1,11 @@
-/* forward.c — plain-HTTP exchanges (contract: forward.h).
+/* forward.c — HTTP exchanges, in clear or inside an intercepted tunnel
+ * (contract: forward.h).
  *
  * Two pumps run on every event of either socket, each bounded to
  * KP_PUMP_ROUNDS: the request pump (client -> upstream) and the response pump
- * (upstream -> client). Each records which readiness it waits for in `wants`,
- * from which the epoll interest is derived. Bytes move through user-space
- * buffers here (framing has to be read), unlike tunnels. */
+ * (upstream -> client). Each records which readiness it waits for on which
+ * socket, from which the epoll interest is derived. Bytes move through
+ * user-space buffers here (framing has to be read), unlike tunnels. */
 #define _GNU_SOURCE
 #include "proxy/forward.h"
 
@@ -18,6 +19,7 @@
 #include "proxy/conn.h"
 #include "proxy/limits.h"
 #include "proxy/rewrite.h"
+#include "proxy/tls_io.h"
 #include "proxy/worker.h"
 
 /* How a pump ended. */
@@ -34,7 +36,6 @@ struct pump_error {
 	const char *reason; /* static */
 };
 
-static bool again(int e) { return e == EAGAIN || e == EWOULDBLOCK; }
 
 void kp_exchange_free(struct kp_exchange *x)
 {
@@ -75,8 +76,11 @@ static enum pump_result pump_request(struct kp_conn *c, struct kp_exchange *x,
 				     struct pump_error *pe)
 {
 	int up = c->upstream.fd, client = c->client.fd;
+	SSL *up_ssl = kp_conn_up_ssl(c), *client_ssl = kp_conn_client_ssl(c);
+	uint32_t wait = 0;
+	const char *why = NULL;
 
-	x->wants &= ~(KP_WANT_CLIENT_IN | KP_WANT_UP_OUT);
+	x->req_client_ev = x->req_up_ev = 0;
 	for (int round = 0; round < KP_PUMP_ROUNDS; round++) {
 		const char *out = NULL;
 		size_t out_len = 0;
@@ -88,16 +92,14 @@ static enum pump_result pump_request(struct kp_conn *c, struct kp_exchange *x,
 			out_len = x->req_ready;
 		}
 		if (out) {
-			ssize_t n = send(up, out, out_len, MSG_NOSIGNAL);
-			if (n < 0) {
-				if (errno == EINTR)
-					continue;
-				if (!again(errno)) {
-					pe->reason = "upstream connection failed while sending the request";
-					return PUMP_UP_ERROR;
-				}
-				x->wants |= KP_WANT_UP_OUT;
+			ssize_t n = kp_io_send(up, up_ssl, out, out_len, &wait, &why);
+			if (n == KP_IO_WAIT) {
+				x->req_up_ev = wait;
 				return PUMP_OK;
+			}
+			if (n < 0) {
+				pe->reason = "upstream connection failed while sending the request";
+				return PUMP_UP_ERROR;
 			}
 			if (x->uphead_off < x->uphead_len) {
 				x->uphead_off += (size_t)n;
@@ -121,27 +123,26 @@ static enum pump_result pump_request(struct kp_conn *c, struct kp_exchange *x,
 		size_t room = kp_buf_reserve(&c->in, KP_IO_BUF, KP_IO_BUF, &oom);
 		if (oom)
 			return PUMP_NO_MEMORY;
-		ssize_t n = recv(client, c->in.data + c->in.len, room, 0);
-		if (n < 0 && errno == EINTR)
-			continue;
+		ssize_t n = kp_io_recv(client, client_ssl, c->in.data + c->in.len, room, &wait, &why);
 		if (n == 0) {
 			pe->reason = "client closed during the request body";
 			return PUMP_CLIENT_ERROR;
 		}
-		if (n < 0) {
-			if (!again(errno)) {
-				pe->reason = "client connection failed during the request body";
-				return PUMP_CLIENT_ERROR;
-			}
+		if (n == KP_IO_WAIT) {
 			if (c->in.len == 0)
 				kp_buf_free(&c->in);
-			x->wants |= KP_WANT_CLIENT_IN;
+			x->req_client_ev = wait;
 			return PUMP_OK;
+		}
+		if (n < 0) {
+			pe->reason = "client connection failed during the request body";
+			return PUMP_CLIENT_ERROR;
 		}
 		c->in.len += (size_t)n;
 		c->last_active_ms = c->w->loop.now_ms;
 	}
-	x->wants |= KP_WANT_CLIENT_IN | KP_WANT_UP_OUT;
+	x->req_client_ev = EPOLLIN;
+	x->req_up_ev = EPOLLOUT;
 	return PUMP_OK;
 }
 
@@ -189,7 +190,9 @@ static enum pump_result take_head(struct kp_conn *c, struct kp_exchange *x, bool
 			return PUMP_BAD_RESPONSE;
 		}
 		x->resp_left = x->resp_mode == KP_BODY_LENGTH ? (uint64_t)resp.content_length : 0;
-		x->keep_client = c->keep_alive && x->resp_mode != KP_BODY_CLOSE;
+		x->up_reusable = resp.keep_alive && x->resp_mode != KP_BODY_CLOSE;
+		x->keep_client = c->keep_alive && x->resp_mode != KP_BODY_CLOSE &&
+				 (!c->mitm || x->up_reusable);
 	}
 	size_t cap = HTTP_MAX_HEAD + 64;
 	char *head = malloc(cap);
@@ -254,8 +257,11 @@ static enum pump_result pump_response(struct kp_conn *c, struct kp_exchange *x,
 				      struct pump_error *pe)
 {
 	int up = c->upstream.fd, client = c->client.fd;
+	SSL *up_ssl = kp_conn_up_ssl(c), *client_ssl = kp_conn_client_ssl(c);
+	uint32_t wait = 0;
+	const char *why = NULL;
 
-	x->wants &= ~(KP_WANT_UP_IN | KP_WANT_CLIENT_OUT);
+	x->resp_client_ev = x->resp_up_ev = 0;
 	for (int round = 0; round < KP_PUMP_ROUNDS; round++) {
 		const char *out = NULL;
 		size_t out_len = 0;
@@ -267,16 +273,14 @@ static enum pump_result pump_response(struct kp_conn *c, struct kp_exchange *x,
 			out_len = x->down_ready;
 		}
 		if (out) {
-			ssize_t n = send(client, out, out_len, MSG_NOSIGNAL);
-			if (n < 0) {
-				if (errno == EINTR)
-					continue;
-				if (!again(errno)) {
-					pe->reason = "client connection failed during the response";
-					return PUMP_CLIENT_ERROR;
-				}
-				x->wants |= KP_WANT_CLIENT_OUT;
+			ssize_t n = kp_io_send(client, client_ssl, out, out_len, &wait, &why);
+			if (n == KP_IO_WAIT) {
+				x->resp_client_ev = wait;
 				return PUMP_OK;
+			}
+			if (n < 0) {
+				pe->reason = "client connection failed during the response";
+				return PUMP_CLIENT_ERROR;
 			}
 			x->client_started = true;
 			if (x->chead && x->chead_off < x->chead_len) {
@@ -322,27 +326,26 @@ static enum pump_result pump_response(struct kp_conn *c, struct kp_exchange *x,
 			pe->reason = "response head too large";
 			return PUMP_BAD_RESPONSE;
 		}
-		ssize_t n = recv(up, x->down.data + x->down.len, room, 0);
-		if (n < 0 && errno == EINTR)
-			continue;
+		ssize_t n = kp_io_recv(up, up_ssl, x->down.data + x->down.len, room, &wait, &why);
 		if (n == 0) {
 			x->upstream_eof = true;
 			continue;
 		}
-		if (n < 0) {
-			if (!again(errno)) {
-				pe->reason = "upstream connection failed during the response";
-				return PUMP_UP_ERROR;
-			}
+		if (n == KP_IO_WAIT) {
 			if (x->down.len == 0)
 				kp_buf_free(&x->down);
-			x->wants |= KP_WANT_UP_IN;
+			x->resp_up_ev = wait;
 			return PUMP_OK;
+		}
+		if (n < 0) {
+			pe->reason = "upstream connection failed during the response";
+			return PUMP_UP_ERROR;
 		}
 		x->down.len += (size_t)n;
 		c->last_active_ms = c->w->loop.now_ms;
 	}
-	x->wants |= KP_WANT_UP_IN | KP_WANT_CLIENT_OUT;
+	x->resp_up_ev = EPOLLIN;
+	x->resp_client_ev = EPOLLOUT;
 	return PUMP_OK;
 }
 
@@ -414,9 +417,8 @@ void kp_forward_event(struct kp_conn *c)
 
 void kp_forward_interest(const struct kp_conn *c, uint32_t *client_ev, uint32_t *up_ev)
 {
-	unsigned wants = c->rq ? c->rq->ex.wants : 0;
+	const struct kp_exchange *x = c->rq ? &c->rq->ex : NULL;
 
-	*client_ev = ((wants & KP_WANT_CLIENT_IN) ? EPOLLIN : 0) |
-		     ((wants & KP_WANT_CLIENT_OUT) ? EPOLLOUT : 0);
-	*up_ev = ((wants & KP_WANT_UP_IN) ? EPOLLIN : 0) | ((wants & KP_WANT_UP_OUT) ? EPOLLOUT : 0);
+	*client_ev = x ? x->req_client_ev | x->resp_client_ev : 0;
+	*up_ev = x ? x->req_up_ev | x->resp_up_ev : 0;
 }

@@ -16,9 +16,13 @@
  *             as received) or until the upstream closes. No body for HEAD,
  *             204 and 304. A chunked response to an HTTP/1.0 client is refused
  *             (we forwarded its version, so the server broke the protocol).
+ * Both sides go through tls_io.h, so the same exchange runs in clear (plain
+ * HTTP) and inside an intercepted tunnel (both sides TLS).
  * The exchange ends when the response has been delivered; the client
  * connection is kept for another request only when it asked for keep-alive,
- * the response was not close-delimited and the request body was complete.
+ * the response was not close-delimited and the request body was complete;
+ * inside an intercepted tunnel also only when the upstream keeps its
+ * connection (`up_reusable`: the next request goes over the same one).
  * Failures before the first response byte reached the client become a canned
  * 400 (bad request body) or 502 (upstream failed or misbehaved); after it, the
  * client connection is closed. Every failure is recorded in the decision line. */
@@ -71,15 +75,13 @@ struct kp_exchange {
 	bool client_started; /* a response byte reached the client */
 	bool upstream_eof;
 	bool keep_client;
+	bool up_reusable;    /* the upstream may carry another request */
 
-	unsigned wants; /* KP_WANT_* */
+	/* The epoll events each pump waits for on each socket (a TLS write may
+	 * wait for input and the reverse, so they are not fixed per side). */
+	uint32_t req_client_ev, req_up_ev, resp_client_ev, resp_up_ev;
 	char *scratch;  /* KP_IO_BUF, for validating chunked bytes */
 };
-
-#define KP_WANT_CLIENT_IN 1u
-#define KP_WANT_CLIENT_OUT 2u
-#define KP_WANT_UP_IN 4u
-#define KP_WANT_UP_OUT 8u
 
 void kp_forward_start(struct kp_conn *c);
 void kp_forward_event(struct kp_conn *c);

@@ -141,6 +141,11 @@
  * are far shorter. */
 #define KP_SANDBOX_NAME_MAX 128
 
+/* A CA certificate or key in PEM: kenneld's are EC P-256 (under 1 KiB); 16 KiB
+ * leaves room for an RSA-4096 CA and still fits several in one control
+ * message. */
+#define KP_CA_PEM_MAX 16384
+
 /* ---- decision log ---- */
 
 /* FILE is rotated to FILE.1 (FILE.1 to FILE.2, ... up to FILE.KP_LOG_KEEP)

@@ -20,11 +20,14 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <openssl/crypto.h>
+
 #include "common/fdpass.h"
 #include "common/log.h"
 #include "proxy/control.h"
 #include "proxy/limits.h"
 #include "proxy/loop.h"
+#include "proxy/tls.h"
 #include "proxy/worker.h"
 
 struct worker_proc {
@@ -37,6 +40,7 @@ struct sandbox_entry {
 	bool used;
 	char name[KP_SANDBOX_NAME_MAX + 1];
 	struct kn_policy policy;
+	char *ca_cert, *ca_key; /* PEM or NULL (no interception) */
 	int fds[2];
 	size_t nfds;
 };
@@ -44,6 +48,7 @@ struct sandbox_entry {
 struct master {
 	const struct kp_options *opt;
 	const struct kp_hosts *hosts;
+	struct kp_tls *tls;
 	struct kp_log *log;
 	int control_fd;
 	pid_t pid;
@@ -145,7 +150,7 @@ static int spawn(struct master *m, int i, kn_error *err)
 		child_close_inherited(m, i);
 		close(cmd[0]);
 		close(logp[0]);
-		kp_worker_main(m->opt, m->hosts, i, m->nworkers, m->counts, cmd[1], logp[1]);
+		kp_worker_main(m->opt, m->hosts, m->tls, i, m->nworkers, m->counts, cmd[1], logp[1]);
 	}
 	close(cmd[1]);
 	close(logp[1]);
@@ -190,12 +195,18 @@ static int send_sandbox(struct master *m, int i, int slot, enum kp_op op, kn_err
 		cmd.has_policy = true;
 		cmd.policy = e->policy; /* borrowed */
 	}
+	if (op == KP_OP_SANDBOX) {
+		cmd.ca_cert = e->ca_cert; /* borrowed */
+		cmd.ca_key = e->ca_key;
+	}
 	char *text = kp_command_for_worker(&cmd, slot);
 	if (!text)
 		return kn_fail(err, "out of memory");
-	ssize_t n = kn_send_fds(m->workers[i].cmd_fd, text, strlen(text),
+	size_t len = strlen(text);
+	ssize_t n = kn_send_fds(m->workers[i].cmd_fd, text, len,
 				op == KP_OP_SANDBOX ? e->fds : NULL,
 				op == KP_OP_SANDBOX ? e->nfds : 0, err);
+	OPENSSL_cleanse(text, len); /* it may hold the CA key */
 	free(text);
 	return n < 0 ? kn_fail_prefix(err, "worker %d", i) : 0;
 }
@@ -305,12 +316,20 @@ static int free_slot(struct master *m)
 	return -1;
 }
 
+static void entry_ca_free(struct sandbox_entry *e)
+{
+	free(e->ca_cert);
+	kp_key_free(e->ca_key);
+	e->ca_cert = e->ca_key = NULL;
+}
+
 static void entry_clear(struct sandbox_entry *e)
 {
 	for (size_t k = 0; k < e->nfds; k++)
 		close(e->fds[k]);
 	e->nfds = 0;
 	kn_policy_free(&e->policy);
+	entry_ca_free(e);
 	e->used = false;
 }
 
@@ -334,10 +353,14 @@ static int apply(struct master *m, struct kp_command *cmd, int *fds, size_t n_fd
 			for (size_t k = 0; k < e->nfds; k++)
 				close(e->fds[k]);
 			kn_policy_free(&e->policy);
+			entry_ca_free(e);
 		}
 		struct sandbox_entry *e = &m->sandboxes[slot];
 		e->policy = cmd->policy;
 		cmd->has_policy = false;
+		e->ca_cert = cmd->ca_cert;
+		e->ca_key = cmd->ca_key;
+		cmd->ca_cert = cmd->ca_key = NULL;
 		e->nfds = n_fds;
 		for (size_t k = 0; k < n_fds; k++) {
 			e->fds[k] = fds[k];
@@ -384,6 +407,18 @@ static int validate_fds(const int *fds, size_t n_fds, kn_error *err)
 	return 0;
 }
 
+/* A CA the workers would refuse must be refused here: a worker that fails a
+ * message is replaced and replayed the table, and would fail again. */
+static int check_ca(const struct kp_command *cmd, kn_error *err)
+{
+	struct kp_ca *ca = kp_ca_new(cmd->ca_cert, strlen(cmd->ca_cert), cmd->ca_key,
+				     strlen(cmd->ca_key), err);
+	if (!ca)
+		return kn_fail_prefix(err, "ca");
+	kp_ca_free(ca);
+	return 0;
+}
+
 static void answer(struct master *m, bool ok, const char *error)
 {
 	char *text = kp_reply_text(ok, error);
@@ -413,7 +448,10 @@ static bool handle_control(struct master *m)
 	} else if ((size_t)n > KP_CONTROL_MSG_MAX) {
 		kn_fail(&err, "message larger than %d bytes", KP_CONTROL_MSG_MAX);
 	} else if (kp_command_parse(buf, (size_t)n, n_fds, false, &cmd, &err) == 0) {
+		OPENSSL_cleanse(buf, (size_t)n); /* it may hold a CA key */
 		rc = cmd.op == KP_OP_SANDBOX ? validate_fds(fds, n_fds, &err) : 0;
+		if (rc == 0 && cmd.ca_cert)
+			rc = check_ca(&cmd, &err);
 		if (rc == 0)
 			rc = apply(m, &cmd, fds, n_fds, &err);
 		kp_command_free(&cmd);
@@ -459,7 +497,8 @@ static void shutdown_workers(struct master *m)
 
 /* ---- main loop ---- */
 
-int kp_master_run(const struct kp_options *opt, const struct kp_hosts *hosts, struct kp_log *log)
+int kp_master_run(const struct kp_options *opt, const struct kp_hosts *hosts, struct kp_tls *tls,
+		  struct kp_log *log)
 {
 	static struct master master;
 	struct master *m = &master;
@@ -467,6 +506,7 @@ int kp_master_run(const struct kp_options *opt, const struct kp_hosts *hosts, st
 
 	m->opt = opt;
 	m->hosts = hosts;
+	m->tls = tls;
 	m->log = log;
 	m->control_fd = opt->control_fd;
 	m->pid = getpid();

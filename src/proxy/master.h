@@ -1,13 +1,14 @@
 /* master.h — the kennel-proxy master process: the control channel to kenneld,
  * the workers, and the decision log file.
  *
- * Contract: kp_master_run forks `opt->workers` workers (worker.h), sends
+ * Contract: kp_master_run forks `opt->workers` workers (worker.h), which
+ * inherit the TLS contexts `tls` (tls.h) built before the fork, sends
  * {"op":"ready"} on the control socket, then serves until the control socket
  * closes, and returns the exit status for main (0 after an orderly shutdown).
  *
  * Control messages (control.h) are handled one at a time, in order: validated
- * (policy parsed, fds checked to be listening TCP sockets and made
- * non-blocking), applied to the master's own table (which keeps the policy and
+ * (policy parsed, a CA parsed and checked the way workers will, fds checked
+ * to be listening TCP sockets and made non-blocking), applied to the master's own table (which keeps the policy and
  * the listener fds of every sandbox), sent to every worker, and answered once
  * every worker has acknowledged, so an {"ok":true} means every new connection
  * and request from then on sees the change. Each sandbox gets a slot (its
@@ -31,7 +32,9 @@
 #include "proxy/decision_log.h"
 #include "proxy/hosts.h"
 #include "proxy/options.h"
+#include "proxy/tls.h"
 
-int kp_master_run(const struct kp_options *opt, const struct kp_hosts *hosts, struct kp_log *log);
+int kp_master_run(const struct kp_options *opt, const struct kp_hosts *hosts, struct kp_tls *tls,
+		  struct kp_log *log);
 
 #endif

@@ -20,6 +20,8 @@ enum {
 	OPT_CONTROL_FD = 0x100,
 	OPT_LOG,
 	OPT_HOSTS,
+	OPT_UPSTREAM_CA,
+	OPT_UPSTREAM_CA_FD,
 	OPT_DEBUG,
 	OPT_WORKERS,
 	OPT_HEADER_TIMEOUT,
@@ -36,6 +38,8 @@ static const struct option long_options[] = {
 	{ "control-fd", required_argument, NULL, OPT_CONTROL_FD },
 	{ "log", required_argument, NULL, OPT_LOG },
 	{ "hosts", required_argument, NULL, OPT_HOSTS },
+	{ "upstream-ca", required_argument, NULL, OPT_UPSTREAM_CA },
+	{ "upstream-ca-fd", required_argument, NULL, OPT_UPSTREAM_CA_FD },
 	{ "debug", no_argument, NULL, OPT_DEBUG },
 	{ "workers", required_argument, NULL, OPT_WORKERS },
 	{ "header-timeout-ms", required_argument, NULL, OPT_HEADER_TIMEOUT },
@@ -54,6 +58,8 @@ static const char usage[] =
 	"  --control-fd FD             the SOCK_SEQPACKET control socket from kenneld\n"
 	"  --log FILE                  decision log (JSON lines, rotated)\n"
 	"  --hosts FILE                name overrides in /etc/hosts syntax\n"
+	"  --upstream-ca FILE          extra CAs (PEM) trusted for upstream TLS\n"
+	"  --upstream-ca-fd FD         the same, read from an inherited descriptor\n"
 	"  --workers N                 worker processes (default max(2, nproc), <= 8)\n"
 	"  --header-timeout-ms MS      request head deadline (default 10000)\n"
 	"  --keepalive-timeout-ms MS   idle kept-alive client (default 60000)\n"
@@ -105,6 +111,7 @@ int kp_options_parse(struct kp_options *opt, int argc, char **argv, kn_error *er
 
 	*opt = (struct kp_options){
 		.control_fd = -1,
+		.upstream_ca_fd = -1,
 		.workers = kp_default_workers(),
 		.header_timeout_ms = KP_HEADER_TIMEOUT_MS,
 		.keepalive_timeout_ms = KP_KEEPALIVE_TIMEOUT_MS,
@@ -128,6 +135,14 @@ int kp_options_parse(struct kp_options *opt, int argc, char **argv, kn_error *er
 			break;
 		case OPT_HOSTS:
 			opt->hosts_path = optarg;
+			break;
+		case OPT_UPSTREAM_CA:
+			opt->upstream_ca_path = optarg;
+			break;
+		case OPT_UPSTREAM_CA_FD:
+			if (parse_number("--upstream-ca-fd", optarg, 0, 65535, &v, err) < 0)
+				return -1;
+			opt->upstream_ca_fd = (int)v;
 			break;
 		case OPT_DEBUG:
 			opt->debug = true;
@@ -184,5 +199,7 @@ int kp_options_parse(struct kp_options *opt, int argc, char **argv, kn_error *er
 		return kn_fail(err, "--control-fd is required");
 	if (!opt->log_path)
 		return kn_fail(err, "--log is required");
+	if (opt->upstream_ca_path && opt->upstream_ca_fd >= 0)
+		return kn_fail(err, "--upstream-ca and --upstream-ca-fd exclude each other");
 	return 0;
 }

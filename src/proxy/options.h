@@ -18,6 +18,8 @@ struct kp_options {
 	int control_fd;
 	const char *log_path;
 	const char *hosts_path; /* NULL: none */
+	const char *upstream_ca_path; /* NULL: none */
+	int upstream_ca_fd;           /* -1: none */
 	bool debug;
 	int workers;
 	uint64_t header_timeout_ms;

@@ -134,6 +134,12 @@ int kp_target_absolute(const char *target, size_t len, struct kp_target *out,
 int kp_host_agrees(const struct kp_target *t, const char *host, size_t host_len,
 		   const char **reason)
 {
+	return kp_host_agrees_port(t, host, host_len, 80, reason);
+}
+
+int kp_host_agrees_port(const struct kp_target *t, const char *host, size_t host_len,
+			uint16_t default_port, const char **reason)
+{
 	char want[KN_HOST_BUFSZ], got[KN_HOST_BUFSZ];
 	const char *h;
 	size_t hlen;
@@ -143,7 +149,7 @@ int kp_host_agrees(const struct kp_target *t, const char *host, size_t host_len,
 		return 0;
 	if (kn_host_canon(t->host, t->host_len, want, sizeof(want), NULL) < 0)
 		return 0;
-	if (kp_split_authority(host, host_len, 80, &h, &hlen, &port) < 0 ||
+	if (kp_split_authority(host, host_len, default_port, &h, &hlen, &port) < 0 ||
 	    kn_host_canon(h, hlen, got, sizeof(got), NULL) < 0)
 		return fail(reason, "Host header is not a valid host[:port]");
 	if (strcmp(want, got) != 0 || port != t->port)

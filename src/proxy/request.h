@@ -25,7 +25,9 @@
  *                       with the default port filled in. A Host value that
  *                       cannot be canonicalised disagrees; a target host that
  *                       cannot is not judged here (the policy blocks it).
- *                       A missing Host (HTTP/1.0) agrees. */
+ *                       A missing Host (HTTP/1.0) agrees.
+ *   kp_host_agrees_port the same with another default port (443 for requests
+ *                       inside an intercepted HTTPS tunnel). */
 #ifndef KENNEL_PROXY_REQUEST_H
 #define KENNEL_PROXY_REQUEST_H
 
@@ -48,6 +50,8 @@ int kp_target_absolute(const char *target, size_t len, struct kp_target *out,
 		       const char **reason);
 int kp_host_agrees(const struct kp_target *t, const char *host, size_t host_len,
 		   const char **reason);
+int kp_host_agrees_port(const struct kp_target *t, const char *host, size_t host_len,
+			uint16_t default_port, const char **reason);
 
 /* Split "host", "host:port", "[v6]" or "[v6]:port"; `default_port` when none.
  * -1 on an empty host, unbalanced bracket, or a port that is empty, not

@@ -24,6 +24,17 @@ static bool equal_nocase(const char *a, size_t a_len, const char *lit)
 	return true;
 }
 
+/* Like equal_nocase, for a name of any case. */
+static bool equal_nocase_str(const char *a, size_t a_len, const char *b)
+{
+	if (a_len != strlen(b))
+		return false;
+	for (size_t i = 0; i < a_len; i++)
+		if (lower((unsigned char)a[i]) != lower((unsigned char)b[i]))
+			return false;
+	return true;
+}
+
 /* Does a Connection header list `name`? */
 static bool connection_names(const char *name, size_t name_len, const struct http_header *headers,
 			     size_t n)
@@ -110,11 +121,15 @@ static int finish(struct out *o, size_t *out_len, const char **reason)
 	return 0;
 }
 
-int kp_rewrite_request(const struct http_request *req, const struct kp_target *t, char *out,
-		       size_t outsz, size_t *out_len, const char **reason)
+int kp_rewrite_request(const struct http_request *req, const struct kp_target *t,
+		       const struct kp_rewrite_opts *opts, char *out, size_t outsz, size_t *out_len,
+		       const char **reason)
 {
+	static const struct kp_rewrite_opts plain = { 0 };
 	struct out o = { .buf = out, .cap = outsz };
 
+	if (!opts)
+		opts = &plain;
 	if (check_connection(req->headers, req->n_headers, reason) < 0)
 		return -1;
 	puts_(&o, req->method);
@@ -127,15 +142,26 @@ int kp_rewrite_request(const struct http_request *req, const struct kp_target *t
 	put(&o, t->authority, t->authority_len);
 	put(&o, "\r\n", 2);
 	o.headers++;
+	if (opts->set_name) {
+		puts_(&o, opts->set_name);
+		put(&o, ": ", 2);
+		puts_(&o, opts->set_value);
+		put(&o, "\r\n", 2);
+		o.headers++;
+	}
 	for (size_t i = 0; i < req->n_headers; i++) {
 		const struct http_header *h = &req->headers[i];
 		if (equal_nocase(h->name, h->name_len, "host") ||
+		    (opts->set_name && equal_nocase_str(h->name, h->name_len, opts->set_name)) ||
 		    kp_is_hop_by_hop(h->name, h->name_len, req->headers, req->n_headers))
 			continue;
 		put_header(&o, h);
 	}
-	puts_(&o, "Connection: close\r\n\r\n");
-	o.headers++;
+	if (!opts->persistent || !req->keep_alive) {
+		puts_(&o, "Connection: close\r\n");
+		o.headers++;
+	}
+	put(&o, "\r\n", 2);
 	return finish(&o, out_len, reason);
 }
 

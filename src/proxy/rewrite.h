@@ -14,9 +14,14 @@
  *
  * Request: "METHOD path HTTP/1.x" (the client's version, so an HTTP/1.0
  * client's server never answers chunked), "Host: <target authority>" first, the
- * end-to-end headers in order (the client's Host dropped), "Connection: close"
- * (one upstream connection per request). Content-Length / Transfer-Encoding
- * are kept: the body is forwarded as it came.
+ * end-to-end headers in order (the client's Host dropped), then
+ * "Connection: close" unless `opts->persistent` (NULL opts: all off) (plain HTTP: one upstream
+ * connection per request; inside an intercepted tunnel the upstream
+ * connection is kept unless the client asked for close). With `opts->set_name`
+ * every header of that name is dropped and "set_name: set_value" added after
+ * Host (credential injection: set_value is trusted, never client bytes).
+ * Content-Length / Transfer-Encoding are kept: the body is forwarded as it
+ * came.
  *
  * Response: "HTTP/1.1 STATUS REASON", the end-to-end headers in order, and
  * "Connection: close" when `client_keep_alive` is false (nothing otherwise:
@@ -38,8 +43,15 @@
 bool kp_is_hop_by_hop(const char *name, size_t name_len, const struct http_header *headers,
 		      size_t n_headers);
 
-int kp_rewrite_request(const struct http_request *req, const struct kp_target *t, char *out,
-		       size_t outsz, size_t *out_len, const char **reason);
+struct kp_rewrite_opts {
+	bool persistent;
+	const char *set_name;  /* NULL: nothing injected */
+	const char *set_value;
+};
+
+int kp_rewrite_request(const struct http_request *req, const struct kp_target *t,
+		       const struct kp_rewrite_opts *opts, char *out, size_t outsz, size_t *out_len,
+		       const char **reason);
 int kp_rewrite_response(const struct http_response *resp, bool client_keep_alive, char *out,
 			size_t outsz, size_t *out_len, const char **reason);
 

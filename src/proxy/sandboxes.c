@@ -173,6 +173,8 @@ static void sandbox_remove(struct kp_worker *w, struct kp_sandbox *sb)
 		kp_conn_close(sb->conns, "sandbox removed");
 	listeners_close(sb);
 	kp_policy_ref_put(sb->policy);
+	kp_ca_free(sb->ca);
+	sb->ca = NULL;
 	for (struct kp_sandbox **p = &w->sandboxes; *p; p = &(*p)->next) {
 		if (*p == sb) {
 			*p = sb->next;
@@ -202,13 +204,23 @@ int kp_sandbox_apply(struct kp_worker *w, struct kp_command *cmd, int *fds, size
 
 	switch (cmd->op) {
 	case KP_OP_SANDBOX: {
+		struct kp_ca *ca = NULL;
+		if (cmd->ca_cert) {
+			ca = kp_ca_new(cmd->ca_cert, strlen(cmd->ca_cert), cmd->ca_key,
+				       strlen(cmd->ca_key), err);
+			if (!ca)
+				return -1;
+		}
 		struct kp_policy_ref *ref = policy_ref_new(cmd, err);
-		if (!ref)
+		if (!ref) {
+			kp_ca_free(ca);
 			return -1;
+		}
 		if (!sb) {
 			sb = calloc(1, sizeof(*sb));
 			if (!sb) {
 				kp_policy_ref_put(ref);
+				kp_ca_free(ca);
 				return kn_fail(err, "out of memory");
 			}
 			sb->w = w;
@@ -220,6 +232,8 @@ int kp_sandbox_apply(struct kp_worker *w, struct kp_command *cmd, int *fds, size
 		}
 		sb->slot = cmd->slot;
 		sb->policy = ref;
+		kp_ca_free(sb->ca);
+		sb->ca = ca;
 		return listeners_take(w, sb, fds, n_fds, err);
 	}
 	case KP_OP_POLICY: {

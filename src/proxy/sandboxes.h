@@ -4,7 +4,8 @@
  * Contract (worker thread only):
  *   kp_sandbox_apply   applies one command from the master: "sandbox" adds the
  *                      sandbox or replaces its listeners (the old ones closed)
- *                      and policy; "policy" replaces the policy; "remove"
+ *                      policy and CA (the CA is parsed here: tls.h); "policy"
+ *                      replaces the policy; "remove"
  *                      closes its listeners and every connection, then frees
  *                      it. Listener fds are taken over (closed on failure too).
  *   Policies are reference-counted: a request holds the policy that was in
@@ -21,6 +22,7 @@
 #include "policy/policy.h"
 #include "proxy/control.h"
 #include "proxy/loop.h"
+#include "proxy/tls.h"
 #include "proxy/worker.h"
 
 struct kp_policy_ref {
@@ -39,6 +41,7 @@ struct kp_sandbox {
 	char name[KP_SANDBOX_NAME_MAX + 1];
 	int slot;
 	struct kp_policy_ref *policy;
+	struct kp_ca *ca; /* NULL: CONNECTs are plain tunnels */
 	struct kp_listener listeners[2];
 	size_t nlisteners;
 	struct kp_conn *conns; /* linked through sb_next / sb_prev */

@@ -4,6 +4,7 @@
 #include "proxy/worker.h"
 
 #include <errno.h>
+#include <openssl/crypto.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
@@ -184,6 +185,7 @@ static void command_ready(struct kp_watch *cw, uint32_t events)
 	}
 	struct kp_command cmd;
 	int rc = kp_command_parse(buf, (size_t)n, n_fds, true, &cmd, &err);
+	OPENSSL_cleanse(buf, (size_t)n); /* it may hold a CA key */
 	if (rc == 0) {
 		rc = kp_sandbox_apply(w, &cmd, fds, n_fds, &err);
 		kp_command_free(&cmd);
@@ -212,12 +214,14 @@ static void resolver_ready(struct kp_watch *rw, uint32_t events)
 static void after_batch(void *arg)
 {
 	struct kp_worker *w = arg;
+	kp_conn_run_kicks(w);
 	kp_conn_reap(w);
 	kp_sandboxes_reap(w);
 }
 
-void kp_worker_main(const struct kp_options *opt, const struct kp_hosts *hosts, int index,
-		    int nworkers, uint32_t *counts, int cmd_fd, int log_fd)
+void kp_worker_main(const struct kp_options *opt, const struct kp_hosts *hosts,
+		    struct kp_tls *tls, int index, int nworkers, uint32_t *counts, int cmd_fd,
+		    int log_fd)
 {
 	static struct kp_worker worker;
 	struct kp_worker *w = &worker;
@@ -226,6 +230,7 @@ void kp_worker_main(const struct kp_options *opt, const struct kp_hosts *hosts, 
 
 	w->opt = opt;
 	w->hosts = hosts;
+	w->tls = tls;
 	w->index = index;
 	w->nworkers = nworkers;
 	w->counts = counts;
@@ -254,7 +259,8 @@ void kp_worker_main(const struct kp_options *opt, const struct kp_hosts *hosts, 
 	}
 	log_debug("worker %d: serving (fd limit %zu)", index, w->fd_limit);
 	for (;;) {
-		if (kp_loop_run_once(&w->loop, -1, &err) < 0) {
+		/* Kicked connections have bytes waiting inside TLS: poll, don't sleep. */
+		if (kp_loop_run_once(&w->loop, w->kicks ? 0 : -1, &err) < 0) {
 			log_error("worker %d: %s", index, err.msg);
 			_exit(1);
 		}

@@ -29,6 +29,7 @@
 #include "proxy/loop.h"
 #include "proxy/options.h"
 #include "proxy/resolve.h"
+#include "proxy/tls.h"
 
 struct kp_conn;
 struct kp_sandbox;
@@ -41,6 +42,7 @@ struct kp_pipe {
 struct kp_worker {
 	const struct kp_options *opt;
 	const struct kp_hosts *hosts;
+	struct kp_tls *tls;
 	int index, nworkers;
 	uint32_t *counts; /* nworkers x KP_MAX_SANDBOXES, shared */
 
@@ -62,14 +64,16 @@ struct kp_worker {
 	size_t pipe_pool_n;
 	struct kp_conn *pipe_wait_head, *pipe_wait_tail;
 	struct kp_conn *graveyard; /* closed this batch, freed after it */
+	struct kp_conn *kicks;     /* to run again after this batch (conn.h) */
 	struct kp_sandbox *dead_sandboxes; /* removed this batch, likewise */
 
 	uint64_t refused_full;     /* 503s for the per-sandbox limit */
 	uint64_t last_refusal_report_ms;
 };
 
-void kp_worker_main(const struct kp_options *opt, const struct kp_hosts *hosts, int index,
-		    int nworkers, uint32_t *counts, int cmd_fd, int log_fd) __attribute__((noreturn));
+void kp_worker_main(const struct kp_options *opt, const struct kp_hosts *hosts,
+		    struct kp_tls *tls, int index, int nworkers, uint32_t *counts, int cmd_fd,
+		    int log_fd) __attribute__((noreturn));
 
 /* Budget questions (see the top). */
 bool kp_worker_conn_fits(const struct kp_worker *w);

@@ -117,7 +117,7 @@ static void fuzz_targets(const struct http_request *req)
 
 	static char out[HTTP_MAX_HEAD + 1];
 	size_t out_len = 0;
-	if (kp_rewrite_request(req, &t, out, sizeof(out), &out_len, &reason) < 0) {
+	if (kp_rewrite_request(req, &t, NULL, out, sizeof(out), &out_len, &reason) < 0) {
 		ASSERT(reason != NULL);
 		if (strstr(reason, "framing"))
 			ASSERT(names_framing(req->headers, req->n_headers));

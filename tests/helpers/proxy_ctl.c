@@ -10,6 +10,9 @@
  *                              print "port N", send {"op":"sandbox",...} with
  *                              the listener, print the proxy's answer
  *   sandbox6 NAME PORT POLICY  the same with a second listener on [::1]:PORT
+ *   sandboxca NAME PORT CERT KEY POLICY
+ *                              like sandbox, with "ca" made of the PEM files
+ *                              CERT and KEY (TLS interception)
  *   policy NAME POLICY         send {"op":"policy",...}, print the answer
  *   remove NAME                send {"op":"remove",...}, print the answer
  *   raw JSON                   send JSON as it is, print the answer
@@ -195,6 +198,31 @@ static void quit(void)
 	exit(0);
 }
 
+/* A PEM file as a JSON string body: newlines escaped (PEM has no quotes or
+ * backslashes). NULL when unreadable or too large. */
+static char *pem_json(const char *path)
+{
+	static char out[2][20000];
+	static int which;
+	char *o = out[which++ % 2];
+	FILE *f = fopen(path, "r");
+	if (!f)
+		return NULL;
+	size_t n = 0;
+	int ch;
+	while ((ch = fgetc(f)) != EOF && n + 3 < sizeof(out[0])) {
+		if (ch == '\n') {
+			o[n++] = '\\';
+			o[n++] = 'n';
+		} else if (ch != '\r') {
+			o[n++] = (char)ch;
+		}
+	}
+	fclose(f);
+	o[n] = '\0';
+	return ch == EOF ? o : NULL;
+}
+
 int main(int argc, char **argv)
 {
 	static char line[MSG_MAX + 64], msg[MSG_MAX + 256];
@@ -213,11 +241,21 @@ int main(int argc, char **argv)
 		char *cmd = strtok(line, " ");
 		if (!cmd)
 			continue;
-		if (strcmp(cmd, "sandbox") == 0 || strcmp(cmd, "sandbox6") == 0) {
+		if (strcmp(cmd, "sandbox") == 0 || strcmp(cmd, "sandbox6") == 0 ||
+		    strcmp(cmd, "sandboxca") == 0) {
 			char *name = strtok(NULL, " "), *port = strtok(NULL, " ");
+			char *cert = NULL, *key = NULL, ca[45000] = "";
+			if (strcmp(cmd, "sandboxca") == 0) {
+				char *cert_path = strtok(NULL, " "), *key_path = strtok(NULL, " ");
+				cert = cert_path ? pem_json(cert_path) : NULL;
+				key = key_path ? pem_json(key_path) : NULL;
+				if (cert && key)
+					snprintf(ca, sizeof(ca), ",\"ca\":{\"cert\":\"%s\",\"key\":\"%s\"}",
+						 cert, key);
+			}
 			char *policy = strtok(NULL, "");
-			if (!name || !port || !policy) {
-				printf("usage: sandbox NAME PORT POLICY\n");
+			if (!name || !port || !policy || (strcmp(cmd, "sandboxca") == 0 && !ca[0])) {
+				printf("usage: sandbox NAME PORT POLICY | sandboxca NAME PORT CERT KEY POLICY\n");
 				fflush(stdout);
 				continue;
 			}
@@ -228,8 +266,8 @@ int main(int argc, char **argv)
 			nlisteners += (size_t)nfds;
 			printf("port %d\n", bound_port(fds[0]));
 			fflush(stdout);
-			snprintf(msg, sizeof(msg), "{\"op\":\"sandbox\",\"name\":\"%s\",\"policy\":%s}",
-				 name, policy);
+			snprintf(msg, sizeof(msg), "{\"op\":\"sandbox\",\"name\":\"%s\",\"policy\":%s%s}",
+				 name, policy, ca);
 			if (send_msg(msg, fds, nfds) < 0)
 				die("sendmsg");
 			print_answer();

@@ -17,6 +17,10 @@
 #   upstream_start            the HTTP test server (upstream.py): sets $UP_PORT
 #   tls_upstream_start        the same over TLS with a certificate for
 #                             allowed.test ($T/ca.pem): sets $TLS_PORT
+#   make_ca NAME, make_leaf CA NAME SAN, tls_server_start NAME
+#                             test CAs, certificates and TLS servers (below)
+#   sandbox_ca NAME CA POLICY a sandbox whose CONNECTs are intercepted with
+#                             the CA $T/CA.crt
 #   raw PORT                  send stdin to 127.0.0.1:PORT as it is, print the
 #                             answer's status line (or "closed")
 #   raw_all PORT              the same, every status line until the close
@@ -224,3 +228,40 @@ EOF
 raw() { python3 "$T/raw.py" "$1"; }
 # Every status line of everything the proxy sends until it closes (5 s at most).
 raw_all() { python3 "$T/raw.py" "$1" all; }
+
+# make_ca NAME: a P-256 CA in $T/NAME.crt and $T/NAME.key.
+make_ca() {
+	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 \
+		-subj "/CN=kennel test $1" -addext basicConstraints=critical,CA:TRUE \
+		-addext keyUsage=critical,keyCertSign,cRLSign \
+		-keyout "$T/$1.key" -out "$T/$1.crt" >/dev/null 2>&1 || { echo "FAIL make_ca $1"; exit 1; }
+}
+
+# make_leaf CA NAME SAN: a server certificate $T/NAME.crt (+ .key) signed by
+# $T/CA.crt for the subjectAltName SAN ("DNS:a.test,IP:127.0.0.1").
+make_leaf() {
+	openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj "/CN=$2" \
+		-keyout "$T/$2.key" -out "$T/$2.csr" >/dev/null 2>&1 &&
+	printf 'subjectAltName=%s\n' "$3" >"$T/$2.ext" &&
+	openssl x509 -req -in "$T/$2.csr" -CA "$T/$1.crt" -CAkey "$T/$1.key" -CAcreateserial \
+		-days 2 -extfile "$T/$2.ext" -out "$T/$2.crt" >/dev/null 2>&1 ||
+		{ echo "FAIL make_leaf $2"; exit 1; }
+}
+
+# tls_server_start NAME: upstream.py over TLS with $T/NAME.crt; sets $TLS_PORT.
+tls_server_start() {
+	rm -f "$T/$1.port"
+	python3 "$T/upstream.py" "$T/$1.port" "$T/$1.crt" "$T/$1.key" 2>>"$T/upstream.err" &
+	BG_PIDS+=($!)
+	wait_port_file "$T/$1.port"
+	TLS_PORT=$(cat "$T/$1.port")
+}
+
+# sandbox_ca NAME CA POLICY: like sandbox, with $T/CA.crt/.key as its CA.
+sandbox_ca() {
+	local name=$1 ca=$2 policy=$3 line
+	echo "sandboxca $name 0 $T/$ca.crt $T/$ca.key $policy" >&"${CTL[1]}"
+	read -t 20 -r line <&"${CTL[0]}"
+	SB_PORT=${line#port }
+	read -t 20 -r ANSWER <&"${CTL[0]}"
+}

@@ -109,7 +109,7 @@ static int rewrite(const char *head, const char *target, char *out, size_t outsz
 		return -2;
 	if (kp_target_absolute(target, strlen(target), &t, reason) < 0)
 		return -3;
-	if (kp_rewrite_request(&req, &t, out, outsz, &len, reason) < 0)
+	if (kp_rewrite_request(&req, &t, NULL, out, outsz, &len, reason) < 0)
 		return -1;
 	out[len] = '\0';
 	return http_parse_request_head(out, len, again, reason) == (ssize_t)len ? 0 : -4;
