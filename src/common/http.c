@@ -92,6 +92,16 @@ static int is_tchar(unsigned char c) { return tchar_table[c]; }
 
 static int is_vchar(unsigned char c) { return c >= 0x21 && c <= 0x7e; }
 
+int http_is_token(const char *s, size_t len)
+{
+	if (len == 0)
+		return 0;
+	for (size_t i = 0; i < len; i++)
+		if (!is_tchar((unsigned char)s[i]))
+			return 0;
+	return 1;
+}
+
 /* field-vchar, SP or HTAB: everything a header value may hold. */
 static int is_field_char(unsigned char c)
 {

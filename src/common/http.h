@@ -82,6 +82,9 @@ const struct http_header *http_header_find(const struct http_header *headers, si
 /* Does the comma-separated header value list contain `token` (case-insensitive)? */
 int http_value_has_token(const char *value, size_t len, const char *token);
 
+/* Is s[0..len) a token (RFC 9110 5.6.2: a method or field name), len >= 1? */
+int http_is_token(const char *s, size_t len);
+
 /* Incremental chunked-body decoder. Decodes in place: call with the bytes
  * received so far; it moves payload bytes to the front of `buf`, sets *out_len,
  * and returns the number of input bytes consumed (>= 0), or -1 on a malformed

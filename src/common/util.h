@@ -3,7 +3,8 @@
  * Contract: header-only. `_cleanup_free_` frees a pointer, `_cleanup_close_` closes
  * an fd (ignores -1), `_cleanup_fclose_` closes a FILE*, when the variable leaves
  * scope. `steal_pointer(&p)` / `steal_fd(&fd)` hand ownership out and disarm the
- * cleanup. Style taken from bubblewrap's utils.h and systemd's macro.h. */
+ * cleanup; `_cleanup_wipe_free_` frees with kn_wipe_free (wipe.h). Style
+ * taken from bubblewrap's utils.h and systemd's macro.h. */
 #ifndef KENNEL_UTIL_H
 #define KENNEL_UTIL_H
 
@@ -11,6 +12,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <unistd.h>
+
+#include "common/wipe.h"
 
 static inline void kn_freep(void *p) { free(*(void **)p); }
 static inline void kn_closep(int *fd)
@@ -27,7 +30,10 @@ static inline void kn_fclosep(FILE **f)
 		fclose(*f);
 }
 
+static inline void kn_wipe_freep(void *p) { kn_wipe_free(*(void **)p); }
+
 #define _cleanup_free_ __attribute__((cleanup(kn_freep)))
+#define _cleanup_wipe_free_ __attribute__((cleanup(kn_wipe_freep)))
 #define _cleanup_close_ __attribute__((cleanup(kn_closep)))
 #define _cleanup_fclose_ __attribute__((cleanup(kn_fclosep)))
 

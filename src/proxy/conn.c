@@ -4,6 +4,7 @@
 #include "proxy/conn.h"
 
 #include <errno.h>
+#include <openssl/crypto.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <stddef.h>
@@ -50,6 +51,7 @@ static void record_begin(struct kp_conn *c, const char *method)
 
 	free(r->host);
 	free(r->rule);
+	free(r->secrets);
 	*r = (struct kp_record){
 		.active = true,
 		.wall_ms = kp_wall_ms(),
@@ -63,6 +65,21 @@ static void record_rule(struct kp_conn *c, const char *rule)
 {
 	free(c->rec.rule);
 	c->rec.rule = strdup(rule);
+}
+
+/* The names of the secrets injected, for the decision line. */
+static void record_secrets(struct kp_conn *c, const struct kp_inject *inject, size_t n)
+{
+	size_t len = 0;
+	for (size_t k = 0; k < n; k++)
+		len += strlen(inject[k].secret) + 1;
+	free(c->rec.secrets);
+	c->rec.secrets = NULL;
+	if (!n || !(c->rec.secrets = malloc(len)))
+		return;
+	char *p = c->rec.secrets;
+	for (size_t k = 0; k < n; k++)
+		p += sprintf(p, "%s%s", k ? "," : "", inject[k].secret);
 }
 
 static void record_write(struct kp_conn *c)
@@ -86,6 +103,7 @@ static void record_write(struct kp_conn *c)
 		.bytes_down = r->bytes_down,
 		.duration_ms = c->w->loop.now_ms - r->start_ms,
 		.intercepted = r->intercepted,
+		.secrets = r->secrets,
 		.error = r->error,
 	};
 	size_t n = kp_decision_format(&d, line, sizeof(line));
@@ -100,7 +118,8 @@ static void record_write(struct kp_conn *c)
 		  (unsigned long long)r->bytes_down, r->error ? ": " : "", r->error ? r->error : "");
 	free(r->host);
 	free(r->rule);
-	r->host = r->rule = NULL;
+	free(r->secrets);
+	r->host = r->rule = r->secrets = NULL;
 	r->active = false;
 }
 
@@ -481,21 +500,31 @@ static int prepare_exchange(struct kp_conn *c, const struct http_request *req,
 {
 	struct kp_exchange *x = &c->rq->ex;
 	const char *reason = NULL;
+	size_t len = 0;
 
-	x->uphead = malloc(HTTP_MAX_HEAD);
+	char *big = malloc(HTTP_MAX_HEAD);
+	if (!big) {
+		kp_conn_close(c, "out of memory");
+		return -1;
+	}
+	int rc = kp_rewrite_request(req, t, opts, big, HTTP_MAX_HEAD, &len, &reason);
+	/* Kept at its exact size; the scratch copy is wiped, since it may hold an
+	 * injected secret (realloc could leave one behind in freed memory). */
+	x->uphead = rc == 0 ? malloc(len) : NULL;
+	if (x->uphead) {
+		memcpy(x->uphead, big, len);
+		x->uphead_len = len;
+	}
+	OPENSSL_cleanse(big, rc == 0 ? len : HTTP_MAX_HEAD);
+	free(big);
+	if (rc < 0) {
+		bad_request(c, reason);
+		return -1;
+	}
 	if (!x->uphead) {
 		kp_conn_close(c, "out of memory");
 		return -1;
 	}
-	if (kp_rewrite_request(req, t, opts, x->uphead, HTTP_MAX_HEAD, &x->uphead_len,
-			       &reason) < 0) {
-		bad_request(c, reason);
-		return -1;
-	}
-	/* Keep only what the head needs for the rest of the exchange. */
-	char *fit = realloc(x->uphead, x->uphead_len);
-	if (fit)
-		x->uphead = fit;
 	if (req->chunked) {
 		x->req_mode = KP_BODY_CHUNKED;
 	} else if (req->content_length > 0) {
@@ -571,7 +600,12 @@ static void mitm_request(struct kp_conn *c, const struct http_request *req, size
 		kp_conn_reply(c, 403, KP_DECISION_BLOCK, "blocked by policy", d.rule, NULL);
 		return;
 	}
-	struct kp_rewrite_opts opts = { .persistent = true };
+	/* The upstream's certificate was verified before the tunnel opened and
+	 * the policy allowed this request: only now may a secret go out. */
+	struct kp_inject inject[KP_INJECT_MAX];
+	struct kp_rewrite_opts opts = { .persistent = true, .set = inject };
+	opts.n_set = kp_secrets_match(c->w->secrets, c->sb->name, m->host, m->port, inject);
+	record_secrets(c, inject, opts.n_set);
 	if (prepare_exchange(c, req, &t, &opts) < 0)
 		return;
 	kp_buf_consume(&c->in, head_len); /* req points into it: unused from here */

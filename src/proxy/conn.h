@@ -84,6 +84,7 @@ struct kp_record {
 	char method[HTTP_MAX_METHOD + 1];
 	char *host;        /* heap */
 	char *rule;        /* heap */
+	char *secrets;     /* heap: names of the secrets injected, comma-separated */
 	const char *error; /* static */
 	uint16_t port;
 	bool has_addr;

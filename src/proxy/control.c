@@ -21,9 +21,11 @@ const char *kp_op_name(enum kp_op op)
 	case KP_OP_POLICY:
 		return "policy";
 	case KP_OP_REMOVE:
+		return "remove";
+	case KP_OP_SECRETS:
 		break;
 	}
-	return "remove";
+	return "secrets";
 }
 
 static int parse_op(const char *s, enum kp_op *op)
@@ -34,6 +36,8 @@ static int parse_op(const char *s, enum kp_op *op)
 		*op = KP_OP_POLICY;
 	else if (strcmp(s, "remove") == 0)
 		*op = KP_OP_REMOVE;
+	else if (strcmp(s, "secrets") == 0)
+		*op = KP_OP_SECRETS;
 	else
 		return -1;
 	return 0;
@@ -60,9 +64,15 @@ static int check_keys(json_t *obj, enum kp_op op, bool from_master, kn_error *er
 	json_t *value;
 
 	json_object_foreach(obj, key, value) {
-		if (strcmp(key, "op") == 0 || strcmp(key, "name") == 0)
+		if (strcmp(key, "op") == 0)
 			continue;
-		if (strcmp(key, "policy") == 0 && op != KP_OP_REMOVE)
+		if (op == KP_OP_SECRETS) {
+			if (strcmp(key, "secrets") == 0)
+				continue;
+		} else if (strcmp(key, "name") == 0) {
+			continue;
+		}
+		if (strcmp(key, "policy") == 0 && op != KP_OP_REMOVE && op != KP_OP_SECRETS)
 			continue;
 		if (strcmp(key, "ca") == 0 && op == KP_OP_SANDBOX)
 			continue;
@@ -107,6 +117,12 @@ static int parse_object(json_t *obj, size_t n_fds, bool from_master, struct kp_c
 		return kn_fail(err, "unknown op \"%s\"", json_string_value(op));
 	if (check_keys(obj, cmd->op, from_master, err) < 0)
 		return -1;
+	if (cmd->op == KP_OP_SECRETS) {
+		if (n_fds != 0)
+			return kn_fail(err, "a secrets message takes no fds, got %zu", n_fds);
+		cmd->secrets = kp_secrets_parse(json_object_get(obj, "secrets"), err);
+		return cmd->secrets ? 0 : -1;
+	}
 	if (check_name(json_object_get(obj, "name"), cmd->name, err) < 0)
 		return -1;
 
@@ -174,6 +190,8 @@ void kp_command_free(struct kp_command *cmd)
 	free(cmd->ca_cert);
 	kp_key_free(cmd->ca_key);
 	cmd->ca_cert = cmd->ca_key = NULL;
+	kp_secrets_free(cmd->secrets);
+	cmd->secrets = NULL;
 }
 
 static char *dump(json_t *obj)
@@ -187,6 +205,10 @@ static char *dump(json_t *obj)
 
 char *kp_command_for_worker(const struct kp_command *cmd, int slot)
 {
+	if (cmd->op == KP_OP_SECRETS) {
+		json_t *arr = kp_secrets_to_json(cmd->secrets);
+		return arr ? dump(json_pack("{s:s, s:o}", "op", "secrets", "secrets", arr)) : NULL;
+	}
 	json_t *obj = json_pack("{s:s, s:s, s:i}", "op", kp_op_name(cmd->op), "name", cmd->name,
 				"slot", slot);
 	if (!obj)

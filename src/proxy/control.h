@@ -8,6 +8,8 @@
  *       sandbox  op, name, policy [, ca]   + 1 or 2 fds
  *       policy   op, name, policy   + no fd
  *       remove   op, name           + no fd
+ *       secrets  op, secrets        + no fd (the whole credential table,
+ *                                    secrets.h; replaces the previous one)
  *     plus "slot" (0..KP_MAX_SANDBOXES-1, required) when `from_master`;
  *   - name: 1..KP_SANDBOX_NAME_MAX bytes of printable ASCII (it is a log field
  *     and a table key);
@@ -32,11 +34,13 @@
 #include "common/error.h"
 #include "policy/policy.h"
 #include "proxy/limits.h"
+#include "proxy/secrets.h"
 
 enum kp_op {
 	KP_OP_SANDBOX,
 	KP_OP_POLICY,
 	KP_OP_REMOVE,
+	KP_OP_SECRETS,
 };
 
 struct kp_command {
@@ -46,6 +50,7 @@ struct kp_command {
 	bool has_policy;
 	struct kn_policy policy;
 	char *ca_cert, *ca_key; /* NUL-terminated PEM, or NULL */
+	struct kp_secrets *secrets; /* KP_OP_SECRETS */
 };
 
 int kp_command_parse(const char *buf, size_t len, size_t n_fds, bool from_master,

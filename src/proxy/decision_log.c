@@ -4,6 +4,7 @@
  * The line is written by hand rather than through jansson: every string field
  * is reduced to printable ASCII first (so the JSON is valid whatever a client
  * sent as a host), and the writer needs no allocation per request. */
+#define _GNU_SOURCE /* strchrnul */
 #include "proxy/decision_log.h"
 
 #include <errno.h>
@@ -132,6 +133,20 @@ size_t kp_decision_format(const struct kp_decision_record *r, char *buf, size_t 
 	     r->bytes_up, r->bytes_down, r->duration_ms);
 	if (r->intercepted)
 		put(&l, ",\"tls\":\"intercepted\"", 20);
+	if (r->secrets) {
+		put(&l, ",\"secrets\":[", 12);
+		const char *p = r->secrets;
+		while (*p) {
+			const char *end = strchrnul(p, ',');
+			char name[128]; /* secret names are at most 64 bytes */
+			snprintf(name, sizeof(name), "%.*s", (int)(end - p), p);
+			if (p != r->secrets)
+				put(&l, ",", 1);
+			put_string(&l, name);
+			p = *end ? end + 1 : end;
+		}
+		put(&l, "]", 1);
+	}
 	if (r->error) {
 		put(&l, ",\"error\":", 9);
 		put_string(&l, r->error);

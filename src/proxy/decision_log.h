@@ -21,6 +21,8 @@
  *   duration_ms from the request to the end of the tunnel or exchange
  *   tls         "intercepted" for an intercepted CONNECT and for each request
  *               read inside it (absent otherwise)
+ *   secrets     the names of the secrets injected into the request, an array
+ *               (absent when none): names only, never a value
  *   error       only when something went wrong: a short static reason
  * It never holds a body or any header value. Returns the length, or 0 when the
  * line does not fit in `bufsz` (KP_LOG_LINE_MAX always fits).
@@ -61,6 +63,7 @@ struct kp_decision_record {
 	uint64_t bytes_up, bytes_down;
 	uint64_t duration_ms;
 	bool intercepted;
+	const char *secrets;    /* comma-separated names, NULL: none */
 	const char *error;      /* NULL: none */
 };
 

@@ -10,6 +10,7 @@
 #include "proxy/forward.h"
 
 #include <errno.h>
+#include <openssl/crypto.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -39,6 +40,8 @@ struct pump_error {
 
 void kp_exchange_free(struct kp_exchange *x)
 {
+	if (x->uphead)
+		OPENSSL_cleanse(x->uphead, x->uphead_len); /* may hold an injected secret */
 	free(x->uphead);
 	free(x->chead);
 	free(x->scratch);

@@ -156,8 +156,9 @@
 /* Lines a worker holds while the master is slow to take them; past it, lines
  * are dropped and the drop is reported on stderr. */
 #define KP_LOG_QUEUE_MAX (1024 * 1024)
-/* One decision line: the longest fields are a host (253), a rule (384) and a
- * sandbox name (128), all JSON-escaped at most 6x. */
+/* One decision line: the longest fields are a host (253), a rule (384), a
+ * sandbox name (128) and up to four secret names (64 each), all JSON-escaped
+ * at most 6x. */
 #define KP_LOG_LINE_MAX 8192
 
 /* ---- hosts override file ---- */

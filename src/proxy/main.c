@@ -9,6 +9,7 @@
  * serves until kenneld closes the control socket. See docs/kennel-proxy.8 and
  * docs/proxy-protocol.md. */
 #include <errno.h>
+#include <jansson.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,6 +20,7 @@
 #include "common/error.h"
 #include "common/fsutil.h"
 #include "common/log.h"
+#include "common/wipe.h"
 #include "proxy/decision_log.h"
 #include "proxy/harden.h"
 #include "proxy/hosts.h"
@@ -82,6 +84,9 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	kn_log_init("kennel-proxy", opt.debug ? KN_LOG_DEBUG : KN_LOG_INFO);
+	/* Control messages carry CA keys and secret values through jansson:
+	 * every block it frees is wiped first. */
+	json_set_alloc_funcs(malloc, kn_wipe_free);
 	/* Every send uses MSG_NOSIGNAL; this covers anything that does not. */
 	signal(SIGPIPE, SIG_IGN);
 

@@ -56,6 +56,7 @@ struct master {
 	struct worker_proc workers[KP_MAX_WORKERS];
 	uint32_t *counts;
 	struct sandbox_entry sandboxes[KP_MAX_SANDBOXES];
+	struct kp_secrets *secrets; /* the credential table, or NULL */
 	uint64_t respawns[KP_RESPAWN_MAX];
 	size_t nrespawns;
 };
@@ -185,11 +186,28 @@ static int wait_reply(struct master *m, int i, uint64_t deadline, kn_error *err)
 	return 0;
 }
 
+static int send_command(struct master *m, int i, const struct kp_command *cmd, const int *fds,
+			size_t nfds, kn_error *err)
+{
+	char *text = kp_command_for_worker(cmd, cmd->slot);
+	if (!text)
+		return kn_fail(err, "out of memory");
+	size_t len = strlen(text);
+	ssize_t n = kn_send_fds(m->workers[i].cmd_fd, text, len, fds, nfds, err);
+	OPENSSL_cleanse(text, len); /* it may hold a CA key or secret values */
+	free(text);
+	return n < 0 ? kn_fail_prefix(err, "worker %d", i) : 0;
+}
+
 static int send_sandbox(struct master *m, int i, int slot, enum kp_op op, kn_error *err)
 {
-	struct sandbox_entry *e = &m->sandboxes[slot];
 	struct kp_command cmd = { .op = op, .slot = slot };
 
+	if (op == KP_OP_SECRETS) {
+		cmd.secrets = m->secrets; /* borrowed */
+		return send_command(m, i, &cmd, NULL, 0, err);
+	}
+	struct sandbox_entry *e = &m->sandboxes[slot];
 	snprintf(cmd.name, sizeof(cmd.name), "%s", e->name);
 	if (op != KP_OP_REMOVE) {
 		cmd.has_policy = true;
@@ -199,16 +217,8 @@ static int send_sandbox(struct master *m, int i, int slot, enum kp_op op, kn_err
 		cmd.ca_cert = e->ca_cert; /* borrowed */
 		cmd.ca_key = e->ca_key;
 	}
-	char *text = kp_command_for_worker(&cmd, slot);
-	if (!text)
-		return kn_fail(err, "out of memory");
-	size_t len = strlen(text);
-	ssize_t n = kn_send_fds(m->workers[i].cmd_fd, text, len,
-				op == KP_OP_SANDBOX ? e->fds : NULL,
-				op == KP_OP_SANDBOX ? e->nfds : 0, err);
-	OPENSSL_cleanse(text, len); /* it may hold the CA key */
-	free(text);
-	return n < 0 ? kn_fail_prefix(err, "worker %d", i) : 0;
+	return send_command(m, i, &cmd, op == KP_OP_SANDBOX ? e->fds : NULL,
+			    op == KP_OP_SANDBOX ? e->nfds : 0, err);
 }
 
 static int replay(struct master *m, int i, kn_error *err)
@@ -220,6 +230,9 @@ static int replay(struct master *m, int i, kn_error *err)
 		    wait_reply(m, i, kp_clock_ms() + KP_WORKER_REPLY_TIMEOUT_MS, err) < 0)
 			return -1;
 	}
+	if (m->secrets && (send_sandbox(m, i, -1, KP_OP_SECRETS, err) < 0 ||
+			   wait_reply(m, i, kp_clock_ms() + KP_WORKER_REPLY_TIMEOUT_MS, err) < 0))
+		return -1;
 	return 0;
 }
 
@@ -379,6 +392,12 @@ static int apply(struct master *m, struct kp_command *cmd, int *fds, size_t n_fd
 		fan_out(m, slot, KP_OP_POLICY);
 		return 0;
 	}
+	case KP_OP_SECRETS:
+		kp_secrets_free(m->secrets);
+		m->secrets = cmd->secrets;
+		cmd->secrets = NULL;
+		fan_out(m, -1, KP_OP_SECRETS);
+		return 0;
 	case KP_OP_REMOVE:
 		if (slot < 0)
 			return kn_fail(err, "no sandbox named \"%s\"", cmd->name);

@@ -142,17 +142,19 @@ int kp_rewrite_request(const struct http_request *req, const struct kp_target *t
 	put(&o, t->authority, t->authority_len);
 	put(&o, "\r\n", 2);
 	o.headers++;
-	if (opts->set_name) {
-		puts_(&o, opts->set_name);
+	for (size_t k = 0; k < opts->n_set; k++) {
+		puts_(&o, opts->set[k].name);
 		put(&o, ": ", 2);
-		puts_(&o, opts->set_value);
+		puts_(&o, opts->set[k].value);
 		put(&o, "\r\n", 2);
 		o.headers++;
 	}
 	for (size_t i = 0; i < req->n_headers; i++) {
 		const struct http_header *h = &req->headers[i];
-		if (equal_nocase(h->name, h->name_len, "host") ||
-		    (opts->set_name && equal_nocase_str(h->name, h->name_len, opts->set_name)) ||
+		bool replaced = false;
+		for (size_t k = 0; k < opts->n_set && !replaced; k++)
+			replaced = equal_nocase_str(h->name, h->name_len, opts->set[k].name);
+		if (replaced || equal_nocase(h->name, h->name_len, "host") ||
 		    kp_is_hop_by_hop(h->name, h->name_len, req->headers, req->n_headers))
 			continue;
 		put_header(&o, h);

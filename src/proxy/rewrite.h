@@ -17,9 +17,10 @@
  * end-to-end headers in order (the client's Host dropped), then
  * "Connection: close" unless `opts->persistent` (NULL opts: all off) (plain HTTP: one upstream
  * connection per request; inside an intercepted tunnel the upstream
- * connection is kept unless the client asked for close). With `opts->set_name`
- * every header of that name is dropped and "set_name: set_value" added after
- * Host (credential injection: set_value is trusted, never client bytes).
+ * connection is kept unless the client asked for close). For each of
+ * `opts->set` every header of that name is dropped and "name: value" added
+ * after Host (credential injection: the value is trusted, never client
+ * bytes).
  * Content-Length / Transfer-Encoding are kept: the body is forwarded as it
  * came.
  *
@@ -38,6 +39,7 @@
 
 #include "common/http.h"
 #include "proxy/request.h"
+#include "proxy/secrets.h"
 
 /* Is header `name` hop-by-hop for a message with these headers? */
 bool kp_is_hop_by_hop(const char *name, size_t name_len, const struct http_header *headers,
@@ -45,8 +47,8 @@ bool kp_is_hop_by_hop(const char *name, size_t name_len, const struct http_heade
 
 struct kp_rewrite_opts {
 	bool persistent;
-	const char *set_name;  /* NULL: nothing injected */
-	const char *set_value;
+	const struct kp_inject *set; /* headers to set (secrets.h) */
+	size_t n_set;
 };
 
 int kp_rewrite_request(const struct http_request *req, const struct kp_target *t,

@@ -251,6 +251,13 @@ int kp_sandbox_apply(struct kp_worker *w, struct kp_command *cmd, int *fds, size
 			return kn_fail(err, "no sandbox named \"%s\"", cmd->name);
 		sandbox_remove(w, sb);
 		return 0;
+	case KP_OP_SECRETS:
+		/* Requests copy what they inject into their upstream head at once,
+		 * so the old table can go now. */
+		kp_secrets_free(w->secrets);
+		w->secrets = cmd->secrets;
+		cmd->secrets = NULL;
+		return 0;
 	}
 	return kn_fail(err, "unknown op");
 }

@@ -7,7 +7,7 @@
  *                      policy and CA (the CA is parsed here: tls.h); "policy"
  *                      replaces the policy; "remove"
  *                      closes its listeners and every connection, then frees
- *                      it. Listener fds are taken over (closed on failure too).
+ *                      it; "secrets" replaces the worker's credential table. Listener fds are taken over (closed on failure too).
  *   Policies are reference-counted: a request holds the policy that was in
  *   force when it was read until its decision is complete, so a policy message
  *   applies to every request read after it, never half of one.

@@ -29,6 +29,7 @@
 #include "proxy/loop.h"
 #include "proxy/options.h"
 #include "proxy/resolve.h"
+#include "proxy/secrets.h"
 #include "proxy/tls.h"
 
 struct kp_conn;
@@ -56,6 +57,7 @@ struct kp_worker {
 	struct kp_watch resolver_w;
 
 	struct kp_sandbox *sandboxes;
+	struct kp_secrets *secrets; /* credentials to inject (secrets.h) */
 	size_t nconns, npipes, nlisteners;
 	size_t fd_limit;
 	bool accepting;

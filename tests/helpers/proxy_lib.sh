@@ -113,7 +113,7 @@ wait_log_lines() {
 }
 
 # A small HTTP/1.1 server: /hello, /headers (request header names, one per
-# line), /echo (the request body back), /chunked, /close (close-delimited),
+# line), /values ("name: value" of every request header), /echo (the request body back), /chunked, /close (close-delimited),
 # /slow (answers after 3 s); HEAD and 100-continue work as http.server does.
 cat >"$T/upstream.py" <<'EOF'
 import http.server, socketserver, ssl, sys, time
@@ -141,7 +141,9 @@ class H(http.server.BaseHTTPRequestHandler):
         return self.rfile.read(int(self.headers.get("Content-Length", "0")))
     def handle_one(self):
         p = self.path
-        if p.startswith("/headers"):
+        if p.startswith("/values"):
+            self.send_body("".join("%s: %s\n" % (k.lower(), v) for k, v in self.headers.items()).encode())
+        elif p.startswith("/headers"):
             self.send_body(("\n".join(k.lower() for k in self.headers.keys()) + "\n").encode())
         elif p.startswith("/echo"):
             self.send_body(self.read_body())
