@@ -603,11 +603,16 @@ static void mitm_request(struct kp_conn *c, const struct http_request *req, size
 	/* The upstream's certificate was verified before the tunnel opened and
 	 * the policy allowed this request: only now may a secret go out. */
 	struct kp_inject inject[KP_INJECT_MAX];
-	struct kp_rewrite_opts opts = { .persistent = true, .set = inject };
+	struct kp_rewrite_opts opts = {
+		.persistent = true,
+		.websocket = kp_wants_websocket(req),
+		.set = inject,
+	};
 	opts.n_set = kp_secrets_match(c->w->secrets, c->sb->name, m->host, m->port, inject);
 	record_secrets(c, inject, opts.n_set);
 	if (prepare_exchange(c, req, &t, &opts) < 0)
 		return;
+	c->rq->ex.websocket = opts.websocket;
 	kp_buf_consume(&c->in, head_len); /* req points into it: unused from here */
 	if (!c->mitm->up_ssl) {
 		kp_conn_reply(c, 502, KP_DECISION_ERROR, "bad gateway: upstream connection lost",

@@ -27,6 +27,7 @@
 enum pump_result {
 	PUMP_OK,
 	PUMP_CLIENT_ERROR,  /* client socket failed or closed too early */
+	PUMP_CLIENT_EOF,    /* the client closed a switched (websocket) exchange */
 	PUMP_UP_ERROR,      /* upstream socket failed or closed too early */
 	PUMP_BAD_REQUEST,   /* the request body is malformed */
 	PUMP_BAD_RESPONSE,  /* the response is malformed or not allowed */
@@ -54,6 +55,10 @@ void kp_exchange_free(struct kp_exchange *x)
 static enum pump_result frame_request(struct kp_conn *c, struct kp_exchange *x,
 				      struct pump_error *pe)
 {
+	if (x->req_mode == KP_BODY_SWITCHED) {
+		x->req_ready = c->in.len;
+		return PUMP_OK;
+	}
 	if (x->req_mode == KP_BODY_LENGTH) {
 		size_t k = c->in.len < x->req_left ? c->in.len : (size_t)x->req_left;
 		x->req_ready = k;
@@ -128,6 +133,8 @@ static enum pump_result pump_request(struct kp_conn *c, struct kp_exchange *x,
 			return PUMP_NO_MEMORY;
 		ssize_t n = kp_io_recv(client, client_ssl, c->in.data + c->in.len, room, &wait, &why);
 		if (n == 0) {
+			if (x->req_mode == KP_BODY_SWITCHED)
+				return PUMP_CLIENT_EOF;
 			pe->reason = "client closed during the request body";
 			return PUMP_CLIENT_ERROR;
 		}
@@ -151,6 +158,38 @@ static enum pump_result pump_request(struct kp_conn *c, struct kp_exchange *x,
 
 /* ---- response: upstream -> client ---- */
 
+/* A 101 to a websocket request: relay its head, then raw bytes both ways. */
+static enum pump_result take_switch(struct kp_conn *c, struct kp_exchange *x,
+				    const struct http_response *resp, size_t head_len,
+				    struct pump_error *pe)
+{
+	if (!x->websocket || !x->req_done) {
+		pe->reason = "upstream switched protocols without an Upgrade request";
+		return PUMP_BAD_RESPONSE;
+	}
+	size_t cap = HTTP_MAX_HEAD + 64, len;
+	char *head = malloc(cap);
+	if (!head)
+		return PUMP_NO_MEMORY;
+	if (kp_rewrite_switch(resp, head, cap, &len, &pe->reason) < 0) {
+		free(head);
+		return PUMP_BAD_RESPONSE;
+	}
+	free(x->chead);
+	x->chead = head;
+	x->chead_len = len;
+	x->chead_off = 0;
+	kp_buf_consume(&x->down, head_len);
+	x->down_scanned = 0;
+	c->rec.status = 101;
+	x->keep_client = false;
+	x->resp_state = KP_RESP_BODY;
+	x->resp_mode = KP_BODY_CLOSE;
+	x->req_mode = KP_BODY_SWITCHED;
+	x->req_done = false;
+	return PUMP_OK;
+}
+
 static enum pump_result take_head(struct kp_conn *c, struct kp_exchange *x, bool *need_more,
 				  struct pump_error *pe)
 {
@@ -173,10 +212,8 @@ static enum pump_result take_head(struct kp_conn *c, struct kp_exchange *x, bool
 		*need_more = true;
 		return PUMP_OK;
 	}
-	if (resp.status == 101) {
-		pe->reason = "upstream switched protocols without an Upgrade request";
-		return PUMP_BAD_RESPONSE;
-	}
+	if (resp.status == 101)
+		return take_switch(c, x, &resp, (size_t)r, pe);
 	bool interim = resp.status < 200;
 	if (!interim) {
 		c->rec.status = resp.status;
@@ -247,6 +284,7 @@ static enum pump_result frame_response(struct kp_exchange *x, struct pump_error 
 		return PUMP_OK;
 	}
 	case KP_BODY_CLOSE:
+	case KP_BODY_SWITCHED: /* responses use CLOSE; listed for completeness */
 		x->down_ready = x->down.len;
 		return PUMP_OK;
 	case KP_BODY_NONE:
@@ -359,6 +397,10 @@ static void fail(struct kp_conn *c, enum pump_result r, const struct pump_error 
 	struct kp_exchange *x = &c->rq->ex;
 	const char *reason = pe->reason ? pe->reason : "out of memory";
 
+	if (r == PUMP_CLIENT_EOF) {
+		kp_conn_close(c, NULL);
+		return;
+	}
 	if (r == PUMP_CLIENT_ERROR || x->client_started) {
 		kp_conn_close(c, reason);
 		return;

@@ -10,8 +10,11 @@
  *             chunked body validated by http_chunked_decode and forwarded as
  *             received); bytes after it stay in the connection's input for the
  *             next request.
- *   response  1xx heads are relayed and the next head read (101 is refused: we
- *             never forward Upgrade); the final head is rewritten (rewrite.h),
+ *   response  1xx heads are relayed and the next head read; a 101 is refused
+ *             unless the request asked for a websocket upgrade (only inside
+ *             intercepted tunnels), and then switches the exchange to raw
+ *             bytes both ways until either side closes; the final head is
+ *             rewritten (rewrite.h),
  *             its body relayed by Content-Length, chunked (validated, relayed
  *             as received) or until the upstream closes. No body for HEAD,
  *             204 and 304. A chunked response to an HTTP/1.0 client is refused
@@ -42,6 +45,7 @@ enum kp_body_mode {
 	KP_BODY_LENGTH,
 	KP_BODY_CHUNKED,
 	KP_BODY_CLOSE, /* responses only: until the upstream closes */
+	KP_BODY_SWITCHED, /* requests after a websocket 101: raw bytes until EOF */
 };
 
 enum kp_resp_state {
@@ -60,6 +64,7 @@ struct kp_exchange {
 	size_t req_ready; /* validated body bytes at the front of the conn's input */
 	bool req_done;
 	bool head_request;
+	bool websocket; /* the request asked for Upgrade: websocket */
 	int client_minor;
 
 	/* response */

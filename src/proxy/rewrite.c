@@ -159,7 +159,10 @@ int kp_rewrite_request(const struct http_request *req, const struct kp_target *t
 			continue;
 		put_header(&o, h);
 	}
-	if (!opts->persistent || !req->keep_alive) {
+	if (opts->websocket) {
+		puts_(&o, "Upgrade: websocket\r\nConnection: Upgrade\r\n");
+		o.headers += 2;
+	} else if (!opts->persistent || !req->keep_alive) {
 		puts_(&o, "Connection: close\r\n");
 		o.headers++;
 	}
@@ -167,8 +170,40 @@ int kp_rewrite_request(const struct http_request *req, const struct kp_target *t
 	return finish(&o, out_len, reason);
 }
 
+bool kp_wants_websocket(const struct http_request *req)
+{
+	const struct http_header *up = http_header_find(req->headers, req->n_headers, "upgrade");
+	bool conn_upgrade = false;
+	for (size_t i = 0; i < req->n_headers; i++)
+		if (equal_nocase(req->headers[i].name, req->headers[i].name_len, "connection") &&
+		    http_value_has_token(req->headers[i].value, req->headers[i].value_len, "upgrade"))
+			conn_upgrade = true;
+	return up && conn_upgrade && http_value_has_token(up->value, up->value_len, "websocket");
+}
+
+static int rewrite_response(const struct http_response *resp, bool client_keep_alive,
+			    bool websocket, char *out, size_t outsz, size_t *out_len,
+			    const char **reason);
+
 int kp_rewrite_response(const struct http_response *resp, bool client_keep_alive, char *out,
 			size_t outsz, size_t *out_len, const char **reason)
+{
+	return rewrite_response(resp, client_keep_alive, false, out, outsz, out_len, reason);
+}
+
+int kp_rewrite_switch(const struct http_response *resp, char *out, size_t outsz, size_t *out_len,
+		      const char **reason)
+{
+	const struct http_header *up = http_header_find(resp->headers, resp->n_headers, "upgrade");
+	if (resp->status != 101 || !up ||
+	    !http_value_has_token(up->value, up->value_len, "websocket"))
+		return fail(reason, "upstream switched to a protocol other than websocket");
+	return rewrite_response(resp, true, true, out, outsz, out_len, reason);
+}
+
+static int rewrite_response(const struct http_response *resp, bool client_keep_alive,
+			    bool websocket, char *out, size_t outsz, size_t *out_len,
+			    const char **reason)
 {
 	struct out o = { .buf = out, .cap = outsz };
 	char status[24];
@@ -185,7 +220,10 @@ int kp_rewrite_response(const struct http_response *resp, bool client_keep_alive
 			continue;
 		put_header(&o, h);
 	}
-	if (!client_keep_alive) {
+	if (websocket) {
+		puts_(&o, "Upgrade: websocket\r\nConnection: Upgrade\r\n");
+		o.headers += 2;
+	} else if (!client_keep_alive) {
 		puts_(&o, "Connection: close\r\n");
 		o.headers++;
 	}

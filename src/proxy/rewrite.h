@@ -24,9 +24,16 @@
  * Content-Length / Transfer-Encoding are kept: the body is forwarded as it
  * came.
  *
+ * With `opts->websocket` the request ends in "Upgrade: websocket" and
+ * "Connection: Upgrade" instead (kp_wants_websocket says when a client asked
+ * for that: Upgrade naming websocket and Connection naming upgrade; any other
+ * upgrade is dropped like every hop-by-hop header).
+ *
  * Response: "HTTP/1.1 STATUS REASON", the end-to-end headers in order, and
  * "Connection: close" when `client_keep_alive` is false (nothing otherwise:
- * HTTP/1.1 is persistent by default).
+ * HTTP/1.1 is persistent by default). kp_rewrite_switch is the same for the
+ * 101 that accepts a websocket upgrade: "Upgrade: websocket" and
+ * "Connection: Upgrade" at the end; -1 when the 101 does not name websocket.
  *
  * -1 with `reason` when the result would not fit in `outsz` or exceed
  * HTTP_MAX_HEAD or HTTP_MAX_HEADERS, so what we send is always a head our own
@@ -47,6 +54,7 @@ bool kp_is_hop_by_hop(const char *name, size_t name_len, const struct http_heade
 
 struct kp_rewrite_opts {
 	bool persistent;
+	bool websocket; /* an Upgrade: websocket request, passed on as one */
 	const struct kp_inject *set; /* headers to set (secrets.h) */
 	size_t n_set;
 };
@@ -56,5 +64,8 @@ int kp_rewrite_request(const struct http_request *req, const struct kp_target *t
 		       const char **reason);
 int kp_rewrite_response(const struct http_response *resp, bool client_keep_alive, char *out,
 			size_t outsz, size_t *out_len, const char **reason);
+int kp_rewrite_switch(const struct http_response *resp, char *out, size_t outsz, size_t *out_len,
+		      const char **reason);
+bool kp_wants_websocket(const struct http_request *req);
 
 #endif

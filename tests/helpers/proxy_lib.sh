@@ -113,7 +113,8 @@ wait_log_lines() {
 }
 
 # A small HTTP/1.1 server: /hello, /headers (request header names, one per
-# line), /values ("name: value" of every request header), /echo (the request body back), /chunked, /close (close-delimited),
+# line), /values ("name: value" of every request header), /ws (a websocket
+# upgrade: 101, then "x-api-key: VALUE\n" and an echo of every byte), /echo (the request body back), /chunked, /close (close-delimited),
 # /slow (answers after 3 s); HEAD and 100-continue work as http.server does.
 cat >"$T/upstream.py" <<'EOF'
 import http.server, socketserver, ssl, sys, time
@@ -141,7 +142,25 @@ class H(http.server.BaseHTTPRequestHandler):
         return self.rfile.read(int(self.headers.get("Content-Length", "0")))
     def handle_one(self):
         p = self.path
-        if p.startswith("/values"):
+        if p.startswith("/ws"):
+            if self.headers.get("Upgrade", "").lower() != "websocket":
+                self.send_body(b"not an upgrade\n"); return
+            import base64, hashlib
+            key = self.headers.get("Sec-WebSocket-Key", "")
+            accept = base64.b64encode(hashlib.sha1((key + "258EAFA5-E914-47DA-95CA-C5AB0DC85B11").encode()).digest()).decode()
+            self.send_response(101)
+            self.send_header("Upgrade", "websocket")
+            self.send_header("Connection", "Upgrade")
+            self.send_header("Sec-WebSocket-Accept", accept)
+            self.end_headers()
+            self.wfile.flush()
+            self.connection.sendall(("x-api-key: %s\n" % self.headers.get("x-api-key", "-")).encode())
+            while True:
+                data = self.connection.recv(65536)
+                if not data: break
+                self.connection.sendall(data)
+            self.close_connection = True
+        elif p.startswith("/values"):
             self.send_body("".join("%s: %s\n" % (k.lower(), v) for k, v in self.headers.items()).encode())
         elif p.startswith("/headers"):
             self.send_body(("\n".join(k.lower() for k in self.headers.keys()) + "\n").encode())

@@ -56,6 +56,44 @@ check_out "a bypass tunnel: nothing injected (the client talks TLS to the upstre
 out=$(get "$ONE" "https://allowed.test:$WRONG/values" -H 'x-api-key: proxy-managed' -w '%{http_code}' 2>&1)
 check_out "an upstream that does not verify gets no request at all (502 to the CONNECT)" 'CONNECT tunnel failed, response 502' echo "$out"
 
+# A websocket upgrade inside the tunnel: 101 relayed, the secret injected
+# into the upgrade request, then bytes both ways until the client closes.
+cat >"$T/ws.py" <<'PY'
+import hashlib, os, socket, ssl, sys
+port, up, cafile = int(sys.argv[1]), sys.argv[2], sys.argv[3]
+s = socket.create_connection(("127.0.0.1", port), timeout=10)
+s.sendall(b"CONNECT allowed.test:%s HTTP/1.1\r\nHost: allowed.test:%s\r\n\r\n" % (up.encode(), up.encode()))
+head = b""
+while b"\r\n\r\n" not in head:
+    head += s.recv(1)
+t = ssl.create_default_context(cafile=cafile).wrap_socket(s, server_hostname="allowed.test")
+t.sendall(b"GET /ws HTTP/1.1\r\nHost: allowed.test:%s\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+          b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n"
+          b"x-api-key: proxy-managed\r\n\r\n" % up.encode())
+buf = b""
+while b"\r\n\r\n" not in buf:
+    buf += t.recv(4096)
+head, rest = buf.split(b"\r\n\r\n", 1)
+print(head.split(b"\r\n")[0].decode())
+print("upgrade:", b"upgrade: websocket" in head.lower(), "accept:", b"s3pplmbitxaq9kygzzhzrbk+xoo=" in head.lower())
+while b"\n" not in rest:
+    rest += t.recv(4096)
+print(rest.split(b"\n")[0].decode())
+payload = os.urandom(300000)
+t.sendall(payload)
+got = rest.split(b"\n", 1)[1]
+while len(got) < len(payload):
+    got += t.recv(65536)
+print("echo", hashlib.sha256(got).hexdigest() == hashlib.sha256(payload).hexdigest())
+t.close()
+PY
+python3 "$T/ws.py" "$ONE" "$GOOD" "$T/sandbox-ca.crt" >"$T/ws.out" 2>&1
+check_out "websocket: the 101 reaches the client" '^HTTP/1.1 101' cat "$T/ws.out"
+check_out "websocket: Upgrade and Sec-WebSocket-Accept are relayed" '^upgrade: True accept: True$' cat "$T/ws.out"
+check_out "websocket: the secret is injected into the upgrade request" "^x-api-key: $VALUE\$" cat "$T/ws.out"
+check_out "websocket: 300 kB echoed through the switched connection" '^echo True$' cat "$T/ws.out"
+check_out "websocket: the upgrade without it gets a plain answer" '^not an upgrade$' get "$ONE" "https://allowed.test:$GOOD/ws"
+
 ctl policy one '{"default":"allow","allow_cidrs":["127.0.0.0/8"],"block_hosts":["allowed.test"]}'
 check_out "a blocked host gets 403, no tunnel and no injection" 'CONNECT tunnel failed, response 403' \
 	get "$ONE" "$A" -o /dev/null 2>&1
@@ -101,5 +139,6 @@ check_out "after the refusals the last good table still applies" "^x-api-key: $V
 proxy_stop
 check_out "the proxy exits cleanly" '^exit 0$' echo "$ANSWER"
 check_out "the decision log names the secrets injected" '"secrets":\["api","bearer"\]' cat "$T/decisions.log"
+check_out "the websocket exchange is logged with status 101" '"method":"GET".*"status":101' cat "$T/decisions.log"
 check_fails "the value is in no decision line" grep -q "$VALUE" "$T/decisions.log"
 check_fails "the value is not in the proxy's stderr" grep -q "$VALUE" "$T/proxy.err"
