@@ -167,6 +167,27 @@ fail:
 	return NULL;
 }
 
+/* PEM input is never encrypted here: fail at once instead of OpenSSL's
+ * default of prompting on a terminal. */
+int kp_no_passphrase(char *buf, int size, int rwflag, void *u)
+{
+	(void)buf;
+	(void)size;
+	(void)rwflag;
+	(void)u;
+	return -1;
+}
+
+/* The PEM block must come first: PEM_read_bio_* would skip any text before
+ * it. */
+static bool starts_with_pem(const char *s, size_t len)
+{
+	size_t i = 0;
+	while (i < len && (s[i] == ' ' || s[i] == '\t' || s[i] == '\r' || s[i] == '\n'))
+		i++;
+	return len - i >= 11 && memcmp(s + i, "-----BEGIN ", 11) == 0;
+}
+
 /* Only whitespace may follow the last PEM block we read. */
 static bool rest_is_blank(BIO *b)
 {
@@ -191,17 +212,27 @@ int kp_ca_parse(const char *cert_pem, size_t cert_len, const char *key_pem, size
 		BIO_free(kb);
 		return ssl_fail(err, "BIO_new_mem_buf");
 	}
-	X509 *c = PEM_read_bio_X509(cb, NULL, NULL, NULL);
-	EVP_PKEY *k = c ? PEM_read_bio_PrivateKey(kb, NULL, NULL, NULL) : NULL;
+	bool cert_first = starts_with_pem(cert_pem, cert_len);
+	bool key_first = starts_with_pem(key_pem, key_len);
+	X509 *c = cert_first ? PEM_read_bio_X509(cb, NULL, kp_no_passphrase, NULL) : NULL;
+	EVP_PKEY *k = c && key_first ? PEM_read_bio_PrivateKey(kb, NULL, kp_no_passphrase, NULL)
+				     : NULL;
 	int rc = -1;
-	if (!c)
+	if (!cert_first)
+		kn_fail(err, "CA certificate: text before the PEM block");
+	else if (!c)
 		ssl_fail(err, "CA certificate");
+	else if (!key_first)
+		kn_fail(err, "CA key: text before the PEM block");
 	else if (!k)
 		ssl_fail(err, "CA key");
 	else if (!rest_is_blank(cb) || !rest_is_blank(kb))
 		kn_fail(err, "CA certificate or key: more than one PEM block");
 	else if (X509_check_ca(c) != 1)
 		kn_fail(err, "CA certificate: not a CA (basicConstraints CA:TRUE missing)");
+	else if (!X509_get0_subject_key_id(c))
+		/* Leaves name their issuer by this key identifier. */
+		kn_fail(err, "CA certificate: no subjectKeyIdentifier");
 	else if (X509_check_private_key(c, k) != 1)
 		ssl_fail(err, "CA key does not match the CA certificate");
 	else

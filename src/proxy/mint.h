@@ -13,9 +13,11 @@
  *                 basicConstraints CA:FALSE, keyUsage digitalSignature,
  *                 extendedKeyUsage serverAuth, subject and authority key
  *                 identifiers, signed with SHA-256.
- *   kp_ca_parse   the CA certificate and key from PEM text (kenneldʼs "ca"
- *                 control field); refuses a certificate that is not a CA, a
- *                 key that does not match it, or trailing garbage.
+ *   kp_ca_parse   the CA certificate and key from PEM text (kenneld's "ca"
+ *                 control field); refuses a certificate that is not a CA or
+ *                 has no subjectKeyIdentifier (leaves name their issuer by
+ *                 it), a key that does not match it, an encrypted key, and
+ *                 anything before or after the one PEM block of each.
  * All return NULL / -1 with `err` set (naming the OpenSSL reason) on failure. */
 #ifndef KENNEL_PROXY_MINT_H
 #define KENNEL_PROXY_MINT_H
@@ -39,6 +41,10 @@ X509 *kp_mint_leaf(X509 *ca_cert, EVP_PKEY *ca_key, EVP_PKEY *leaf_key, const ch
 		   kn_error *err);
 int kp_ca_parse(const char *cert_pem, size_t cert_len, const char *key_pem, size_t key_len,
 		X509 **cert, EVP_PKEY **key, kn_error *err);
+
+/* A pem_password_cb that refuses: PEM input is never encrypted here, and
+ * OpenSSL's default callback would prompt on a terminal. */
+int kp_no_passphrase(char *buf, int size, int rwflag, void *u);
 
 /* The OpenSSL error queue's first reason as text (the queue is cleared), or
  * `fallback` when it is empty. */

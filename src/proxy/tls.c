@@ -40,7 +40,8 @@ static int add_pem_certs(X509_STORE *store, const char *pem, size_t len, kn_erro
 		return ssl_fail(err, "BIO_new_mem_buf");
 	int n = 0;
 	X509 *x;
-	while ((x = PEM_read_bio_X509(b, NULL, NULL, NULL)) != NULL) {
+	ERR_clear_error();
+	while ((x = PEM_read_bio_X509(b, NULL, kp_no_passphrase, NULL)) != NULL) {
 		int ok = X509_STORE_add_cert(store, x);
 		X509_free(x);
 		if (!ok) {
@@ -50,11 +51,20 @@ static int add_pem_certs(X509_STORE *store, const char *pem, size_t len, kn_erro
 		n++;
 	}
 	BIO_free(b);
-	/* The loop ends on "no start line" at the end of the input. */
-	ERR_clear_error();
-	if (n == 0)
+	/* A clean end is "no start line" with nothing left but text between
+	 * blocks; anything else (a corrupt block) fails the whole file rather
+	 * than trusting the certificates before it and dropping the rest. */
+	unsigned long e = ERR_peek_last_error();
+	if (n > 0 && ERR_GET_LIB(e) == ERR_LIB_PEM && ERR_GET_REASON(e) == PEM_R_NO_START_LINE) {
+		ERR_clear_error();
+		return n;
+	}
+	if (n == 0 && ERR_GET_REASON(e) == PEM_R_NO_START_LINE) {
+		ERR_clear_error();
 		return kn_fail(err, "upstream CA file holds no PEM certificate");
-	return n;
+	}
+	return ssl_fail(err, n ? "upstream CA file: a certificate after the first ones is damaged"
+			       : "upstream CA file");
 }
 
 static int alpn_select(SSL *ssl, const unsigned char **out, unsigned char *outlen,
