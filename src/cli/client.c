@@ -76,7 +76,8 @@ static int send_all(struct cli_conn *conn, const char *data, size_t len, kn_erro
 int cli_conn_send(struct cli_conn *conn, const char *method, const char *path,
 		  const json_t *body, kn_error *err)
 {
-	_cleanup_free_ char *text = NULL;
+	/* Wiped when freed: a body may carry a secret (PUT /secrets). */
+	_cleanup_wipe_free_ char *text = NULL;
 	size_t body_len = 0;
 	if (body) {
 		text = json_dumps(body, JSON_COMPACT);

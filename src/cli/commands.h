@@ -9,10 +9,10 @@
 #include "cli/cli.h"
 
 cli_handler cli_cmd_create, cli_cmd_run, cli_cmd_exec, cli_cmd_ls, cli_cmd_inspect,
-	cli_cmd_stop, cli_cmd_rm, cli_cmd_network, cli_cmd_version, cli_cmd_daemon;
+	cli_cmd_stop, cli_cmd_rm, cli_cmd_network, cli_cmd_secret, cli_cmd_version, cli_cmd_daemon;
 
 extern const char cli_create_help[], cli_run_help[], cli_exec_help[], cli_ls_help[],
-	cli_inspect_help[], cli_stop_help[], cli_rm_help[], cli_network_help[],
+	cli_inspect_help[], cli_stop_help[], cli_rm_help[], cli_network_help[], cli_secret_help[],
 	cli_version_help[], cli_daemon_help[];
 
 #endif

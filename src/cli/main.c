@@ -32,6 +32,10 @@ static const struct cli_command commands[] = {
 	{"network", cli_cmd_network, "Show or change network policy; show the proxy's decisions",
 	 "network proxy [OPTIONS] SANDBOX | --default\n"
 	 "network log [OPTIONS] [SANDBOX]", cli_network_help},
+	{"secret", cli_cmd_secret, "Store, list or remove credentials the proxy injects",
+	 "secret set [OPTIONS] --host P... --header H NAME\n"
+	 "secret ls [--json]\n"
+	 "secret rm NAME...", cli_secret_help},
 	{"version", cli_cmd_version, "Show the client's and the daemon's versions", "version",
 	 cli_version_help},
 	{"daemon", cli_cmd_daemon, "Run kenneld in the foreground (as root)",

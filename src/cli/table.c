@@ -118,6 +118,51 @@ static void free_cells(char **cells, size_t n)
 	free(cells);
 }
 
+/* Lay out rows x ncols cells (row 0 the headers) in columns as wide as their
+ * widest cell, COLUMN_GAP apart, no trailing spaces. Frees the cells. */
+static int emit_table(char **cells, size_t rows, size_t ncols, const char *what, char **out,
+		      kn_error *err)
+{
+	size_t width[8] = {0};
+	if (ncols > KN_ARRAY_SIZE(width)) {
+		free_cells(cells, rows * ncols);
+		return kn_fail(err, "too many columns for the %s table", what);
+	}
+	for (size_t i = 0; i < rows * ncols; i++) {
+		if (!cells[i]) {
+			free_cells(cells, rows * ncols);
+			return kn_fail_errno(err, "allocate the %s table", what);
+		}
+		size_t w = display_width(cells[i]);
+		if (w > width[i % ncols])
+			width[i % ncols] = w;
+	}
+	char *text = NULL;
+	size_t text_len = 0;
+	FILE *f = open_memstream(&text, &text_len);
+	if (!f) {
+		free_cells(cells, rows * ncols);
+		return kn_fail_errno(err, "open_memstream for the %s table", what);
+	}
+	for (size_t r = 0; r < rows; r++) {
+		for (size_t c = 0; c < ncols; c++) {
+			const char *cell = cells[r * ncols + c];
+			fputs(cell, f);
+			if (c + 1 < ncols)
+				fprintf(f, "%*s", (int)(width[c] - display_width(cell) + COLUMN_GAP),
+					"");
+		}
+		fputc('\n', f);
+	}
+	free_cells(cells, rows * ncols);
+	if (fclose(f) != 0) {
+		free(text);
+		return kn_fail_errno(err, "write the %s table", what);
+	}
+	*out = text;
+	return 0;
+}
+
 int cli_format_sandbox_table(const json_t *sandboxes, time_t now, char **out, kn_error *err)
 {
 	if (!json_is_array(sandboxes))
@@ -141,38 +186,57 @@ int cli_format_sandbox_table(const json_t *sandboxes, time_t now, char **out, kn
 		row[COL_WORKSPACE] = workspace_cell(sb);
 		row[COL_CREATED] = created_cell(sb, now);
 	}
-	size_t width[N_COLS] = {0};
-	for (size_t i = 0; i < rows * N_COLS; i++) {
-		if (!cells[i]) {
-			free_cells(cells, rows * N_COLS);
-			return kn_fail_errno(err, "allocate the sandbox table");
-		}
-		size_t w = display_width(cells[i]);
-		if (w > width[i % N_COLS])
-			width[i % N_COLS] = w;
-	}
+	return emit_table(cells, rows, N_COLS, "sandbox", out, err);
+}
+
+enum { SCOL_NAME, SCOL_HOSTS, SCOL_HEADER, SCOL_FORMAT, SCOL_SANDBOX, N_SCOLS };
+static const char *const secret_headers[N_SCOLS] = {"NAME", "HOSTS", "HEADER", "FORMAT", "SANDBOX"};
+
+static char *hosts_cell(const json_t *secret)
+{
+	const json_t *hosts = json_object_get(secret, "hosts");
 	char *text = NULL;
-	size_t text_len = 0;
-	FILE *f = open_memstream(&text, &text_len);
-	if (!f) {
-		free_cells(cells, rows * N_COLS);
-		return kn_fail_errno(err, "open_memstream for the sandbox table");
-	}
-	for (size_t r = 0; r < rows; r++) {
-		for (size_t c = 0; c < N_COLS; c++) {
-			const char *cell = cells[r * N_COLS + c];
-			fputs(cell, f);
-			if (c + 1 < N_COLS)
-				fprintf(f, "%*s", (int)(width[c] - display_width(cell) + COLUMN_GAP),
-					"");
-		}
-		fputc('\n', f);
-	}
-	free_cells(cells, rows * N_COLS);
+	size_t len = 0;
+	FILE *f = open_memstream(&text, &len);
+	if (!f)
+		return NULL;
+	size_t i;
+	const json_t *h;
+	json_array_foreach(hosts, i, h)
+		fprintf(f, "%s%s", i ? "," : "", json_string_value(h) ? json_string_value(h) : "?");
 	if (fclose(f) != 0) {
 		free(text);
-		return kn_fail_errno(err, "write the sandbox table");
+		return NULL;
 	}
-	*out = text;
-	return 0;
+	if (!len) {
+		free(text);
+		return strdup("-");
+	}
+	return text;
+}
+
+int cli_format_secret_table(const json_t *secrets, char **out, kn_error *err)
+{
+	if (!json_is_array(secrets))
+		return kn_fail(err, "secret list from kenneld is not a JSON array");
+	size_t rows = json_array_size(secrets) + 1;
+	char **cells = calloc(rows * N_SCOLS, sizeof(char *));
+	if (!cells)
+		return kn_fail_errno(err, "allocate the secret table");
+	for (size_t c = 0; c < N_SCOLS; c++)
+		cells[c] = strdup(secret_headers[c]);
+	for (size_t r = 1; r < rows; r++) {
+		const json_t *s = json_array_get(secrets, r - 1);
+		char **row = cells + r * N_SCOLS;
+		if (!json_is_string(json_object_get(s, "name"))) {
+			free_cells(cells, rows * N_SCOLS);
+			return kn_fail(err, "secret #%zu from kenneld has no name", r);
+		}
+		row[SCOL_NAME] = field_or_dash(s, "name");
+		row[SCOL_HOSTS] = hosts_cell(s);
+		row[SCOL_HEADER] = field_or_dash(s, "header");
+		row[SCOL_FORMAT] = field_or_dash(s, "format");
+		row[SCOL_SANDBOX] = field_or_dash(s, "sandbox");
+	}
+	return emit_table(cells, rows, N_SCOLS, "secret", out, err);
 }

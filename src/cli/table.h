@@ -1,4 +1,4 @@
-/* table.h — how `kennel ls` shows sandboxes.
+/* table.h — how `kennel ls` shows sandboxes (and `kennel secret ls` secrets).
  *
  * Contract: pure formatting, no I/O. cli_format_sandbox_table turns the array
  * from GET /sandboxes into docker-style columns NAME AGENT STATUS WORKSPACE
@@ -19,6 +19,10 @@
 #include "common/error.h"
 
 int cli_format_sandbox_table(const json_t *sandboxes, time_t now, char **out, kn_error *err);
+/* `kennel secret ls`: NAME HOSTS (comma-separated) HEADER FORMAT SANDBOX ("-"
+ * for every sandbox), laid out the same way, from GET /secrets's list. There
+ * is no value to show: the daemon never sends one. */
+int cli_format_secret_table(const json_t *secrets, char **out, kn_error *err);
 /* "2026-11-23T07:40:00Z" (fractional seconds allowed) to a time_t: 0 or -1. */
 int cli_parse_utc_timestamp(const char *text, time_t *out);
 /* "Less than a second ago", "About a minute ago", "3 hours ago", ... */

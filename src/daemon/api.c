@@ -13,6 +13,7 @@
 #include "common/util.h"
 #include "daemon/manager.h"
 #include "daemon/netlog.h"
+#include "daemon/secrets.h"
 
 /* argv and env entries accepted in one exec request: far above what a shell
  * accepts on a command line, low enough to bound the daemon's work. */
@@ -88,6 +89,13 @@ static json_t *sandbox_json(const struct kn_sandbox *sb)
 		json_array_append_new(cmd, json_string(a->command[i]));
 	json_object_set_new(j, "command", cmd);
 	json_object_set_new(j, "state_dir", json_string(sb->dir));
+	json_t *ca = json_null();
+	if (sb->has_ca) {
+		char cert[PATH_MAX + 16];
+		snprintf(cert, sizeof(cert), "%s/%s", sb->dir, KN_CA_CERT_FILE);
+		ca = json_pack("{s:s,s:s}", "cert", cert, "sha256", sb->ca_sha256);
+	}
+	json_object_set_new(j, "ca", ca);
 	return j;
 }
 
@@ -500,6 +508,59 @@ static void handle_netlog(struct kn_store *st, const char *query, struct kn_api_
 	respond_json(r, 200, j);
 }
 
+/* /secrets and /secrets/NAME: the credential store (secrets.h). Values go
+ * in with PUT and never come out. */
+static void handle_secrets(struct kn_store *st, const char *method, const char *name,
+			   const char *body, size_t len, struct kn_api_response *r)
+{
+	int get = !strcmp(method, "GET"), put = !strcmp(method, "PUT"), del = !strcmp(method, "DELETE");
+	const char *reason;
+	if (!name) {
+		if (!get)
+			return respond_error(r, 405, "use GET for /secrets");
+		return respond_json(r, 200, json_pack("{s:o}", "secrets", kn_secrets_public(st)));
+	}
+	if (!kn_secret_name_valid(name, &reason))
+		return respond_error(r, 400, "invalid secret name in path: %s", reason);
+	kn_error err = {0};
+	if (get || del) {
+		json_t *s = kn_secrets_find(st, name);
+		if (!s)
+			return respond_error(r, 404, "no such secret: %s", name);
+		if (get)
+			return respond_json(r, 200, kn_secret_public(s));
+		if (kn_secrets_remove(st, name, &err) < 0)
+			return respond_kn_error(r, &err);
+		return respond_json(r, 200, json_pack("{s:s}", "removed", name));
+	}
+	if (!put)
+		return respond_error(r, 405, "use GET, PUT or DELETE for /secrets/%s", name);
+	/* Not parse_body: jansson's messages quote the text near an error,
+	 * which here may be the value. */
+	json_error_t je;
+	json_t *j = json_loadb(body, len, JSON_REJECT_DUPLICATES, &je);
+	int line = je.line, column = je.column;
+	explicit_bzero(&je, sizeof(je));
+	if (!json_is_object(j)) {
+		json_decref(j);
+		return respond_error(r, 400, "the body must be a JSON object (line %d, column %d)",
+				     j ? 1 : line, j ? 1 : column);
+	}
+	json_t *secret = kn_secret_parse(name, j, &err);
+	json_decref(j);
+	int created = 0;
+	if (!secret)
+		return respond_error(r, 400, "%s", err.msg);
+	if (kn_secrets_put(st, secret, &created, &err) < 0) {
+		json_decref(secret);
+		if (err.errnum == E2BIG)
+			return respond_error(r, 413, "%s", err.msg);
+		return respond_kn_error(r, &err);
+	}
+	respond_json(r, created ? 201 : 200, kn_secret_public(secret));
+	json_decref(secret);
+}
+
 /* Split "/sandboxes/NAME[/ACTION]" ; returns 1 when it matched. */
 static int sandbox_path(const char *path, char *name, size_t namesz, const char **action)
 {
@@ -556,6 +617,10 @@ void kn_api_handle(struct kn_store *st, const struct http_request *req, const ch
 			return respond_error(r, 405, "use GET or POST for /network/proxyconfig");
 		return handle_proxyconfig(st, post, query, body, body_len, r);
 	}
+	if (!strcmp(path, "/secrets"))
+		return handle_secrets(st, m, NULL, body, body_len, r);
+	if (!strncmp(path, "/secrets/", 9))
+		return handle_secrets(st, m, path + 9, body, body_len, r);
 	if (!strcmp(path, "/sandboxes")) {
 		if (post)
 			return handle_create(st, body, body_len, r);

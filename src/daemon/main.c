@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <grp.h>
+#include <jansson.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,8 +16,10 @@
 #include <unistd.h>
 
 #include "common/log.h"
+#include "common/util.h"
 #include "daemon/manager.h"
 #include "daemon/proxy_sup.h"
+#include "daemon/secrets.h"
 #include "daemon/server.h"
 #include "daemon/store.h"
 #include "sandbox/base.h"
@@ -28,18 +31,20 @@
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: kenneld [--socket PATH] [--state-dir DIR] [--group NAME] [--debug]\n"
+	fprintf(f, "usage: kenneld [--socket PATH] [--state-dir DIR] [--group NAME] [--hosts FILE]\n"
+		   "               [--upstream-ca FILE] [--debug]\n"
 		   "\n"
 		   "The kennel daemon: creates and runs sandboxes; serves the API on a Unix socket.\n"
 		   "\n"
-		   "  --socket PATH     API socket (default " DEFAULT_SOCKET ")\n"
-		   "  --state-dir DIR   state directory (default " DEFAULT_STATE_DIR ")\n"
-		   "  --group NAME      group allowed to use the socket (default " DEFAULT_GROUP
+		   "  --socket PATH         API socket (default " DEFAULT_SOCKET ")\n"
+		   "  --state-dir DIR       state directory (default " DEFAULT_STATE_DIR ")\n"
+		   "  --group NAME          group allowed to use the socket (default " DEFAULT_GROUP
 		   ", created if missing)\n"
-		   "  --hosts FILE      name overrides for the proxy's resolver (/etc/hosts syntax)\n"
-		   "  --debug           log every request and step\n"
-		   "  -h, --help        this help\n"
-		   "  --version         print the version\n");
+		   "  --hosts FILE          name overrides for the proxy's resolver (/etc/hosts syntax)\n"
+		   "  --upstream-ca FILE    PEM CAs the proxy also trusts for upstream TLS\n"
+		   "  --debug               log every request and step\n"
+		   "  -h, --help            this help\n"
+		   "  --version             print the version\n");
 }
 
 /* The socket's group: created with groupadd when missing, as the API promises. */
@@ -67,12 +72,12 @@ static void ensure_group(const char *group)
 int main(int argc, char **argv)
 {
 	const char *sock = DEFAULT_SOCKET, *state = DEFAULT_STATE_DIR, *group = DEFAULT_GROUP;
-	const char *hosts = NULL;
+	const char *hosts = NULL, *upstream_ca = NULL;
 	int debug = 0;
 	static const struct option opts[] = {
 		{"socket", required_argument, NULL, 's'}, {"state-dir", required_argument, NULL, 'd'},
 		{"group", required_argument, NULL, 'g'},  {"debug", no_argument, NULL, 'D'},
-		{"hosts", required_argument, NULL, 'H'},
+		{"hosts", required_argument, NULL, 'H'},  {"upstream-ca", required_argument, NULL, 'C'},
 		{"help", no_argument, NULL, 'h'},         {"version", no_argument, NULL, 'V'},
 		{NULL, 0, NULL, 0}};
 	int c;
@@ -83,6 +88,7 @@ int main(int argc, char **argv)
 		case 'd': state = optarg; break;
 		case 'g': group = optarg; break;
 		case 'H': hosts = optarg; break;
+		case 'C': upstream_ca = optarg; break;
 		case 'D': debug = 1; break;
 		case 'h': usage(stdout); return 0;
 		case 'V': printf("kenneld %s (%s)\n", KENNEL_VERSION, KENNEL_GIT_REV); return 0;
@@ -108,6 +114,21 @@ int main(int argc, char **argv)
 	struct rlimit core = {0, 0};
 	setrlimit(RLIMIT_CORE, &core);
 	prctl(PR_SET_DUMPABLE, 0);
+	/* ...and what passed through JSON (CA keys for the proxy, secret values)
+	 * is wiped when jansson frees it, its growing buffers included. */
+	json_set_alloc_funcs(malloc, kn_wipe_free);
+	int upstream_ca_fd = -1;
+	if (upstream_ca) {
+		int n_certs = 0;
+		kn_error cerr;
+		upstream_ca_fd = kn_proxy_open_upstream_ca(upstream_ca, &n_certs, &cerr);
+		if (upstream_ca_fd < 0) {
+			log_error("%s", cerr.msg);
+			return 1;
+		}
+		log_info("upstream CAs: %d certificate%s from %s, for kennel-proxy as fd %d", n_certs,
+			 n_certs == 1 ? "" : "s", upstream_ca, KN_PROXY_FD_UPSTREAM_CA);
+	}
 	kn_error serr;
 	if (kn_seccomp_prepare(0, &serr) < 0) {
 		log_error("%s", serr.msg);
@@ -137,7 +158,8 @@ int main(int argc, char **argv)
 	if (kn_cgroup_init_daemon(&err) < 0)
 		log_warn("%s", err.msg);
 	if (kn_store_open(&st, real_state, &err) < 0 || kn_store_load_default_policy(&st, &err) < 0 ||
-	    kn_store_load(&st, &err) < 0 || kn_mgr_reconcile(&st, &err) < 0) {
+	    kn_store_load(&st, &err) < 0 || kn_secrets_load(&st, &err) < 0 ||
+	    kn_mgr_reconcile(&st, &err) < 0) {
 		log_error("%s", err.msg);
 		return 1;
 	}
@@ -145,7 +167,7 @@ int main(int argc, char **argv)
 		log_warn("%s (host-based sandboxes will fail to start)", err.msg);
 	ensure_group(group);
 	struct kn_proxy_sup proxy;
-	if (kn_proxy_init(&proxy, &st, hosts, debug, &err) < 0) {
+	if (kn_proxy_init(&proxy, &st, hosts, upstream_ca_fd, debug, &err) < 0) {
 		log_error("%s", err.msg);
 		return 1;
 	}

@@ -17,6 +17,7 @@
 #include "common/fsutil.h"
 #include "common/log.h"
 #include "common/util.h"
+#include "daemon/ca.h"
 #include "daemon/proxy_sup.h"
 #include "sandbox/base.h"
 
@@ -128,6 +129,23 @@ static void now_rfc3339(char *out, size_t n)
 	strftime(out, n, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
+/* The sandbox's kennel CA, made when missing: at create, and at the start
+ * of a sandbox from state older than CAs. */
+static int make_ca(struct kn_store *st, struct kn_sandbox *sb, kn_error *err)
+{
+	/* The key belongs to kennel-proxy's user, as the design says the proxy
+	 * holds it; without a supervisor (unit tests) it stays root's. */
+	uid_t uid = st->proxy ? st->proxy->uid : 0;
+	gid_t gid = st->proxy ? st->proxy->gid : 0;
+	int made = 0;
+	if (kn_ca_ensure(sb->dir, sb->name, uid, gid, &made, err) < 0)
+		return kn_fail_prefix(err, "kennel CA");
+	sb->has_ca = kn_ca_present(sb->dir, sb->ca_sha256);
+	if (made)
+		log_info("sandbox %s: new kennel CA (SHA-256 %s)", sb->name, sb->ca_sha256);
+	return 0;
+}
+
 int kn_mgr_create(struct kn_store *st, const struct kn_create_req *req, struct kn_sandbox **out,
 		  kn_error *err)
 {
@@ -174,7 +192,7 @@ int kn_mgr_create(struct kn_store *st, const struct kn_create_req *req, struct k
 	struct kn_sandbox_spec spec;
 	kn_store_spec(st, sb, &spec);
 	if ((!sb->image[0] && kn_base_build(st->base_dir, err) < 0) || kn_ns_prepare(&spec, err) < 0 ||
-	    kn_store_save_config(sb, err) < 0) {
+	    make_ca(st, sb, err) < 0 || kn_store_save_config(sb, err) < 0) {
 		kn_error ignored;
 		kn_store_remove_files(st, sb, &ignored);
 		kn_sandbox_free(sb);
@@ -224,10 +242,34 @@ int kn_mgr_set_policy(struct kn_store *st, struct kn_sandbox *sb, json_t *canon,
 	return 0;
 }
 
+/* Before every start: the CA, then in the sandbox's trust store. Only while
+ * it is stopped: the trust store lives in its overlay's writable layer. A CA
+ * that cannot be made fails the start; a trust store that cannot be written
+ * (the sandbox may have wrecked its own /etc) only costs the sandbox its TLS. */
+static int setup_ca(struct kn_store *st, struct kn_sandbox *sb, kn_error *err)
+{
+	if (make_ca(st, sb, err) < 0)
+		return -1;
+	char path[PATH_MAX];
+	_cleanup_free_ char *cert = NULL;
+	size_t len = 0;
+	kn_error e;
+	struct kn_sandbox_spec spec;
+	snprintf(path, sizeof(path), "%s/%s", sb->dir, KN_CA_CERT_FILE);
+	kn_store_spec(st, sb, &spec);
+	if (kn_read_file(path, KN_CA_FILE_MAX, &cert, &len, &e) < 0 ||
+	    kn_ns_trust_ca(&spec, cert, len, &e) < 0)
+		log_error("sandbox %s: kennel CA not installed in its trust store, so it will "
+			  "not trust intercepted TLS: %s", sb->name, e.msg);
+	return 0;
+}
+
 int kn_mgr_start(struct kn_store *st, struct kn_sandbox *sb, kn_error *err)
 {
 	if (sb->init_pid)
 		return 0;
+	if (setup_ca(st, sb, err) < 0)
+		return kn_fail_prefix(err, "start sandbox %s", sb->name);
 	struct kn_sandbox_spec spec;
 	kn_store_spec(st, sb, &spec);
 	if (kn_cgroup_create(sb->name, &sb->limits, &sb->cg, err) < 0)

@@ -3,10 +3,13 @@
  *
  * Contract: all functions run in the daemon's single thread and keep the store,
  * the state dir, the cgroups and the running processes consistent:
- *  - create: validates, writes the folder, prepares the layers, writes
- *    config.json last (the commit point), then starts. A failure removes what it
- *    made; an existing sandbox of that name is never touched.
- *  - start: cgroup with limits, namespaces and init, runtime.json.
+ *  - create: validates, writes the folder, prepares the layers, makes the
+ *    sandbox's kennel CA (ca.h), writes config.json last (the commit point),
+ *    then starts. A failure removes what it made; an existing sandbox of that
+ *    name is never touched.
+ *  - start: the kennel CA (made if the sandbox has none yet) into the
+ *    sandbox's trust store, cgroup with limits, namespaces and init,
+ *    runtime.json, then the sandbox (listeners, policy, CA) to the proxy.
  *  - stop: kills every process in the sandbox's cgroup, reaps init, removes the
  *    cgroup and runtime.json. The writable layer stays.
  *  - remove: stop, then delete the folder (through trash).

@@ -6,6 +6,7 @@
 #include <grp.h>
 #include <jansson.h>
 #include <libgen.h>
+#include <openssl/crypto.h>
 #include <poll.h>
 #include <pwd.h>
 #include <signal.h>
@@ -22,6 +23,8 @@
 #include "common/fsutil.h"
 #include "common/log.h"
 #include "common/util.h"
+#include "daemon/ca.h"
+#include "daemon/secrets.h"
 #include "sandbox/netns.h"
 
 static int run_quiet(char *const argv[])
@@ -64,11 +67,52 @@ static int ensure_user(struct kn_proxy_sup *ps, kn_error *err)
 	return 0;
 }
 
+int kn_proxy_open_upstream_ca(const char *path, int *n_certs, kn_error *err)
+{
+	/* O_NONBLOCK until it is known to be a regular file: a FIFO named by
+	 * mistake must not hang the daemon's start. */
+	_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+	if (fd < 0)
+		return kn_fail_errno(err, "--upstream-ca %s: open", path);
+	struct stat st;
+	if (fstat(fd, &st) < 0)
+		return kn_fail_errno(err, "--upstream-ca %s: fstat", path);
+	if (!S_ISREG(st.st_mode))
+		return kn_fail(err, "--upstream-ca %s: not a regular file", path);
+	if (fcntl(fd, F_SETFL, 0) < 0)
+		return kn_fail_errno(err, "--upstream-ca %s: fcntl", path);
+	if (st.st_size > KN_UPSTREAM_CA_MAX)
+		return kn_fail(err, "--upstream-ca %s: larger than %d bytes", path, KN_UPSTREAM_CA_MAX);
+	_cleanup_free_ char *data = malloc((size_t)st.st_size + 1);
+	if (!data)
+		return kn_fail(err, "--upstream-ca %s: out of memory", path);
+	size_t got = 0;
+	while (got < (size_t)st.st_size) {
+		ssize_t r = pread(fd, data + got, (size_t)st.st_size - got, (off_t)got);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0)
+			return kn_fail_errno(err, "--upstream-ca %s: read", path);
+		if (r == 0)
+			break;
+		got += (size_t)r;
+	}
+	int count = kn_ca_count_certs(data, got, err);
+	if (count < 0)
+		return kn_fail_prefix(err, "--upstream-ca %s", path);
+	if (count == 0)
+		return kn_fail(err, "--upstream-ca %s: no PEM certificate (-----BEGIN CERTIFICATE-----) in it",
+			       path);
+	*n_certs = count;
+	return steal_fd(&fd);
+}
+
 int kn_proxy_init(struct kn_proxy_sup *ps, const struct kn_store *st, const char *hosts_file,
-		  int debug, kn_error *err)
+		  int upstream_ca_fd, int debug, kn_error *err)
 {
 	memset(ps, 0, sizeof(*ps));
 	ps->pidfd = ps->ctl = -1;
+	ps->upstream_ca_fd = upstream_ca_fd;
 	ps->debug = debug;
 	ps->backoff_s = 1;
 	char self[PATH_MAX];
@@ -104,19 +148,38 @@ static void proxy_child(struct kn_proxy_sup *ps, int ctl)
 	if (setgroups(0, NULL) < 0 || setresgid(ps->gid, ps->gid, ps->gid) < 0 ||
 	    setresuid(ps->uid, ps->uid, ps->uid) < 0)
 		_exit(126);
-	if (dup2(ctl, 3) < 0)
+	/* Lift both fds above their targets first, so no dup2 clobbers the other. */
+	int ca = ps->upstream_ca_fd >= 0
+			 ? fcntl(ps->upstream_ca_fd, F_DUPFD, KN_PROXY_FD_UPSTREAM_CA + 1)
+			 : -1;
+	ctl = fcntl(ctl, F_DUPFD, KN_PROXY_FD_UPSTREAM_CA + 1);
+	if (ctl < 0 || dup2(ctl, KN_PROXY_FD_CONTROL) < 0)
 		_exit(126);
-	syscall(SYS_close_range, 4, ~0U, 0);
-	char *argv[12];
+	if (ps->upstream_ca_fd >= 0) {
+		/* Every proxy shares the file offset: start each from the top. */
+		if (ca < 0 || dup2(ca, KN_PROXY_FD_UPSTREAM_CA) < 0 ||
+		    lseek(KN_PROXY_FD_UPSTREAM_CA, 0, SEEK_SET) < 0)
+			_exit(126);
+	}
+	syscall(SYS_close_range,
+		(ps->upstream_ca_fd >= 0 ? KN_PROXY_FD_UPSTREAM_CA : KN_PROXY_FD_CONTROL) + 1, ~0U, 0);
+	char *argv[14];
+	char ctl_arg[16], ca_arg[16];
 	int a = 0;
+	snprintf(ctl_arg, sizeof(ctl_arg), "%d", KN_PROXY_FD_CONTROL);
+	snprintf(ca_arg, sizeof(ca_arg), "%d", KN_PROXY_FD_UPSTREAM_CA);
 	argv[a++] = "kennel-proxy";
 	argv[a++] = "--control-fd";
-	argv[a++] = "3";
+	argv[a++] = ctl_arg;
 	argv[a++] = "--log";
 	argv[a++] = ps->log_path;
 	if (ps->hosts_path[0]) {
 		argv[a++] = "--hosts";
 		argv[a++] = ps->hosts_path;
+	}
+	if (ps->upstream_ca_fd >= 0) {
+		argv[a++] = "--upstream-ca-fd";
+		argv[a++] = ca_arg;
 	}
 	if (ps->debug)
 		argv[a++] = "--debug";
@@ -144,7 +207,8 @@ static void kill_proxy(struct kn_proxy_sup *ps)
 /* Send one message and wait for its answer. */
 static int transact(struct kn_proxy_sup *ps, json_t *msg, const int *fds, size_t n_fds, kn_error *err)
 {
-	_cleanup_free_ char *text = json_dumps(msg, JSON_COMPACT);
+	/* The text may hold a key or secret values: wiped when freed. */
+	_cleanup_wipe_free_ char *text = json_dumps(msg, JSON_COMPACT);
 	if (!text)
 		return kn_fail(err, "encode proxy message");
 	if (ps->ctl < 0)
@@ -186,6 +250,29 @@ dead:
 	return -1;
 }
 
+/* {"cert":PEM,"key":PEM} of the sandbox's kennel CA; NULL with err set. */
+static json_t *ca_json(const struct kn_sandbox *sb, kn_error *err)
+{
+	struct kn_ca_pem pem;
+	if (kn_ca_load(sb->dir, &pem, err) < 0)
+		return NULL;
+	json_t *j = json_pack("{s:s%,s:s%}", "cert", pem.cert, pem.cert_len, "key", pem.key, pem.key_len);
+	kn_ca_pem_clear(&pem);
+	if (!j)
+		kn_fail(err, "encode the kennel CA of sandbox %s", sb->name);
+	return j;
+}
+
+/* Wipe the key's copy in `msg` before it is freed: kenneld's jansson frees
+ * through kn_wipe_free anyway, but this does not depend on that (the buffer
+ * is jansson's own malloc'd, writable memory). */
+static void wipe_ca_key(json_t *msg)
+{
+	json_t *key = json_object_get(json_object_get(msg, "ca"), "key");
+	if (json_is_string(key))
+		OPENSSL_cleanse((char *)json_string_value(key), json_string_length(key));
+}
+
 int kn_proxy_add_sandbox(struct kn_proxy_sup *ps, struct kn_sandbox *sb, kn_error *err)
 {
 	if (ps->ctl < 0 || !sb->init_pid)
@@ -193,9 +280,28 @@ int kn_proxy_add_sandbox(struct kn_proxy_sup *ps, struct kn_sandbox *sb, kn_erro
 	int fds[2];
 	if (kn_netns_proxy_listeners(sb->init_pidfd, fds, err) < 0)
 		return kn_fail_prefix(err, "sandbox %s", sb->name);
+	int rc = -1;
 	json_t *msg = json_pack("{s:s,s:s,s:O}", "op", "sandbox", "name", sb->name, "policy", sb->policy);
-	int rc = transact(ps, msg, fds, fds[1] >= 0 ? 2 : 1, err);
-	json_decref(msg);
+	if (!msg) {
+		kn_fail(err, "encode proxy message");
+		goto out;
+	}
+	/* A sandbox adopted from a daemon older than CAs has none until its
+	 * next start: the proxy gets no "ca" for it. */
+	if (sb->has_ca) {
+		json_t *ca = ca_json(sb, err);
+		if (!ca) {
+			kn_fail_prefix(err, "sandbox %s", sb->name);
+			goto out;
+		}
+		json_object_set_new(msg, "ca", ca);
+	}
+	rc = transact(ps, msg, fds, fds[1] >= 0 ? 2 : 1, err);
+out:
+	if (msg) {
+		wipe_ca_key(msg);
+		json_decref(msg);
+	}
 	close(fds[0]);
 	kn_closep(&fds[1]);
 	return rc;
@@ -216,6 +322,18 @@ int kn_proxy_remove_sandbox(struct kn_proxy_sup *ps, struct kn_sandbox *sb, kn_e
 	if (ps->ctl < 0)
 		return 0;
 	json_t *msg = json_pack("{s:s,s:s}", "op", "remove", "name", sb->name);
+	int rc = transact(ps, msg, NULL, 0, err);
+	json_decref(msg);
+	return rc;
+}
+
+int kn_proxy_send_secrets(struct kn_proxy_sup *ps, json_t *secrets, kn_error *err)
+{
+	if (ps->ctl < 0)
+		return 0; /* sent when the proxy (re)starts */
+	json_t *msg = kn_secrets_message(secrets);
+	if (!msg)
+		return kn_fail(err, "encode the secrets message");
 	int rc = transact(ps, msg, NULL, 0, err);
 	json_decref(msg);
 	return rc;
@@ -259,6 +377,10 @@ int kn_proxy_start(struct kn_proxy_sup *ps, struct kn_store *st, kn_error *err)
 		if (sb->init_pid && kn_proxy_add_sandbox(ps, sb, &e) < 0)
 			log_error("proxy: sandbox %s: %s", sb->name, e.msg);
 	}
+	/* A new proxy's table is empty: only a non-empty one needs sending. */
+	kn_error e;
+	if (json_array_size(st->secrets) && kn_proxy_send_secrets(ps, st->secrets, &e) < 0)
+		log_error("proxy: secrets: %s", e.msg);
 	return 0;
 }
 
@@ -297,4 +419,6 @@ void kn_proxy_tick(struct kn_proxy_sup *ps, struct kn_store *st)
 void kn_proxy_stop(struct kn_proxy_sup *ps)
 {
 	kill_proxy(ps);
+	kn_closep(&ps->upstream_ca_fd);
+	ps->upstream_ca_fd = -1;
 }

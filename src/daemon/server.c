@@ -139,7 +139,9 @@ static void conn_close(struct server *s, struct conn *c)
 	if (c->next)
 		c->next->prev = c->prev;
 	s->n_conns--;
-	free(c->buf);
+	/* A request may carry a secret (PUT /secrets): nothing of it outlives
+	 * the connection. */
+	kn_wipe_free(c->buf);
 	free(c);
 }
 
@@ -314,13 +316,19 @@ static void conn_readable(struct server *s, struct conn *c)
 				return;
 			}
 			size_t ncap = c->cap ? c->cap * 2 : 4096;
-			char *nb = realloc(c->buf, ncap > limit ? limit : ncap);
+			if (ncap > limit)
+				ncap = limit;
+			/* Not realloc: the old block is wiped before it is freed. */
+			char *nb = malloc(ncap);
 			if (!nb) {
 				conn_close(s, c);
 				return;
 			}
+			if (c->len)
+				memcpy(nb, c->buf, c->len);
+			kn_wipe_free(c->buf);
 			c->buf = nb;
-			c->cap = ncap > limit ? limit : ncap;
+			c->cap = ncap;
 		}
 		ssize_t n = recv(c->ev.fd, c->buf + c->len, c->cap - c->len, 0);
 		if (n < 0 && errno == EINTR)

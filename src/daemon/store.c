@@ -184,6 +184,7 @@ void kn_store_spec(const struct kn_store *st, const struct kn_sandbox *sb, struc
 	spec->base_dir = st->base_dir;
 	spec->image = sb->image[0] ? sb->image : NULL;
 	spec->uid_base = sb->uid_base;
+	spec->has_ca = sb->has_ca;
 	spec->n_workspaces = sb->n_workspaces;
 	memcpy(spec->workspaces, sb->workspaces, sizeof(sb->workspaces[0]) * sb->n_workspaces);
 }
@@ -441,6 +442,7 @@ int kn_store_load(struct kn_store *st, kn_error *err)
 		if (!sb->policy)
 			sb->policy = json_incref(st->default_policy);
 		snprintf(sb->dir, sizeof(sb->dir), "%s", sdir);
+		sb->has_ca = kn_ca_present(sdir, sb->ca_sha256);
 		sb->init_pidfd = -1;
 		kn_store_add(st, sb);
 	}

@@ -1,11 +1,12 @@
 /* store.h — sandbox records and their files in the state dir.
  *
  * Contract: the state dir holds sandboxes/<name>/ per sandbox with config.json
- * (what the user asked for; written once at create) and runtime.json (the
- * running init's pid and start time; present only while it runs), base/ (the
- * shared root skeleton) and trash/ (sandboxes being removed: a removal renames
- * the folder there first, so a crash mid-removal leaves trash, not a half
- * sandbox). Every write is atomic (fsutil). A folder without config.json is an
+ * (what the user asked for; written once at create), runtime.json (the
+ * running init's pid and start time; present only while it runs) and the
+ * sandbox's kennel CA, ca.crt and ca.key (ca.h); base/ (the shared root
+ * skeleton) and trash/ (sandboxes being removed: a removal renames the folder
+ * there first, so a crash mid-removal leaves trash, not a half sandbox).
+ * Every write is atomic (fsutil). A folder without config.json is an
  * unfinished create and is removed at start-up. Records live in a linked list
  * owned by the store. Pure name/JSON helpers are exposed for unit tests. */
 #ifndef KENNEL_STORE_H
@@ -16,6 +17,7 @@
 #include <sys/types.h>
 
 #include "common/error.h"
+#include "daemon/ca.h"
 #include "sandbox/cgroup.h"
 #include "sandbox/sandbox.h"
 
@@ -36,6 +38,8 @@ struct kn_sandbox {
 	uint32_t uid_base;
 	size_t n_workspaces;
 	struct kn_workspace workspaces[KN_MAX_WORKSPACES];
+	int has_ca;                /* ca.crt + ca.key in dir (ca.h) */
+	char ca_sha256[KN_CA_FINGERPRINT_LEN]; /* its fingerprint, for inspect */
 	/* runtime */
 	pid_t init_pid;            /* 0 when stopped */
 	unsigned long long init_start; /* /proc/<pid>/stat start time: pid identity */
@@ -54,6 +58,7 @@ struct kn_store {
 	struct kn_sandbox *list;
 	char socket_path[PATH_MAX];   /* the API socket: no workspace may contain it */
 	json_t *default_policy;       /* for new sandboxes; canonical, owned */
+	json_t *secrets;              /* secrets.h: the stored list, values included; owned */
 	struct kn_proxy_sup *proxy;   /* NULL in unit tests: no proxy to tell */
 };
 

@@ -236,20 +236,25 @@ static void __attribute__((noreturn)) sandbox_child(const struct kn_sandbox_spec
 		kn_fail_errno(&err, "open /dev/null in sandbox");
 		child_fail(sock, &err);
 	}
-	send_msg(sock, MSG_READY);
 	dup2(devnull, 0);
 	dup2(devnull, 1);
 	dup2(devnull, 2);
 	/* Init keeps the proxy listeners at fixed fds for the daemon to fetch.
-	 * Lift every fd above the targets first so no dup2 clobbers another. */
+	 * Lift every fd above the targets first so no dup2 clobbers another
+	 * (the setup socket too: it may sit on a target). */
+	sock = fcntl(sock, F_DUPFD_CLOEXEC, KN_INIT_FD_HIGH);
 	exe = fcntl(exe, F_DUPFD_CLOEXEC, KN_INIT_FD_HIGH);
 	proxy4 = fcntl(proxy4, F_DUPFD, KN_INIT_FD_HIGH);
 	proxy6 = proxy6 >= 0 ? fcntl(proxy6, F_DUPFD, KN_INIT_FD_HIGH) : -1;
-	if (exe < 0 || proxy4 < 0 || dup3(exe, KN_INIT_FD_EXE, O_CLOEXEC) < 0 ||
+	if (sock < 0 || exe < 0 || proxy4 < 0 || dup3(exe, KN_INIT_FD_EXE, O_CLOEXEC) < 0 ||
 	    dup2(proxy4, KN_INIT_FD_PROXY4) < 0)
 		_exit(1);
 	if (proxy6 >= 0 ? dup2(proxy6, KN_INIT_FD_PROXY6) < 0 : close(KN_INIT_FD_PROXY6) < 0 && errno != EBADF)
 		_exit(1);
+	/* Ready only now: the daemon fetches the listeners from these fds as
+	 * soon as it hears it (before, they held the setup socket or /dev/null,
+	 * which it handed to the proxy). */
+	send_msg(sock, MSG_READY);
 	syscall(SYS_close_range, KN_INIT_FD_EXE + 1, ~0U, 0);
 	char *const init_argv[] = {KN_INIT_ARGV0, NULL};
 	char *const init_env[] = {NULL};

@@ -23,12 +23,14 @@
 #include "sandbox/rlimits.h"
 #include "sandbox/sandbox.h"
 #include "sandbox/seccomp.h"
+#include "sandbox/trust.h"
 
 /* Environment entries a command gets on top of the defaults; the API bounds
  * the request size, this bounds the array we build from it. */
 #define EXEC_MAX_ENV 512
-/* Room kept in env[] for the defaults and the proxy entries. */
-#define EXEC_ENV_RESERVED 32
+/* Room kept in env[] for the defaults, the proxy and the trust entries
+ * (9 + 13 + 6 today) and the terminating NULL. */
+#define EXEC_ENV_RESERVED 40
 /* An error message from the helper: a kn_error plus its prefix. */
 #define MSG_MAX_EXEC (KN_ERR_MAX + 16)
 #define EXEC_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
@@ -72,6 +74,9 @@ static void build_env(const struct kn_sandbox_spec *s, const struct kn_exec_spec
 	for (size_t i = 0; kn_proxy_env[i]; i++)
 		if (!env_has(env, n, kn_proxy_env[i]))
 			env[n++] = (char *)kn_proxy_env[i];
+	for (size_t i = 0; s->has_ca && kn_trust_env[i]; i++)
+		if (!env_has(env, n, kn_trust_env[i]))
+			env[n++] = (char *)kn_trust_env[i];
 	env[n] = NULL;
 }
 

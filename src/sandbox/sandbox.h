@@ -20,7 +20,11 @@
  *    execute, 127 not found). With `tty`, a pty from the sandbox's own devpts is
  *    made the command's controlling terminal and the master is returned;
  *    otherwise `stdio` fds become its 0, 1, 2. Before execve: no_new_privs,
- *    rlimits, Landlock, seccomp, in that order.
+ *    rlimits, Landlock, seccomp, in that order. When spec->has_ca, the
+ *    command's environment also points TLS clients at the bundle that holds
+ *    the sandbox's kennel CA (trust.h).
+ *  - kn_ns_trust_ca: installs the kennel CA certificate `ca_pem` in the
+ *    stopped sandbox's trust store (trust.h); run before every start.
  * The agent user is uid/gid KN_AGENT_UID inside; root inside is host uid_base. */
 #ifndef KENNEL_SANDBOX_H
 #define KENNEL_SANDBOX_H
@@ -52,6 +56,7 @@ struct kn_sandbox_spec {
 	const char *base_dir; /* the daemon's shared base (root skeleton, curated /etc) */
 	const char *image;    /* NULL: host /usr etc.; else a directory used as the root */
 	uint32_t uid_base;
+	int has_ca;           /* a kennel CA is installed: exec sets kn_trust_env */
 	size_t n_workspaces;
 	struct kn_workspace workspaces[KN_MAX_WORKSPACES];
 };
@@ -79,5 +84,7 @@ int kn_ns_start(const struct kn_sandbox_spec *spec, const struct kn_cgroup *cg, 
 		int *init_pidfd, kn_error *err);
 int kn_ns_exec(const struct kn_sandbox_spec *spec, pid_t init_pid, const struct kn_cgroup *cg,
 	       const struct kn_exec_spec *ex, struct kn_exec_result *out, kn_error *err);
+int kn_ns_trust_ca(const struct kn_sandbox_spec *spec, const char *ca_pem, size_t ca_len,
+		   kn_error *err);
 
 #endif

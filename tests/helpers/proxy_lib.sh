@@ -114,7 +114,8 @@ wait_log_lines() {
 
 # A small HTTP/1.1 server: /hello, /headers (request header names, one per
 # line), /values ("name: value" of every request header), /ws (a websocket
-# upgrade: 101, then "x-api-key: VALUE\n" and an echo of every byte), /echo (the request body back), /chunked, /close (close-delimited),
+# upgrade: 101, then "x-api-key: VALUE\n" and an echo of every byte),
+# /redirect?to=URL (302 to URL), /echo (the request body back), /chunked, /close (close-delimited),
 # /slow (answers after 3 s); HEAD and 100-continue work as http.server does.
 cat >"$T/upstream.py" <<'EOF'
 import http.server, socketserver, ssl, sys, time
@@ -160,6 +161,11 @@ class H(http.server.BaseHTTPRequestHandler):
                 if not data: break
                 self.connection.sendall(data)
             self.close_connection = True
+        elif p.startswith("/redirect"):
+            self.send_response(302)
+            self.send_header("Location", p[len("/redirect?to="):])
+            self.send_header("Content-Length", "0")
+            self.end_headers()
         elif p.startswith("/values"):
             self.send_body("".join("%s: %s\n" % (k.lower(), v) for k, v in self.headers.items()).encode())
         elif p.startswith("/headers"):

@@ -2,13 +2,15 @@
 # kennel-proxy, hands it the sandbox's listeners and policy, and every way out
 # other than the proxy fails. Upstreams are test servers on 127.0.0.1 reached
 # through the resolver override (kenneld --hosts), which is why the policy
-# carves 127.0.0.0/8 out of the block list.
+# carves 127.0.0.0/8 out of the block list. HTTPS is intercepted: the sandbox
+# trusts its own kennel CA (sandbox_ca.sh), and the proxy trusts the test
+# server's CA through kenneld --upstream-ca.
 . "$(dirname "$0")/../lib.sh"
 . "$(dirname "$0")/../helpers/proxy_lib.sh"
 
 upstream_start
 tls_upstream_start
-start_daemon --hosts "$T/hosts" || exit 1
+start_daemon --hosts "$T/hosts" --upstream-ca "$T/ca.pem" || exit 1
 WS=$T/ws
 mkdir -p "$WS"
 cp "$T/ca.pem" "$WS/ca.pem"
@@ -31,7 +33,7 @@ check "policy_allow_loopback" "$KENNEL" network proxy net --allow-cidr 127.0.0.0
 # --- allowed and blocked, plain HTTP and CONNECT ----------------------------------------
 check_out http_allowed '^hello from upstream$' kx net curl -s -m 10 "http://allowed.test:$UP_PORT/"
 check_out connect_allowed '^hello from upstream$' \
-	kx net curl -s -m 10 --cacert "$WS/ca.pem" "https://allowed.test:$TLS_PORT/"
+	kx net curl -s -m 10 "https://allowed.test:$TLS_PORT/"
 check_out http_blocked_status '^HTTP/1.1 403' kx net curl -s -i -m 10 "http://blocked.test:$UP_PORT/"
 check_out http_blocked_header '^X-Kennel-Policy: block-host blocked.test' \
 	kx net curl -s -i -m 10 "http://blocked.test:$UP_PORT/"
@@ -41,8 +43,9 @@ check_out rebind_name_blocked 'X-Kennel-Policy: block-cidr 169.254.0.0/16 \(defa
 	kx net curl -s -i -m 10 "http://rebind.test/"
 check_out private_name_blocked 'X-Kennel-Policy: block-cidr 10.0.0.0/8 \(default\)' \
 	kx net curl -s -i -m 10 "http://private.test/"
-XX
-	kx net curl -s -i -m 10 "http://2851995305/"
+# 2852039166 is 169.254.169.254 (the metadata address) as one decimal number.
+check_out ip_literal_spelling_blocked 'X-Kennel-Policy: block-cidr 169.254.0.0/16 \(default\)' \
+	kx net curl -s -i -m 10 "http://2852039166/"
 
 # --- every way around the proxy fails ----------------------------------------------------
 PY='import socket, errno, sys
@@ -119,6 +122,8 @@ done
 BG_PIDS+=($!)
 wait_port_file "$T/echo.port"
 cp "$PROXY_FLOOD" "$WS/proxy_flood"
+# The echo server speaks no TLS: its tunnels must not be intercepted.
+check policy_bypass_raw_tunnels "$KENNEL" network proxy net --bypass-host allowed.test
 out=$(timeout 120 "$KENNEL" exec net ./proxy_flood connect 3128 "allowed.test:$(cat "$T/echo.port")" 10000 2>&1)
 check_out tunnels_10000_established '^established 10000 in' echo "$out"
 check_out tunnels_10000_carry_bytes '^echoed 10000$' echo "$out"
@@ -144,7 +149,7 @@ fi
 
 # --- the policy survives a daemon restart ------------------------------------------------
 stop_daemon
-start_daemon --hosts "$T/hosts" || exit 1
+start_daemon --hosts "$T/hosts" --upstream-ca "$T/ca.pem" || exit 1
 check_out policy_survives_restart 'blocked.test' "$KENNEL" network proxy net --show
 check_out blocked_after_restart 'X-Kennel-Policy: block-host blocked.test' \
 	kx net curl -s -i -m 10 --retry 5 --retry-all-errors "http://blocked.test:$UP_PORT/"

@@ -1,0 +1,336 @@
+/* ca.c — the per-sandbox kennel CA (contract: ca.h). */
+#define _GNU_SOURCE
+#include "daemon/ca.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <openssl/bio.h>
+#include <openssl/bn.h>
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+#include <openssl/x509v3.h>
+
+#include "common/fsutil.h"
+#include "common/util.h"
+
+/* RFC 5280's upper bound for a common name (ub-common-name). */
+#define CN_MAX 64
+#define CN_PREFIX "kennel sandbox "
+#define CN_SUFFIX " CA"
+#define SERIAL_BITS 128
+
+/* err gets `what` and OpenSSL's reason; OpenSSL's error queue is emptied so
+ * a later failure does not report this one. */
+static int ssl_fail(kn_error *err, const char *what)
+{
+	unsigned long e = ERR_peek_last_error();
+	const char *reason = e ? ERR_reason_error_string(e) : NULL;
+	kn_fail(err, "%s: %s", what, reason ? reason : "OpenSSL error");
+	ERR_clear_error();
+	return -1;
+}
+
+/* A malloc'd copy of a memory BIO's bytes, NUL-terminated. */
+static char *bio_text(BIO *b, size_t *len)
+{
+	char *data;
+	long n = BIO_get_mem_data(b, &data);
+	if (n < 0)
+		return NULL;
+	char *out = malloc((size_t)n + 1);
+	if (!out)
+		return NULL;
+	memcpy(out, data, (size_t)n);
+	out[n] = '\0';
+	*len = (size_t)n;
+	return out;
+}
+
+static int add_ext(X509 *x, int nid, const char *value)
+{
+	X509V3_CTX ctx;
+	X509V3_set_ctx(&ctx, x, x, NULL, NULL, 0);
+	X509_EXTENSION *ext = X509V3_EXT_conf_nid(NULL, &ctx, nid, value);
+	if (!ext)
+		return -1;
+	int ok = X509_add_ext(x, ext, -1);
+	X509_EXTENSION_free(ext);
+	return ok ? 0 : -1;
+}
+
+static int set_name(X509 *x, const char *sandbox)
+{
+	char cn[CN_MAX + 1];
+	/* Sandbox names go to 63 characters: keep the CN within its bound by
+	 * shortening the name part, never by dropping the suffix. */
+	int room = CN_MAX - (int)strlen(CN_PREFIX) - (int)strlen(CN_SUFFIX);
+	snprintf(cn, sizeof(cn), CN_PREFIX "%.*s" CN_SUFFIX, room, sandbox);
+	X509_NAME *n = X509_get_subject_name(x);
+	if (!X509_NAME_add_entry_by_txt(n, "O", MBSTRING_UTF8, (const unsigned char *)"kennel", -1, -1, 0) ||
+	    !X509_NAME_add_entry_by_txt(n, "CN", MBSTRING_UTF8, (const unsigned char *)cn, -1, -1, 0))
+		return -1;
+	return X509_set_issuer_name(x, n) ? 0 : -1;
+}
+
+static int set_serial(X509 *x)
+{
+	BIGNUM *bn = BN_new();
+	int ok = bn && BN_rand(bn, SERIAL_BITS, BN_RAND_TOP_ONE, BN_RAND_BOTTOM_ANY) &&
+		 BN_to_ASN1_INTEGER(bn, X509_get_serialNumber(x));
+	BN_free(bn);
+	return ok ? 0 : -1;
+}
+
+static int set_validity(X509 *x, time_t now)
+{
+	time_t from = now - KN_CA_BACKDATE_S;
+	if (!X509_time_adj_ex(X509_getm_notBefore(x), 0, 0, &from) ||
+	    !X509_time_adj_ex(X509_getm_notAfter(x), KN_CA_VALID_DAYS, 0, &from))
+		return -1;
+	return 0;
+}
+
+int kn_ca_make(const char *name, time_t now, struct kn_ca_pem *out, kn_error *err)
+{
+	memset(out, 0, sizeof(*out));
+	int rc = -1;
+	X509 *x = NULL;
+	BIO *cb = NULL, *kb = NULL;
+	EVP_PKEY *key = EVP_EC_gen("P-256");
+	if (!key) {
+		ssl_fail(err, "generate the CA's P-256 key");
+		goto out;
+	}
+	x = X509_new();
+	if (!x || !X509_set_version(x, X509_VERSION_3) || set_serial(x) < 0 || set_name(x, name) < 0 ||
+	    set_validity(x, now) < 0 || !X509_set_pubkey(x, key)) {
+		ssl_fail(err, "make the CA certificate");
+		goto out;
+	}
+	/* The subject key identifier first: the authority one copies it. */
+	if (add_ext(x, NID_basic_constraints, "critical,CA:TRUE,pathlen:0") < 0 ||
+	    add_ext(x, NID_key_usage, "critical,keyCertSign,cRLSign") < 0 ||
+	    add_ext(x, NID_subject_key_identifier, "hash") < 0 ||
+	    add_ext(x, NID_authority_key_identifier, "keyid:always") < 0) {
+		ssl_fail(err, "add the CA certificate's extensions");
+		goto out;
+	}
+	if (!X509_sign(x, key, EVP_sha256())) {
+		ssl_fail(err, "sign the CA certificate");
+		goto out;
+	}
+	/* The key's PEM goes through secure memory: freed, it is wiped. */
+	cb = BIO_new(BIO_s_mem());
+	kb = BIO_new(BIO_s_secmem());
+	if (!cb || !kb || !PEM_write_bio_X509(cb, x) ||
+	    !PEM_write_bio_PrivateKey(kb, key, NULL, NULL, 0, NULL, NULL)) {
+		ssl_fail(err, "encode the CA as PEM");
+		goto out;
+	}
+	out->cert = bio_text(cb, &out->cert_len);
+	out->key = bio_text(kb, &out->key_len);
+	if (!out->cert || !out->key) {
+		kn_fail(err, "out of memory encoding the CA");
+		kn_ca_pem_clear(out);
+		goto out;
+	}
+	rc = 0;
+out:
+	BIO_free(cb);
+	BIO_free(kb);
+	X509_free(x);
+	EVP_PKEY_free(key);
+	return rc;
+}
+
+void kn_ca_pem_clear(struct kn_ca_pem *pem)
+{
+	if (pem->key)
+		OPENSSL_cleanse(pem->key, pem->key_len);
+	free(pem->key);
+	free(pem->cert);
+	memset(pem, 0, sizeof(*pem));
+}
+
+static void path_in(char *out, size_t n, const char *dir, const char *file)
+{
+	snprintf(out, n, "%s/%s", dir, file);
+}
+
+/* Both files there, regular, not symlinks. */
+static int pair_exists(const char *dir)
+{
+	char p[PATH_MAX];
+	struct stat st;
+	path_in(p, sizeof(p), dir, KN_CA_KEY_FILE);
+	if (lstat(p, &st) < 0 || !S_ISREG(st.st_mode))
+		return 0;
+	path_in(p, sizeof(p), dir, KN_CA_CERT_FILE);
+	return lstat(p, &st) == 0 && S_ISREG(st.st_mode);
+}
+
+/* An existing key keeps the owner and mode the contract promises. */
+static int fix_key_file(const char *dir, uid_t uid, gid_t gid, kn_error *err)
+{
+	char p[PATH_MAX];
+	path_in(p, sizeof(p), dir, KN_CA_KEY_FILE);
+	_cleanup_close_ int fd = open(p, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	struct stat st;
+	if (fd < 0 || fstat(fd, &st) < 0)
+		return kn_fail_errno(err, "open %s", p);
+	if ((st.st_uid != uid || st.st_gid != gid) && fchown(fd, uid, gid) < 0)
+		return kn_fail_errno(err, "fchown %s", p);
+	if ((st.st_mode & 07777) != 0400 && fchmod(fd, 0400) < 0)
+		return kn_fail_errno(err, "fchmod %s", p);
+	return 0;
+}
+
+int kn_ca_ensure(const char *dir, const char *name, uid_t key_uid, gid_t key_gid, int *made,
+		 kn_error *err)
+{
+	*made = 0;
+	if (pair_exists(dir))
+		return fix_key_file(dir, key_uid, key_gid, err);
+	struct kn_ca_pem pem;
+	if (kn_ca_make(name, time(NULL), &pem, err) < 0)
+		return -1;
+	char p[PATH_MAX];
+	/* The certificate stands for the pair: it goes first when a stale one is
+	 * replaced and last when the new pair is written. */
+	path_in(p, sizeof(p), dir, KN_CA_CERT_FILE);
+	int rc = unlink(p) < 0 && errno != ENOENT ? kn_fail_errno(err, "unlink %s", p) : 0;
+	if (rc == 0) {
+		path_in(p, sizeof(p), dir, KN_CA_KEY_FILE);
+		rc = kn_write_atomic_owned(p, pem.key, pem.key_len, 0400, key_uid, key_gid, err);
+	}
+	if (rc == 0) {
+		path_in(p, sizeof(p), dir, KN_CA_CERT_FILE);
+		rc = kn_write_atomic_owned(p, pem.cert, pem.cert_len, 0644, 0, 0, err);
+	}
+	kn_ca_pem_clear(&pem);
+	if (rc == 0)
+		*made = 1;
+	return rc;
+}
+
+/* kn_read_file for a secret: every buffer that held key bytes is wiped,
+ * on failure too. */
+static int read_secret(const char *path, char **out, size_t *out_len, kn_error *err)
+{
+	_cleanup_close_ int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	struct stat st;
+	if (fd < 0 || fstat(fd, &st) < 0)
+		return kn_fail_errno(err, "open %s", path);
+	if (!S_ISREG(st.st_mode) || st.st_size > KN_CA_FILE_MAX)
+		return kn_fail(err, "%s: not a regular file of at most %d bytes", path, KN_CA_FILE_MAX);
+	char *buf = malloc((size_t)st.st_size + 1);
+	if (!buf)
+		return kn_fail(err, "out of memory reading %s", path);
+	size_t got = 0;
+	while (got < (size_t)st.st_size) {
+		ssize_t r = read(fd, buf + got, (size_t)st.st_size - got);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0) {
+			if (r == 0)
+				kn_fail(err, "read %s: the file shrank while read", path);
+			else
+				kn_fail_errno(err, "read %s", path);
+			OPENSSL_cleanse(buf, (size_t)st.st_size);
+			free(buf);
+			return -1;
+		}
+		got += (size_t)r;
+	}
+	buf[got] = '\0';
+	*out = buf;
+	*out_len = got;
+	return 0;
+}
+
+int kn_ca_load(const char *dir, struct kn_ca_pem *out, kn_error *err)
+{
+	char p[PATH_MAX];
+	memset(out, 0, sizeof(*out));
+	path_in(p, sizeof(p), dir, KN_CA_CERT_FILE);
+	if (kn_read_file(p, KN_CA_FILE_MAX, &out->cert, &out->cert_len, err) < 0)
+		return -1;
+	path_in(p, sizeof(p), dir, KN_CA_KEY_FILE);
+	if (read_secret(p, &out->key, &out->key_len, err) < 0) {
+		kn_ca_pem_clear(out);
+		return -1;
+	}
+	return 0;
+}
+
+int kn_ca_present(const char *dir, char fingerprint[KN_CA_FINGERPRINT_LEN])
+{
+	if (!pair_exists(dir))
+		return 0;
+	if (fingerprint) {
+		char p[PATH_MAX];
+		_cleanup_free_ char *cert = NULL;
+		size_t len = 0;
+		fingerprint[0] = '\0';
+		path_in(p, sizeof(p), dir, KN_CA_CERT_FILE);
+		if (kn_read_file(p, KN_CA_FILE_MAX, &cert, &len, NULL) == 0)
+			kn_ca_fingerprint(cert, len, fingerprint, NULL);
+	}
+	return 1;
+}
+
+int kn_ca_fingerprint(const char *cert_pem, size_t len, char out[KN_CA_FINGERPRINT_LEN],
+		      kn_error *err)
+{
+	out[0] = '\0';
+	BIO *b = BIO_new_mem_buf(cert_pem, (int)len);
+	X509 *x = b ? PEM_read_bio_X509(b, NULL, NULL, NULL) : NULL;
+	BIO_free(b);
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned int n = 0;
+	int ok = x && X509_digest(x, EVP_sha256(), md, &n) && n == 32;
+	X509_free(x);
+	if (!ok)
+		return ssl_fail(err, "fingerprint of the CA certificate");
+	for (unsigned int i = 0; i < n; i++)
+		snprintf(out + 3 * i, 4, "%02X%s", md[i], i + 1 < n ? ":" : "");
+	return 0;
+}
+
+int kn_ca_count_certs(const char *pem, size_t len, kn_error *err)
+{
+	if (len > INT_MAX)
+		return kn_fail(err, "larger than %d bytes", INT_MAX);
+	BIO *b = BIO_new_mem_buf(pem, (int)len);
+	if (!b)
+		return kn_fail(err, "out of memory");
+	int n = 0;
+	ERR_clear_error();
+	for (;;) {
+		X509 *x = PEM_read_bio_X509(b, NULL, NULL, NULL);
+		if (!x)
+			break;
+		X509_free(x);
+		n++;
+	}
+	BIO_free(b);
+	/* The loop ends at the end of the text ("no start line"), or at a block
+	 * that is not a certificate: the latter is an error. */
+	unsigned long e = ERR_peek_last_error();
+	if (e && !(ERR_GET_LIB(e) == ERR_LIB_PEM && ERR_GET_REASON(e) == PEM_R_NO_START_LINE)) {
+		char what[64];
+		snprintf(what, sizeof(what), "PEM block after certificate %d does not parse", n);
+		return ssl_fail(err, what);
+	}
+	ERR_clear_error();
+	return n;
+}

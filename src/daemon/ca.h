@@ -1,0 +1,68 @@
+/* ca.h — the per-sandbox kennel CA: the root that kennel-proxy signs its TLS
+ * interception leaves with, and that the sandbox (and nothing else) trusts.
+ *
+ * Contract.
+ *  - kn_ca_make (pure: no files, no global state): a fresh EC P-256 key and a
+ *    self-signed X.509 v3 certificate for sandbox `name`: subject and issuer
+ *    O=kennel, CN="kennel sandbox NAME CA" (NAME shortened to fit CN's 64
+ *    characters), a random 128-bit serial, valid from `now` - 1 hour (clock
+ *    skew) for KN_CA_VALID_DAYS, basicConstraints critical CA:TRUE pathlen:0
+ *    (it signs leaves only), keyUsage critical keyCertSign+cRLSign, subject and
+ *    authority key identifiers, signed with ECDSA-SHA256. Out: PEM text, the
+ *    key as PKCS#8 ("BEGIN PRIVATE KEY"). kn_ca_pem_clear wipes the key's bytes
+ *    (OPENSSL_cleanse) and frees both; call it on every kn_ca_pem filled.
+ *  - kn_ca_ensure: the sandbox folder `dir` holds KN_CA_CERT_FILE (0644, root)
+ *    and KN_CA_KEY_FILE (0400, owned by key_uid:key_gid, the kennel-proxy user),
+ *    each written atomically, key first, so the certificate's presence means a
+ *    complete pair. An existing pair is kept (its key file's owner and mode put
+ *    right); anything less is replaced by a new pair. *made says which.
+ *  - kn_ca_load: reads the pair back (each at most KN_CA_FILE_MAX bytes).
+ *  - kn_ca_fingerprint: "AB:CD:..." SHA-256 of a PEM certificate's DER, as
+ *    `openssl x509 -fingerprint -sha256` prints it.
+ *  - kn_ca_count_certs: the number of PEM certificates in `len` bytes of text;
+ *    -1 with err naming the first block that does not parse. Text outside
+ *    PEM blocks is ignored, as OpenSSL does when it loads a CA file.
+ * Nothing here logs, and no key byte is left in memory this module freed. */
+#ifndef KENNEL_CA_H
+#define KENNEL_CA_H
+
+#include <stddef.h>
+#include <sys/types.h>
+#include <time.h>
+
+#include "common/error.h"
+
+/* Ten years: a sandbox may live long; rotating is `rm` and `create`. */
+#define KN_CA_VALID_DAYS 3650
+/* Before `now`: a sandbox clock a little behind the host's still accepts it. */
+#define KN_CA_BACKDATE_S 3600
+#define KN_CA_CERT_FILE "ca.crt"
+#define KN_CA_KEY_FILE "ca.key"
+/* A P-256 certificate is under 1 KiB and its key 250 bytes: anything near
+ * this was not written by us. */
+#define KN_CA_FILE_MAX 16384
+/* "AB:" per byte of a SHA-256. */
+#define KN_CA_FINGERPRINT_LEN (32 * 3)
+
+struct kn_ca_pem {
+	char *cert; /* NUL-terminated PEM */
+	size_t cert_len;
+	char *key;  /* NUL-terminated PEM (PKCS#8); secret */
+	size_t key_len;
+};
+
+int kn_ca_make(const char *name, time_t now, struct kn_ca_pem *out, kn_error *err);
+void kn_ca_pem_clear(struct kn_ca_pem *pem);
+
+int kn_ca_ensure(const char *dir, const char *name, uid_t key_uid, gid_t key_gid, int *made,
+		 kn_error *err);
+int kn_ca_load(const char *dir, struct kn_ca_pem *out, kn_error *err);
+/* 1 when `dir` holds a certificate and a key (fingerprint filled, if asked),
+ * 0 when not. */
+int kn_ca_present(const char *dir, char fingerprint[KN_CA_FINGERPRINT_LEN]);
+
+int kn_ca_fingerprint(const char *cert_pem, size_t len, char out[KN_CA_FINGERPRINT_LEN],
+		      kn_error *err);
+int kn_ca_count_certs(const char *pem, size_t len, kn_error *err);
+
+#endif

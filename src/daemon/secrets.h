@@ -1,0 +1,71 @@
+/* secrets.h — the credential store: secrets that kennel-proxy injects into
+ * requests to the hosts they are bound to, which the sandboxes never see.
+ *
+ * Contract. A secret is a JSON object
+ *   {"name":N, "hosts":[P...], "header":H, "format":F, "value":V, "sandbox":S}
+ *   name    1..KN_SECRET_NAME_MAX of [A-Za-z0-9_.-], not "." or ".." (it is a
+ *           path segment of the API);
+ *   hosts   1..KN_SECRET_MAX_HOSTS host patterns (policy/hostpattern.h), kept
+ *           in canonical spelling, duplicates dropped;
+ *   header  an HTTP field name (token) of at most KN_SECRET_HEADER_MAX bytes,
+ *           never one that frames, routes or hops the request (Host,
+ *           Content-Length, Transfer-Encoding, Connection, Upgrade, TE,
+ *           Trailer, Keep-Alive, Expect, Proxy-*): a secret must not be able
+ *           to smuggle a second request;
+ *   format  printable ASCII with exactly one "{}" (where the value goes), at
+ *           most KN_SECRET_FORMAT_MAX bytes; default "{}";
+ *   value   1..KN_SECRET_VALUE_MAX bytes of printable ASCII (no CR, LF, NUL);
+ *   sandbox optional: the secret applies only to that sandbox's requests
+ *           (absent, never null, in the stored form).
+ * kn_secret_parse (pure) checks a PUT body for `name` and returns the
+ * canonical object, or NULL with err (errnum EINVAL) naming the bad field and
+ * never quoting the value.
+ * The store is STATE/secrets.json, {"secrets":[...]} sorted by name, mode
+ * 0600, root's, written atomically; the daemon holds the same list in
+ * st->secrets. kn_secrets_load reads it at start (a file that does not parse
+ * or check stops the daemon). kn_secrets_put / kn_secrets_remove write the
+ * file first (a failed write changes nothing), then the list, then send the
+ * whole list to kennel-proxy. The whole list must fit one control message:
+ * a put that would make it larger than KN_SECRETS_MSG_BUDGET is refused
+ * (errnum E2BIG). kn_secrets_public lists them without values;
+ * kn_secrets_message is the proxy's {"op":"secrets","secrets":[...]}, made of
+ * references to the stored objects (values included: whoever dumps it wipes
+ * the text). Values are never logged. */
+#ifndef KENNEL_SECRETS_H
+#define KENNEL_SECRETS_H
+
+#include <jansson.h>
+
+#include "common/error.h"
+
+struct kn_store;
+
+#define KN_SECRET_NAME_MAX 64
+/* A provider key is under 200 bytes; a JWT or an OAuth token a few KiB. */
+#define KN_SECRET_VALUE_MAX 8192
+/* An API and its mirrors or regions; more is a policy, not a credential. */
+#define KN_SECRET_MAX_HOSTS 32
+/* Real credential headers are short (x-api-key, authorization). */
+#define KN_SECRET_HEADER_MAX 64
+/* "Bearer {}", "token {}", "Basic {}": room to spare. */
+#define KN_SECRET_FORMAT_MAX 256
+/* The proxy's control messages are at most 64 KiB (proxy_sup.h); the rest
+ * of the message is its few framing bytes. */
+#define KN_SECRETS_MSG_BUDGET (65536 - 64)
+#define KN_SECRETS_FILE "secrets.json"
+
+int kn_secret_name_valid(const char *name, const char **reason);
+json_t *kn_secret_parse(const char *name, json_t *body, kn_error *err);
+
+int kn_secrets_load(struct kn_store *st, kn_error *err);
+/* *created: 1 when the name was new. */
+int kn_secrets_put(struct kn_store *st, json_t *secret, int *created, kn_error *err);
+/* errnum ENOENT when there is no such secret. */
+int kn_secrets_remove(struct kn_store *st, const char *name, kn_error *err);
+/* The secret without its value (new reference). */
+json_t *kn_secret_public(const json_t *secret);
+json_t *kn_secrets_public(const struct kn_store *st);
+json_t *kn_secrets_find(const struct kn_store *st, const char *name);
+json_t *kn_secrets_message(json_t *secrets);
+
+#endif
