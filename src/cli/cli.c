@@ -58,6 +58,36 @@ static const struct option *find_long(const struct option *longopts, const char 
 	return NULL;
 }
 
+int cli_help_only(const struct cli_command *cmd, int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
+	};
+	cli_getopt_reset();
+	int c = getopt_long(argc, argv, "+:h", longopts, NULL);
+	if (c == 'h')
+		return cli_help(cmd);
+	if (c != -1)
+		return cli_getopt_error(cmd, longopts, c, argv);
+	return -1;
+}
+
+int cli_run_group(const struct cli_command *cmd, const struct cli_globals *globals, int argc,
+		  char **argv, const struct cli_command *subs, size_t n_subs, const char *names)
+{
+	int rc = cli_help_only(cmd, argc, argv);
+	if (rc >= 0)
+		return rc;
+	if (optind >= argc)
+		return cli_usage_error(cmd, "missing COMMAND (%s)", names);
+	size_t group_len = strlen(cmd->name) + 1; /* "GROUP " */
+	for (size_t i = 0; i < n_subs; i++)
+		if (strcmp(argv[optind], subs[i].name + group_len) == 0)
+			return subs[i].run(&subs[i], globals, argc - optind, argv + optind);
+	return cli_usage_error(cmd, "unknown command '%s'", argv[optind]);
+}
+
 int cli_getopt_error(const struct cli_command *cmd, const struct option *longopts, int c,
 		     char **argv)
 {

@@ -52,6 +52,15 @@ int cli_usage_error(const struct cli_command *cmd, const char *fmt, ...)
 /* The usage error for getopt_long's '?' or ':' (c), naming the bad option. */
 int cli_getopt_error(const struct cli_command *cmd, const struct option *longopts, int c,
 		     char **argv);
+/* For commands whose only option is -h/--help: parses it, leaving optind at
+ * the first operand. Returns -1 to go on, else the exit status to return
+ * (help printed, or a usage error reported). */
+int cli_help_only(const struct cli_command *cmd, int argc, char **argv);
+/* A command group ("kennel network", "kennel secret"): -h, then the
+ * subcommand of `subs` (named "GROUP SUB") that the first operand names.
+ * `names` lists them for the error when it is missing ("proxy or log"). */
+int cli_run_group(const struct cli_command *cmd, const struct cli_globals *globals, int argc,
+		  char **argv, const struct cli_command *subs, size_t n_subs, const char *names);
 /* "kennel: <err>" on stderr; returns CLI_EXIT_FAILURE. */
 int cli_report(const kn_error *err);
 /* Usage error unless every name is a valid sandbox name (args.h). */

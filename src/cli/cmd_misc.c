@@ -33,16 +33,9 @@ const char cli_daemon_help[] =
 int cli_cmd_version(const struct cli_command *cmd, const struct cli_globals *globals, int argc,
 		    char **argv)
 {
-	static const struct option longopts[] = {
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
-	};
-	cli_getopt_reset();
-	int c = getopt_long(argc, argv, "+:h", longopts, NULL);
-	if (c == 'h')
-		return cli_help(cmd);
-	if (c != -1)
-		return cli_getopt_error(cmd, longopts, c, argv);
+	int rc = cli_help_only(cmd, argc, argv);
+	if (rc >= 0)
+		return rc;
 	if (optind < argc)
 		return cli_usage_error(cmd, "unexpected argument '%s'", argv[optind]);
 

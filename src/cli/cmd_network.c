@@ -86,7 +86,6 @@ static const struct cli_command network_subcommands[] = {
 	{"network log", cmd_network_log, "Show the egress proxy's decisions",
 	 "network log [OPTIONS] [SANDBOX]", network_log_help},
 };
-#define SUBCOMMAND_PREFIX "network "
 
 const char cli_network_help[] =
 	"Commands:\n"
@@ -99,24 +98,8 @@ const char cli_network_help[] =
 int cli_cmd_network(const struct cli_command *cmd, const struct cli_globals *globals, int argc,
 		    char **argv)
 {
-	static const struct option longopts[] = {
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
-	};
-	cli_getopt_reset();
-	int c = getopt_long(argc, argv, "+:h", longopts, NULL);
-	if (c == 'h')
-		return cli_help(cmd);
-	if (c != -1)
-		return cli_getopt_error(cmd, longopts, c, argv);
-	if (optind >= argc)
-		return cli_usage_error(cmd, "missing COMMAND (proxy or log)");
-	for (size_t i = 0; i < KN_ARRAY_SIZE(network_subcommands); i++) {
-		const struct cli_command *sub = &network_subcommands[i];
-		if (strcmp(argv[optind], sub->name + strlen(SUBCOMMAND_PREFIX)) == 0)
-			return sub->run(sub, globals, argc - optind, argv + optind);
-	}
-	return cli_usage_error(cmd, "unknown command '%s'", argv[optind]);
+	return cli_run_group(cmd, globals, argc, argv, network_subcommands, KN_ARRAY_SIZE(network_subcommands),
+			     "proxy or log");
 }
 
 /* getopt_long over options and at most one positional, in any order: getopt

@@ -20,12 +20,9 @@
 #include "cli/client.h"
 #include "cli/commands.h"
 #include "cli/table.h"
+#include "common/secret_rules.h"
 #include "common/util.h"
 
-/* secrets.h: names and values as the daemon takes them. */
-#define SECRET_NAME_MAX 64
-#define SECRET_VALUE_MAX 8192
-#define HOSTS_MAX 32
 #define HELP_OPTION "  -h, --help              show this help\n"
 
 static cli_handler cmd_secret_set, cmd_secret_ls, cmd_secret_rm;
@@ -68,7 +65,6 @@ static const struct cli_command secret_subcommands[] = {
 	 secret_ls_help},
 	{"secret rm", cmd_secret_rm, "Remove secrets", "secret rm NAME...", secret_rm_help},
 };
-#define SUBCOMMAND_PREFIX "secret "
 
 const char cli_secret_help[] =
 	"Commands:\n"
@@ -82,41 +78,16 @@ const char cli_secret_help[] =
 int cli_cmd_secret(const struct cli_command *cmd, const struct cli_globals *globals, int argc,
 		   char **argv)
 {
-	static const struct option longopts[] = {
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
-	};
-	cli_getopt_reset();
-	int c = getopt_long(argc, argv, "+:h", longopts, NULL);
-	if (c == 'h')
-		return cli_help(cmd);
-	if (c != -1)
-		return cli_getopt_error(cmd, longopts, c, argv);
-	if (optind >= argc)
-		return cli_usage_error(cmd, "missing COMMAND (set, ls or rm)");
-	for (size_t i = 0; i < KN_ARRAY_SIZE(secret_subcommands); i++) {
-		const struct cli_command *sub = &secret_subcommands[i];
-		if (strcmp(argv[optind], sub->name + strlen(SUBCOMMAND_PREFIX)) == 0)
-			return sub->run(sub, globals, argc - optind, argv + optind);
-	}
-	return cli_usage_error(cmd, "unknown command '%s'", argv[optind]);
+	return cli_run_group(cmd, globals, argc, argv, secret_subcommands, KN_ARRAY_SIZE(secret_subcommands),
+			     "set, ls or rm");
 }
 
 static bool valid_secret_name(const char *name)
 {
-	size_t len = strlen(name);
-	if (len == 0 || len > SECRET_NAME_MAX || !strcmp(name, ".") || !strcmp(name, ".."))
-		return false;
-	for (size_t i = 0; i < len; i++) {
-		char c = name[i];
-		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-		      c == '-' || c == '_' || c == '.'))
-			return false;
-	}
-	return true;
+	return kn_secret_name_problem(name, strlen(name)) == NULL;
 }
 
-/* Read the value from fd 0 into buf (SECRET_VALUE_MAX + 3 bytes: room to
+/* Read the value from fd 0 into buf (KN_SECRET_VALUE_MAX + 3 bytes: room to
  * tell "too long" from a value and its line break). On a terminal: a prompt
  * on stderr and no echo. Returns the length, or -1 with err set. */
 static ssize_t read_value(const char *name, char *buf, size_t cap, kn_error *err)
@@ -154,8 +125,8 @@ static ssize_t read_value(const char *name, char *buf, size_t cap, kn_error *err
 		len--;
 	if (len == 0)
 		return kn_fail(err, "no value on standard input (or use --from-env VAR)");
-	if (len > SECRET_VALUE_MAX)
-		return kn_fail(err, "the value is longer than %d characters", SECRET_VALUE_MAX);
+	if (len > KN_SECRET_VALUE_MAX)
+		return kn_fail(err, "the value is longer than %d characters", KN_SECRET_VALUE_MAX);
 	return (ssize_t)len;
 }
 
@@ -172,7 +143,7 @@ static int cmd_secret_set(const struct cli_command *cmd, const struct cli_global
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
-	const char *hosts[HOSTS_MAX];
+	const char *hosts[KN_SECRET_MAX_HOSTS];
 	size_t n_hosts = 0;
 	const char *header = NULL, *format = NULL, *sandbox = NULL, *from_env = NULL;
 	int c;
@@ -181,8 +152,8 @@ static int cmd_secret_set(const struct cli_command *cmd, const struct cli_global
 	while ((c = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
 		switch (c) {
 		case OPT_HOST:
-			if (n_hosts == HOSTS_MAX)
-				return cli_usage_error(cmd, "more than %d --host patterns", HOSTS_MAX);
+			if (n_hosts == KN_SECRET_MAX_HOSTS)
+				return cli_usage_error(cmd, "more than %d --host patterns", KN_SECRET_MAX_HOSTS);
 			hosts[n_hosts++] = optarg;
 			break;
 		case OPT_HEADER: header = optarg; break;
@@ -214,7 +185,7 @@ static int cmd_secret_set(const struct cli_command *cmd, const struct cli_global
 	/* From here on every JSON buffer may hold the value: wiped when freed. */
 	json_set_alloc_funcs(malloc, kn_wipe_free);
 	kn_error err = {0};
-	_cleanup_wipe_free_ char *value = calloc(1, SECRET_VALUE_MAX + 4);
+	_cleanup_wipe_free_ char *value = calloc(1, KN_SECRET_VALUE_MAX + 4);
 	if (!value)
 		return cli_report(&(kn_error){.msg = "out of memory"});
 	ssize_t len;
@@ -223,10 +194,10 @@ static int cmd_secret_set(const struct cli_command *cmd, const struct cli_global
 		if (!v)
 			return cli_report(&(kn_error){.msg = "--from-env: the variable is not set"});
 		len = (ssize_t)strlen(v);
-		if (len == 0 || len > SECRET_VALUE_MAX)
+		if (len == 0 || len > KN_SECRET_VALUE_MAX)
 			return cli_report(&(kn_error){.msg = "--from-env: the value must have 1 to 8192 characters"});
 		memcpy(value, v, (size_t)len);
-	} else if ((len = read_value(name, value, SECRET_VALUE_MAX + 3, &err)) < 0) {
+	} else if ((len = read_value(name, value, KN_SECRET_VALUE_MAX + 3, &err)) < 0) {
 		return cli_report(&err);
 	}
 	json_t *body = json_object();
@@ -242,7 +213,7 @@ static int cmd_secret_set(const struct cli_command *cmd, const struct cli_global
 	/* Not json_string: it would refuse bytes that are not UTF-8 before the
 	 * daemon can say what is wrong with them. */
 	json_object_set_new(body, "value", json_stringn_nocheck(value, (size_t)len));
-	char path[32 + SECRET_NAME_MAX];
+	char path[32 + KN_SECRET_NAME_MAX];
 	snprintf(path, sizeof(path), "/secrets/%s", name);
 	json_t *answer = NULL;
 	int rc = cli_api_call(globals->socket_path, "PUT", path, body, NULL, &answer, &err);
@@ -322,7 +293,7 @@ static int cmd_secret_rm(const struct cli_command *cmd, const struct cli_globals
 			return cli_usage_error(cmd, "invalid secret name '%s'", argv[i]);
 	int rc = 0;
 	for (int i = optind; i < argc; i++) {
-		char path[32 + SECRET_NAME_MAX];
+		char path[32 + KN_SECRET_NAME_MAX];
 		kn_error err = {0};
 		snprintf(path, sizeof(path), "/secrets/%s", argv[i]);
 		if (cli_api_call(globals->socket_path, "DELETE", path, NULL, NULL, NULL, &err) < 0)

@@ -81,22 +81,10 @@ int kn_proxy_open_upstream_ca(const char *path, int *n_certs, kn_error *err)
 		return kn_fail(err, "--upstream-ca %s: not a regular file", path);
 	if (fcntl(fd, F_SETFL, 0) < 0)
 		return kn_fail_errno(err, "--upstream-ca %s: fcntl", path);
-	if (st.st_size > KN_UPSTREAM_CA_MAX)
-		return kn_fail(err, "--upstream-ca %s: larger than %d bytes", path, KN_UPSTREAM_CA_MAX);
-	_cleanup_free_ char *data = malloc((size_t)st.st_size + 1);
-	if (!data)
-		return kn_fail(err, "--upstream-ca %s: out of memory", path);
+	_cleanup_free_ char *data = NULL;
 	size_t got = 0;
-	while (got < (size_t)st.st_size) {
-		ssize_t r = pread(fd, data + got, (size_t)st.st_size - got, (off_t)got);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0)
-			return kn_fail_errno(err, "--upstream-ca %s: read", path);
-		if (r == 0)
-			break;
-		got += (size_t)r;
-	}
+	if (kn_read_fd(fd, path, KN_UPSTREAM_CA_MAX, &data, &got, err) < 0)
+		return kn_fail_prefix(err, "--upstream-ca");
 	int count = kn_ca_count_certs(data, got, err);
 	if (count < 0)
 		return kn_fail_prefix(err, "--upstream-ca %s", path);

@@ -17,18 +17,12 @@
 #include "common/util.h"
 #include "daemon/proxy_sup.h"
 #include "daemon/store.h"
+#include "common/secret_rules.h"
 #include "policy/hostpattern.h"
 
 /* secrets.json holds at most one control message's worth of secrets, plus
  * indentation: anything much bigger was not written by us. */
 #define SECRETS_FILE_MAX (4 * 65536)
-
-/* Fields that frame, route or hop a request: injecting one could split a
- * request in two, redirect it, or reach past the upstream. */
-static const char *const refused_headers[] = {
-	"host", "content-length", "transfer-encoding", "connection", "upgrade", "te",
-	"trailer", "keep-alive", "expect",
-};
 
 static int fail_inval(kn_error *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static int fail_inval(kn_error *err, const char *fmt, ...)
@@ -45,61 +39,20 @@ static int fail_inval(kn_error *err, const char *fmt, ...)
 
 int kn_secret_name_valid(const char *name, const char **reason)
 {
-	size_t len = strlen(name);
-	if (len == 0 || len > KN_SECRET_NAME_MAX) {
-		*reason = "a secret name has 1 to 64 characters";
-		return 0;
-	}
-	if (!strcmp(name, ".") || !strcmp(name, "..")) {
-		*reason = "a secret name cannot be . or ..";
-		return 0;
-	}
-	for (size_t i = 0; i < len; i++) {
-		char c = name[i];
-		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-		      c == '-' || c == '_' || c == '.')) {
-			*reason = "a secret name may contain only letters, digits, '-', '_' and '.'";
-			return 0;
-		}
-	}
-	return 1;
-}
-
-static int printable(const char *s, size_t len)
-{
-	for (size_t i = 0; i < len; i++)
-		if ((unsigned char)s[i] < 0x20 || (unsigned char)s[i] > 0x7e)
-			return 0;
-	return 1;
+	*reason = kn_secret_name_problem(name, strlen(name));
+	return *reason == NULL;
 }
 
 static int check_header(const char *h, kn_error *err)
 {
-	size_t len = strlen(h);
-	if (len > KN_SECRET_HEADER_MAX || !http_is_token(h, len))
-		return fail_inval(err, "header must be an HTTP field name (letters, digits and "
-				       "!#$%%&'*+-.^_`|~) of 1 to %d characters",
-				  KN_SECRET_HEADER_MAX);
-	for (size_t i = 0; i < KN_ARRAY_SIZE(refused_headers); i++)
-		if (!strcasecmp(h, refused_headers[i]))
-			return fail_inval(err, "header %s frames or routes the request; a secret "
-					       "cannot be injected into it",
-					  h);
-	if (!strncasecmp(h, "proxy-", 6))
-		return fail_inval(err, "header %s is for the proxy, not the server", h);
-	return 0;
+	const char *problem = kn_secret_header_problem(h, strlen(h));
+	return problem ? fail_inval(err, "header %.64s: %s", h, problem) : 0;
 }
 
 static int check_format(const char *f, kn_error *err)
 {
-	size_t len = strlen(f);
-	const char *at = strstr(f, "{}");
-	if (len > KN_SECRET_FORMAT_MAX || !printable(f, len))
-		return fail_inval(err, "format must be printable ASCII of at most %d characters",
-				  KN_SECRET_FORMAT_MAX);
-	if (!at || strstr(at + 2, "{}"))
-		return fail_inval(err, "format must contain exactly one {} (where the value goes)");
-	return 0;
+	const char *problem = kn_secret_format_problem(f, strlen(f));
+	return problem ? fail_inval(err, "%s", problem) : 0;
 }
 
 /* Canonical host patterns, duplicates dropped. */
@@ -169,9 +122,9 @@ json_t *kn_secret_parse(const char *name, json_t *body, kn_error *err)
 	}
 	value = json_string_value(v);
 	value_len = json_string_length(v);
-	if (value_len == 0 || value_len > KN_SECRET_VALUE_MAX || !printable(value, value_len)) {
-		fail_inval(err, "value must be 1 to %d characters of printable ASCII (no line breaks)",
-			   KN_SECRET_VALUE_MAX);
+	const char *problem = kn_secret_value_problem(value, value_len);
+	if (problem) {
+		fail_inval(err, "%s", problem);
 		return NULL;
 	}
 	v = json_object_get(body, "header");

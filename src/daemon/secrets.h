@@ -3,18 +3,11 @@
  *
  * Contract. A secret is a JSON object
  *   {"name":N, "hosts":[P...], "header":H, "format":F, "value":V, "sandbox":S}
- *   name    1..KN_SECRET_NAME_MAX of [A-Za-z0-9_.-], not "." or ".." (it is a
- *           path segment of the API);
+ *   name, header, format (default "{}"), value   as common/secret_rules.h
+ *           says (a header that frames or routes the request is refused: a
+ *           secret must not be able to smuggle a second request);
  *   hosts   1..KN_SECRET_MAX_HOSTS host patterns (policy/hostpattern.h), kept
  *           in canonical spelling, duplicates dropped;
- *   header  an HTTP field name (token) of at most KN_SECRET_HEADER_MAX bytes,
- *           never one that frames, routes or hops the request (Host,
- *           Content-Length, Transfer-Encoding, Connection, Upgrade, TE,
- *           Trailer, Keep-Alive, Expect, Proxy-*): a secret must not be able
- *           to smuggle a second request;
- *   format  printable ASCII with exactly one "{}" (where the value goes), at
- *           most KN_SECRET_FORMAT_MAX bytes; default "{}";
- *   value   1..KN_SECRET_VALUE_MAX bytes of printable ASCII (no CR, LF, NUL);
  *   sandbox optional: the secret applies only to that sandbox's requests
  *           (absent, never null, in the stored form).
  * kn_secret_parse (pure) checks a PUT body for `name` and returns the
@@ -37,18 +30,10 @@
 #include <jansson.h>
 
 #include "common/error.h"
+#include "common/secret_rules.h"
 
 struct kn_store;
 
-#define KN_SECRET_NAME_MAX 64
-/* A provider key is under 200 bytes; a JWT or an OAuth token a few KiB. */
-#define KN_SECRET_VALUE_MAX 8192
-/* An API and its mirrors or regions; more is a policy, not a credential. */
-#define KN_SECRET_MAX_HOSTS 32
-/* Real credential headers are short (x-api-key, authorization). */
-#define KN_SECRET_HEADER_MAX 64
-/* "Bearer {}", "token {}", "Basic {}": room to spare. */
-#define KN_SECRET_FORMAT_MAX 256
 /* The proxy's control messages are at most 64 KiB (proxy_sup.h); the rest
  * of the message is its few framing bytes. */
 #define KN_SECRETS_MSG_BUDGET (65536 - 64)

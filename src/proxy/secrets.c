@@ -9,21 +9,11 @@
 #include <strings.h>
 #include <sys/mman.h>
 
-#include "common/http.h"
-
-/* Same list as kenneld's: a header that frames, routes or hops a request
- * could split it in two or redirect it. */
-static const char *const refused_headers[] = {
-	"host", "content-length", "transfer-encoding", "connection", "upgrade", "te",
-	"trailer", "keep-alive", "expect",
-};
+#include "common/secret_rules.h"
 
 bool kp_secret_header_refused(const char *name)
 {
-	for (size_t i = 0; i < sizeof(refused_headers) / sizeof(refused_headers[0]); i++)
-		if (strcasecmp(name, refused_headers[i]) == 0)
-			return true;
-	return strncasecmp(name, "proxy-", 6) == 0;
+	return kn_secret_header_problem(name, strlen(name)) != NULL;
 }
 
 /* ---- guarded strings: their own pages, never in a core dump, wiped ---- */
@@ -57,24 +47,12 @@ static void guarded_free(char *str)
 
 /* ---- parsing ---- */
 
-static bool printable(const char *s, size_t len)
+/* A sandbox name is a table key and a log field: printable, no spaces. */
+static bool visible_ascii(const char *s, size_t len)
 {
 	for (size_t i = 0; i < len; i++)
-		if ((unsigned char)s[i] < 0x20 || (unsigned char)s[i] > 0x7e)
+		if ((unsigned char)s[i] <= 0x20 || (unsigned char)s[i] > 0x7e)
 			return false;
-	return true;
-}
-
-static bool name_ok(const char *s, size_t len)
-{
-	if (len == 0 || len > KP_SECRET_NAME_MAX || !strcmp(s, ".") || !strcmp(s, ".."))
-		return false;
-	for (size_t i = 0; i < len; i++) {
-		char c = s[i];
-		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-		      c == '-' || c == '_' || c == '.'))
-			return false;
-	}
 	return true;
 }
 
@@ -107,27 +85,24 @@ static int parse_one(json_t *obj, size_t idx, struct kp_secret *s, kn_error *err
 			return kn_fail(err, "secrets[%zu]: unexpected key \"%s\"", idx, key);
 	}
 	const char *name = member(obj, "name", &len);
-	if (!name || !name_ok(name, len))
-		return kn_fail(err, "secrets[%zu]: \"name\" must be 1 to %d of [A-Za-z0-9_.-]", idx,
-			       KP_SECRET_NAME_MAX);
+	const char *problem = name ? kn_secret_name_problem(name, len) : "not a string";
+	if (problem)
+		return kn_fail(err, "secrets[%zu]: \"name\": %s", idx, problem);
 	memcpy(s->name, name, len + 1);
 
 	const char *header = member(obj, "header", &len);
-	if (!header || len > KP_SECRET_HEADER_MAX || !http_is_token(header, len) ||
-	    kp_secret_header_refused(header))
-		return kn_fail(err, "secret %s: \"header\" must be a field name that does not "
-			       "frame or route the request", s->name);
+	problem = header ? kn_secret_header_problem(header, len) : "not a string";
+	if (problem)
+		return kn_fail(err, "secret %s: \"header\": %s", s->name, problem);
 	memcpy(s->header, header, len + 1);
 
 	const char *format = "{}";
 	json_t *fv = json_object_get(obj, "format");
 	if (fv) {
 		format = member(obj, "format", &len);
-		const char *at = format ? strstr(format, "{}") : NULL;
-		if (!at || len > KP_SECRET_FORMAT_MAX || !printable(format, len) ||
-		    strstr(at + 2, "{}"))
-			return kn_fail(err, "secret %s: \"format\" must be printable text with "
-				       "exactly one {}", s->name);
+		problem = format ? kn_secret_format_problem(format, len) : "not a string";
+		if (problem)
+			return kn_fail(err, "secret %s: \"format\": %s", s->name, problem);
 	}
 	s->format = strdup(format);
 	if (!s->format)
@@ -136,16 +111,16 @@ static int parse_one(json_t *obj, size_t idx, struct kp_secret *s, kn_error *err
 	json_t *sbv = json_object_get(obj, "sandbox");
 	if (sbv) {
 		const char *sb = member(obj, "sandbox", &len);
-		if (!sb || len == 0 || len > KP_SANDBOX_NAME_MAX || !printable(sb, len))
+		if (!sb || len == 0 || len > KP_SANDBOX_NAME_MAX || !visible_ascii(sb, len))
 			return kn_fail(err, "secret %s: \"sandbox\" must be a sandbox name", s->name);
 		memcpy(s->sandbox, sb, len + 1);
 	}
 
 	json_t *hosts = json_object_get(obj, "hosts");
 	if (!json_is_array(hosts) || json_array_size(hosts) == 0 ||
-	    json_array_size(hosts) > KP_SECRET_MAX_HOSTS)
+	    json_array_size(hosts) > KN_SECRET_MAX_HOSTS)
 		return kn_fail(err, "secret %s: \"hosts\" must be 1 to %d host patterns", s->name,
-			       KP_SECRET_MAX_HOSTS);
+			       KN_SECRET_MAX_HOSTS);
 	for (size_t i = 0; i < json_array_size(hosts); i++) {
 		json_t *h = json_array_get(hosts, i);
 		const char *reason = "not a string";
@@ -158,9 +133,9 @@ static int parse_one(json_t *obj, size_t idx, struct kp_secret *s, kn_error *err
 
 	/* Last, so that no message above can carry any of it. */
 	const char *value = member(obj, "value", &len);
-	if (!value || len == 0 || len > KP_SECRET_VALUE_MAX || !printable(value, len))
-		return kn_fail(err, "secret %s: \"value\" must be 1 to %d printable ASCII bytes",
-			       s->name, KP_SECRET_VALUE_MAX);
+	problem = value ? kn_secret_value_problem(value, len) : "not a string";
+	if (problem)
+		return kn_fail(err, "secret %s: \"value\": %s", s->name, problem);
 	s->raw = guarded_dup(value, len);
 	const char *at = strstr(format, "{}");
 	size_t pre = (size_t)(at - format), post = strlen(at + 2);

@@ -5,11 +5,11 @@
  * Contract:
  *   kp_secrets_parse   the message's "secrets" array into a new table, each
  *                      entry checked again here (the proxy trusts no input):
- *                      name 1..KP_SECRET_NAME_MAX of [A-Za-z0-9_.-]; hosts
- *                      1..KP_SECRET_MAX_HOSTS host patterns (hostpattern.h);
+ *                      name 1..KN_SECRET_NAME_MAX of [A-Za-z0-9_.-]; hosts
+ *                      1..KN_SECRET_MAX_HOSTS host patterns (hostpattern.h);
  *                      header a token that does not frame, route or hop a
  *                      request (kp_secret_header_refused); format printable
- *                      ASCII with exactly one "{}"; value 1..KP_SECRET_VALUE_MAX
+ *                      ASCII with exactly one "{}"; value 1..KN_SECRET_VALUE_MAX
  *                      printable ASCII bytes; optional sandbox name. The value
  *                      is stored already formatted, in memory that is wiped
  *                      when freed and excluded from core dumps
@@ -33,15 +33,10 @@
 #include <stdint.h>
 
 #include "common/error.h"
+#include "common/secret_rules.h"
 #include "policy/hostpattern.h"
 #include "proxy/limits.h"
 
-/* The same bounds kenneld applies (daemon/secrets.h). */
-#define KP_SECRET_NAME_MAX 64
-#define KP_SECRET_VALUE_MAX 8192
-#define KP_SECRET_MAX_HOSTS 32
-#define KP_SECRET_HEADER_MAX 64
-#define KP_SECRET_FORMAT_MAX 256
 /* Secrets in one table: a 64 KiB message holds far fewer than this. */
 #define KP_SECRETS_MAX 256
 /* Headers injected into one request: one per credential header a service
@@ -49,10 +44,10 @@
 #define KP_INJECT_MAX 4
 
 struct kp_secret {
-	char name[KP_SECRET_NAME_MAX + 1];
-	char header[KP_SECRET_HEADER_MAX + 1];
+	char name[KN_SECRET_NAME_MAX + 1];
+	char header[KN_SECRET_HEADER_MAX + 1];
 	char sandbox[KP_SANDBOX_NAME_MAX + 1]; /* "" = every sandbox */
-	struct kn_host_pattern hosts[KP_SECRET_MAX_HOSTS];
+	struct kn_host_pattern hosts[KN_SECRET_MAX_HOSTS];
 	size_t n_hosts;
 	char *format; /* as given, for kp_secrets_to_json */
 	char *raw;    /* the value as given (guarded memory) */

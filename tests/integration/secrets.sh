@@ -166,7 +166,7 @@ json.dump(d, open(sys.argv[1], "w"))
 EOF
 out=$(timeout 20 "$KENNELD" --socket "$T/kenneld.sock" --state-dir "$KENNEL_STATE" 2>&1)
 rc=$?
-if [ "$rc" -eq 1 ] && grep -q "secrets.json: secret 1: value must be" <<<"$out" && ! grep -qF "$V1" <<<"$out"; then
+if [ "$rc" -eq 1 ] && grep -q "secrets.json: secret 1: the value must be" <<<"$out" && ! grep -qF "$V1" <<<"$out"; then
 	pass damaged_store_stops_daemon
 else
 	fail damaged_store_stops_daemon "exit $rc" "$(sed "s/$V1/<VALUE>/g" <<<"$out")"

@@ -128,16 +128,16 @@ static void test_parse_good(void)
 static void test_parse_limits(void)
 {
 	kn_error err = {0};
-	char *name = repeat('n', KP_SECRET_NAME_MAX);
-	char *header = repeat('h', KP_SECRET_HEADER_MAX);
-	char *format = repeat('f', KP_SECRET_FORMAT_MAX);
+	char *name = repeat('n', KN_SECRET_NAME_MAX);
+	char *header = repeat('h', KN_SECRET_HEADER_MAX);
+	char *format = repeat('f', KN_SECRET_FORMAT_MAX);
 	format[0] = '{';
 	format[1] = '}';
-	char *value = repeat('v', KP_SECRET_VALUE_MAX);
+	char *value = repeat('v', KN_SECRET_VALUE_MAX);
 	char *sandbox = repeat('s', KP_SANDBOX_NAME_MAX);
 	json_t *o = entry(name, "a.example", header, format, value, sandbox);
 	json_t *hosts = json_array();
-	for (int i = 0; i < KP_SECRET_MAX_HOSTS; i++) {
+	for (int i = 0; i < KN_SECRET_MAX_HOSTS; i++) {
 		char h[32];
 		snprintf(h, sizeof(h), "h%d.example", i);
 		json_array_append_new(hosts, json_string(h));
@@ -149,8 +149,8 @@ static void test_parse_limits(void)
 	if (!t)
 		printf("  %s\n", err.msg);
 	if (t) {
-		CHECK(t->v[0].n_hosts == KP_SECRET_MAX_HOSTS);
-		CHECK(strlen(t->v[0].value) == KP_SECRET_VALUE_MAX + KP_SECRET_FORMAT_MAX - 2);
+		CHECK(t->v[0].n_hosts == KN_SECRET_MAX_HOSTS);
+		CHECK(strlen(t->v[0].value) == KN_SECRET_VALUE_MAX + KN_SECRET_FORMAT_MAX - 2);
 	}
 	kp_secrets_free(t);
 	json_decref(a);
@@ -221,7 +221,7 @@ static void test_refused_headers(void)
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
 		refused_with("header", json_string(bad[i]), "\"header\"", bad[i]);
-	char *long_header = repeat('h', KP_SECRET_HEADER_MAX + 1);
+	char *long_header = repeat('h', KN_SECRET_HEADER_MAX + 1);
 	refused_with("header", json_string(long_header), "\"header\"", "long header");
 	free(long_header);
 	refused_with("header", json_stringn("x-k\0y", 5), "\"header\"", "header with NUL");
@@ -246,7 +246,7 @@ static void test_refused_formats(void)
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
 		refused_with("format", json_string(bad[i]), "\"format\"", bad[i]);
-	char *long_format = repeat('f', KP_SECRET_FORMAT_MAX + 1);
+	char *long_format = repeat('f', KN_SECRET_FORMAT_MAX + 1);
 	long_format[5] = '{';
 	long_format[6] = '}';
 	refused_with("format", json_string(long_format), "\"format\"", "long format");
@@ -267,7 +267,7 @@ static void test_refused_values(void)
 	refused_with("value", json_string(VALUE "\xc3\xa9"), "\"value\"", "value not ASCII");
 	refused_with("value", json_integer(12345), "\"value\"", "value not a string");
 	refused_with("value", NULL, "\"value\"", "no value");
-	char *big = repeat('A', KP_SECRET_VALUE_MAX + 1);
+	char *big = repeat('A', KN_SECRET_VALUE_MAX + 1);
 	memcpy(big, VALUE, strlen(VALUE));
 	refused_with("value", json_string(big), "\"value\"", "value too long");
 	free(big);
@@ -279,7 +279,7 @@ static void test_refused_hosts(void)
 	refused_with("hosts", json_string("api.anthropic.com"), "hosts", "hosts a string");
 	refused_with("hosts", NULL, "hosts", "hosts missing");
 	json_t *many = json_array();
-	for (int i = 0; i <= KP_SECRET_MAX_HOSTS; i++) {
+	for (int i = 0; i <= KN_SECRET_MAX_HOSTS; i++) {
 		char h[32];
 		snprintf(h, sizeof(h), "h%d.example", i);
 		json_array_append_new(many, json_string(h));
@@ -302,7 +302,7 @@ static void test_refused_names_and_shape(void)
 	static const char *const bad_names[] = { "", "a b", "../x", ".", "..", "a/b", "é", "x\n" };
 	for (size_t i = 0; i < sizeof(bad_names) / sizeof(bad_names[0]); i++)
 		refused_with("name", json_string(bad_names[i]), "\"name\"", bad_names[i]);
-	char *long_name = repeat('n', KP_SECRET_NAME_MAX + 1);
+	char *long_name = repeat('n', KN_SECRET_NAME_MAX + 1);
 	refused_with("name", json_string(long_name), "\"name\"", "long name");
 	free(long_name);
 	refused_with("name", json_integer(1), "\"name\"", "name not a string");

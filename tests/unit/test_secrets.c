@@ -221,7 +221,7 @@ static void test_store(void)
 	CHECK(kn_write_atomic(path, bad, strlen(bad), 0600, &e) == 0);
 	memset(&e, 0, sizeof(e));
 	CHECK(kn_secrets_load(&st, &e) < 0);
-	CHECK(strstr(e.msg, "secret 1: value") != NULL);
+	CHECK(strstr(e.msg, "secret 1: the value") != NULL);
 	CHECK(strstr(e.msg, "CANARY") == NULL);
 	CHECK(kn_write_atomic(path, "not json", 8, 0600, &e) == 0);
 	CHECK(kn_secrets_load(&st, &e) < 0);
