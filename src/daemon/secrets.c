@@ -266,6 +266,19 @@ int kn_secrets_load(struct kn_store *st, kn_error *err)
 	return 0;
 }
 
+/* The file first (a failed write changes nothing), then the list; takes
+ * `list`. */
+static int replace_list(struct kn_store *st, json_t *list, kn_error *err)
+{
+	if (save(st, list, err) < 0) {
+		json_decref(list);
+		return -1;
+	}
+	json_decref(st->secrets);
+	st->secrets = list;
+	return 0;
+}
+
 int kn_secrets_put(struct kn_store *st, json_t *secret, int *created, kn_error *err)
 {
 	const char *name = json_string_value(json_object_get(secret, "name"));
@@ -297,12 +310,8 @@ int kn_secrets_put(struct kn_store *st, json_t *secret, int *created, kn_error *
 		}
 		return -1;
 	}
-	if (save(st, list, err) < 0) {
-		json_decref(list);
+	if (replace_list(st, list, err) < 0)
 		return -1;
-	}
-	json_decref(st->secrets);
-	st->secrets = list;
 	log_info("secret %s %s: header %s, %zu host pattern%s%s%s", name, *created ? "added" : "replaced",
 		 json_string_value(json_object_get(secret, "header")),
 		 json_array_size(json_object_get(secret, "hosts")),
@@ -333,12 +342,8 @@ int kn_secrets_remove(struct kn_store *st, const char *name, kn_error *err)
 		}
 		return -1;
 	}
-	if (save(st, list, err) < 0) {
-		json_decref(list);
+	if (replace_list(st, list, err) < 0)
 		return -1;
-	}
-	json_decref(st->secrets);
-	st->secrets = list;
 	log_info("secret %s removed", name);
 	push(st);
 	return 0;

@@ -493,6 +493,20 @@ static void bad_request(struct kp_conn *c, const char *reason)
 	kp_conn_reply(c, 400, KP_DECISION_ERROR, reason, NULL, reason);
 }
 
+/* A request's state, holding the policy in force now; NULL (and the
+ * connection closed) when out of memory. */
+static struct kp_request *request_new(struct kp_conn *c)
+{
+	struct kp_request *rq = calloc(1, sizeof(*rq));
+	if (!rq) {
+		kp_conn_close(c, "out of memory");
+		return NULL;
+	}
+	c->rq = rq;
+	rq->policy = kp_policy_ref_get(c->sb->policy);
+	return rq;
+}
+
 /* The exchange's request side from a parsed head and the upstream head made
  * for it. Returns -1 (connection closed or answered) on failure. */
 static int prepare_exchange(struct kp_conn *c, const struct http_request *req,
@@ -546,13 +560,9 @@ static void mitm_request(struct kp_conn *c, const struct http_request *req, size
 	const char *reason = NULL;
 	char authority[KN_HOST_BUFSZ + 16];
 
-	struct kp_request *rq = calloc(1, sizeof(*rq));
-	if (!rq) {
-		kp_conn_close(c, "out of memory");
+	struct kp_request *rq = request_new(c);
+	if (!rq)
 		return;
-	}
-	c->rq = rq;
-	rq->policy = kp_policy_ref_get(c->sb->policy);
 	snprintf(rq->host, sizeof(rq->host), "%s", m->host);
 	c->rec.intercepted = true;
 	c->rec.port = m->port;
@@ -637,13 +647,9 @@ static void start_request(struct kp_conn *c, const struct http_request *req, siz
 		mitm_request(c, req, head_len);
 		return;
 	}
-	struct kp_request *rq = calloc(1, sizeof(*rq));
-	if (!rq) {
-		kp_conn_close(c, "out of memory");
+	struct kp_request *rq = request_new(c);
+	if (!rq)
 		return;
-	}
-	c->rq = rq;
-	rq->policy = kp_policy_ref_get(c->sb->policy);
 
 	if (strcmp(req->method, "CONNECT") == 0) {
 		rq->is_connect = true;

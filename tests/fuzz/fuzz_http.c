@@ -22,14 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define ASSERT(cond)                                                                 \
-	do {                                                                         \
-		if (!(cond)) {                                                       \
-			fprintf(stderr, "invariant failed at %s:%d: %s\n", __FILE__, \
-				__LINE__, #cond);                                    \
-			abort();                                                     \
-		}                                                                    \
-	} while (0)
+#include "fuzz.h"
 
 /* Bytes appended to test that results are final; a plausible head ending, so
  * an incomplete input is as likely as possible to become complete. */

@@ -25,14 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define ASSERT(cond)                                                                       \
-	do {                                                                               \
-		if (!(cond)) {                                                             \
-			fprintf(stderr, "invariant failed at %s:%d: %s\n", __FILE__, __LINE__, \
-				#cond);                                                    \
-			abort();                                                           \
-		}                                                                          \
-	} while (0)
+#include "fuzz.h"
 
 /* Longer inputs exercise nothing new: every limit in the parsers is below 300. */
 #define FUZZ_INPUT_MAX 1024

@@ -31,14 +31,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define ASSERT(cond)                                                                 \
-	do {                                                                         \
-		if (!(cond)) {                                                       \
-			fprintf(stderr, "invariant failed at %s:%d: %s\n", __FILE__, \
-				__LINE__, #cond);                                    \
-			abort();                                                     \
-		}                                                                    \
-	} while (0)
+#include "fuzz.h"
 
 static int inside(const char *p, size_t n, const char *base, size_t len)
 {

@@ -29,14 +29,7 @@
 #include "policy/hostname.h"
 #include "proxy/tls.h"
 
-#define ASSERT(cond)                                                                 \
-	do {                                                                         \
-		if (!(cond)) {                                                       \
-			fprintf(stderr, "invariant failed at %s:%d: %s\n", __FILE__, \
-				__LINE__, #cond);                                    \
-			abort();                                                     \
-		}                                                                    \
-	} while (0)
+#include "fuzz.h"
 
 /* The CONNECT host every input is checked against (the seeds' SNI). */
 #define EXPECT_HOST "x.test"
