@@ -6,7 +6,13 @@
  * (default: the current directory), created when there is none. With --name,
  * that name is looked up instead, and must belong to the same agent and
  * workspace if it exists. The command is the sandbox's "command" plus ARGS,
- * interactive always, with a terminal when stdin is one. */
+ * interactive always, with a terminal when stdin is one.
+ *
+ * Keys: for every service of the table (services.h) whose variable is set in
+ * the caller's environment, the value is stored as a secret bound to this
+ * sandbox (SANDBOX.VAR, replacing the one a previous run stored) before the
+ * command starts, and the command sees VAR=proxy-managed instead: kennel-proxy
+ * puts the key into requests to the service's hosts. */
 #define _GNU_SOURCE
 #include <jansson.h>
 #include <stdio.h>
@@ -19,12 +25,19 @@
 #include "cli/commands.h"
 #include "cli/create.h"
 #include "cli/exec.h"
+#include "cli/services.h"
+#include "common/secret_rules.h"
+#include "common/wipe.h"
 
 const char cli_run_help[] =
 	"Runs the agent's command in a sandbox and attaches to it. SANDBOX names an\n"
 	"existing sandbox; otherwise AGENT's sandbox for WORKSPACE (default: the\n"
 	"current directory) is used, and created if there is none. ARGS after '--'\n"
 	"are appended to the agent's command. Exits with the command's status.\n"
+	"API keys of known services in your environment (ANTHROPIC_API_KEY,\n"
+	"OPENAI_API_KEY, GEMINI_API_KEY, GH_TOKEN, ...; share/kennel/services.json)\n"
+	"become secrets of the sandbox that kennel-proxy injects; the agent sees\n"
+	"the placeholder proxy-managed instead.\n"
 	"\n"
 	"Options (used only when the sandbox is created):\n" CLI_CREATE_HELP
 	"  -h, --help          show this help\n";
@@ -131,6 +144,35 @@ static int resolve_sandbox(const struct cli_command *cmd, const struct cli_globa
 	return 0;
 }
 
+/* The caller's keys for known services (services.h) become the sandbox's
+ * secrets; `placeholders` gets what the agent sees in their place. */
+static int store_service_keys(const struct cli_globals *globals, const char *name,
+			      json_t *placeholders)
+{
+	kn_error err = {0};
+	json_t *services = cli_services_load(&err);
+	if (!services)
+		return cli_report(&err);
+	json_t *secrets = cli_services_secrets(services, name, environ, placeholders);
+	json_decref(services);
+	int rc = 0;
+	size_t i;
+	json_t *s;
+	json_array_foreach(secrets, i, s) {
+		char path[32 + KN_SECRET_NAME_MAX];
+		json_t *answer = NULL;
+		snprintf(path, sizeof(path), "/secrets/%s", json_string_value(json_object_get(s, "name")));
+		if (cli_api_call(globals->socket_path, "PUT", path, json_object_get(s, "body"), NULL,
+				 &answer, &err) < 0) {
+			rc = cli_report(&err);
+			break;
+		}
+		json_decref(answer);
+	}
+	json_decref(secrets); /* wiped as freed: the CLI's jansson frees with kn_wipe_free */
+	return rc;
+}
+
 /* POST start, then the sandbox's command followed by `args`. */
 static int start_and_attach(const struct cli_globals *globals, const char *name, char **args,
 			    size_t n_args)
@@ -157,17 +199,29 @@ static int start_and_attach(const struct cli_globals *globals, const char *name,
 			name, name);
 		rc = cli_report(&err);
 	}
+	json_t *placeholders = json_array();
+	const char **env = NULL;
+	if (rc == 0)
+		rc = store_service_keys(globals, name, placeholders);
+	if (rc == 0 && !(env = calloc(json_array_size(placeholders) + 1, sizeof(char *))))
+		rc = cli_report(&(kn_error){.msg = "out of memory"});
 	if (rc == 0) {
+		for (size_t i = 0; i < json_array_size(placeholders); i++)
+			env[i] = json_string_value(json_array_get(placeholders, i));
 		for (size_t i = 0; i < n_args; i++)
 			argv[n_cmd + i] = args[i];
 		struct cli_exec_options opt = {
 			.cmd = argv,
 			.n_cmd = n_cmd + n_args,
+			.env = env,
+			.n_env = json_array_size(placeholders),
 			.tty = isatty(STDIN_FILENO),
 			.interactive = true,
 		};
 		rc = cli_exec_session(globals->socket_path, name, &opt);
 	}
+	free(env);
+	json_decref(placeholders);
 	free(argv);
 	json_decref(sandbox);
 	return rc;
@@ -185,6 +239,8 @@ int cli_cmd_run(const struct cli_command *cmd, const struct cli_globals *globals
 	char *name = NULL;
 	const char *target, *workspace = NULL;
 	int c, i, rc = 0;
+	/* The caller's keys pass through jansson on their way to kenneld. */
+	json_set_alloc_funcs(malloc, kn_wipe_free);
 	cli_getopt_reset();
 	while (rc == 0 && (c = getopt_long(argc, argv, "+:h", longopts, NULL)) != -1) {
 		if (c == 'h') {

@@ -172,7 +172,7 @@ static int cmd_secret_set(const struct cli_command *cmd, const struct cli_global
 					    "from standard input, never from the command line)");
 	const char *name = argv[optind];
 	if (!valid_secret_name(name))
-		return cli_usage_error(cmd, "invalid secret name '%s': 1 to 64 letters, digits, "
+		return cli_usage_error(cmd, "invalid secret name '%s': 1 to 128 letters, digits, "
 					    "'-', '_' and '.'", name);
 	if (!n_hosts)
 		return cli_usage_error(cmd, "at least one --host is required");

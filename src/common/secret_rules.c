@@ -23,7 +23,7 @@ static int printable(const char *s, size_t len)
 const char *kn_secret_name_problem(const char *s, size_t len)
 {
 	if (len == 0 || len > KN_SECRET_NAME_MAX)
-		return "a secret name has 1 to 64 characters";
+		return "a secret name has 1 to 128 characters";
 	if ((len == 1 && s[0] == '.') || (len == 2 && s[0] == '.' && s[1] == '.'))
 		return "a secret name cannot be . or ..";
 	for (size_t i = 0; i < len; i++) {

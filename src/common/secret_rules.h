@@ -21,7 +21,9 @@
 
 #include <stddef.h>
 
-#define KN_SECRET_NAME_MAX 64
+/* `kennel run` names the secrets it makes SANDBOX.VARIABLE: a 63-byte sandbox
+ * name and a 64-byte variable name. */
+#define KN_SECRET_NAME_MAX 128
 /* A provider key is under 200 bytes; a JWT or an OAuth token a few KiB. */
 #define KN_SECRET_VALUE_MAX 8192
 /* An API and its mirrors or regions; more is a policy, not a credential. */

@@ -19,6 +19,7 @@
 #include "common/util.h"
 #include "daemon/ca.h"
 #include "daemon/proxy_sup.h"
+#include "daemon/secrets.h"
 #include "sandbox/base.h"
 
 /* Below this a shell cannot even start; it catches "--memory 64" meant as MiB. */
@@ -345,6 +346,11 @@ int kn_mgr_remove(struct kn_store *st, struct kn_sandbox *sb, int force, kn_erro
 		return kn_fail_prefix(err, "remove sandbox %s", sb->name);
 	kn_store_unlink(st, sb);
 	log_info("removed sandbox %s", sb->name);
+	kn_error serr;
+	/* Its secrets die with it: a later sandbox of the same name must not
+	 * inherit them. The sandbox is gone either way; a failure is logged. */
+	if (kn_secrets_remove_sandbox(st, sb->name, &serr) < 0)
+		log_error("sandbox %s: removing its secrets: %s", sb->name, serr.msg);
 	kn_sandbox_free(sb);
 	return 0;
 }

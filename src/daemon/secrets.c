@@ -322,6 +322,30 @@ int kn_secrets_put(struct kn_store *st, json_t *secret, int *created, kn_error *
 	return 0;
 }
 
+int kn_secrets_remove_sandbox(struct kn_store *st, const char *sandbox, kn_error *err)
+{
+	json_t *list = json_array();
+	size_t i, dropped = 0;
+	json_t *s;
+	json_array_foreach(st->secrets, i, s) {
+		const char *bound = json_string_value(json_object_get(s, "sandbox"));
+		if (bound && !strcmp(bound, sandbox))
+			dropped++;
+		else
+			json_array_append(list, s);
+	}
+	if (!dropped) {
+		json_decref(list);
+		return 0;
+	}
+	if (replace_list(st, list, err) < 0)
+		return -1;
+	log_info("removed the %zu secret%s of sandbox %s", dropped, dropped == 1 ? "" : "s",
+		 sandbox);
+	push(st);
+	return 0;
+}
+
 int kn_secrets_remove(struct kn_store *st, const char *name, kn_error *err)
 {
 	json_t *list = json_array();

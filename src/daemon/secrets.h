@@ -47,6 +47,9 @@ int kn_secrets_load(struct kn_store *st, kn_error *err);
 int kn_secrets_put(struct kn_store *st, json_t *secret, int *created, kn_error *err);
 /* errnum ENOENT when there is no such secret. */
 int kn_secrets_remove(struct kn_store *st, const char *name, kn_error *err);
+/* Remove every secret bound to `sandbox` (when it is removed); 0 when there
+ * were none. */
+int kn_secrets_remove_sandbox(struct kn_store *st, const char *sandbox, kn_error *err);
 /* The secret without its value (new reference). */
 json_t *kn_secret_public(const json_t *secret);
 json_t *kn_secrets_public(const struct kn_store *st);

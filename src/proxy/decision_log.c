@@ -7,6 +7,8 @@
 #define _GNU_SOURCE /* strchrnul */
 #include "proxy/decision_log.h"
 
+#include "common/secret_rules.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -138,7 +140,7 @@ size_t kp_decision_format(const struct kp_decision_record *r, char *buf, size_t 
 		const char *p = r->secrets;
 		while (*p) {
 			const char *end = strchrnul(p, ',');
-			char name[128]; /* secret names are at most 64 bytes */
+			char name[KN_SECRET_NAME_MAX + 1];
 			snprintf(name, sizeof(name), "%.*s", (int)(end - p), p);
 			if (p != r->secrets)
 				put(&l, ",", 1);

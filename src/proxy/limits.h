@@ -157,7 +157,7 @@
  * are dropped and the drop is reported on stderr. */
 #define KP_LOG_QUEUE_MAX (1024 * 1024)
 /* One decision line: the longest fields are a host (253), a rule (384), a
- * sandbox name (128) and up to four secret names (64 each), all JSON-escaped
+ * sandbox name (128) and up to four secret names (128 each), all JSON-escaped
  * at most 6x. */
 #define KP_LOG_LINE_MAX 8192
 

@@ -1,0 +1,217 @@
+/* services.c — the credential services table (contract: services.h). */
+#define _GNU_SOURCE
+#include "cli/services.h"
+
+#include <dirent.h>
+#include <libgen.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "common/fsutil.h"
+#include "common/secret_rules.h"
+#include "common/util.h"
+#include "policy/hostpattern.h"
+
+static int var_ok(const char *s)
+{
+	size_t len = strlen(s);
+	if (len == 0 || len > CLI_SERVICE_VAR_MAX || (s[0] >= '0' && s[0] <= '9'))
+		return 0;
+	for (size_t i = 0; i < len; i++)
+		if (!((s[i] >= 'A' && s[i] <= 'Z') || (s[i] >= '0' && s[i] <= '9') || s[i] == '_'))
+			return 0;
+	return 1;
+}
+
+static int check_credential(json_t *c, const char *where, kn_error *err)
+{
+	const char *key;
+	json_t *v;
+	json_object_foreach(c, key, v)
+		if (strcmp(key, "env") && strcmp(key, "header") && strcmp(key, "format"))
+			return kn_fail(err, "%s: unknown field \"%.64s\"", where, key);
+	const char *env = json_string_value(json_object_get(c, "env"));
+	const char *header = json_string_value(json_object_get(c, "header"));
+	json_t *fv = json_object_get(c, "format");
+	const char *format = fv ? json_string_value(fv) : "{}";
+	const char *problem;
+	if (!env || !var_ok(env))
+		return kn_fail(err, "%s: \"env\" must be an environment variable name ([A-Z_][A-Z0-9_]*)",
+			       where);
+	if (!header || (problem = kn_secret_header_problem(header, strlen(header))))
+		return kn_fail(err, "%s: \"header\": %s", where, header ? problem : "missing");
+	if (!format || (problem = kn_secret_format_problem(format, strlen(format))))
+		return kn_fail(err, "%s: \"format\": %s", where, format ? problem : "not a string");
+	return 0;
+}
+
+static int check_service(json_t *s, const char *file, size_t idx, kn_error *err)
+{
+	char where[PATH_MAX + 64];
+	const char *name = json_string_value(json_object_get(s, "name"));
+	snprintf(where, sizeof(where), "%s: service %s", file, name ? name : "?");
+	if (!json_is_object(s) || !name || !*name)
+		return kn_fail(err, "%s: services[%zu] needs a \"name\"", file, idx);
+	const char *key;
+	json_t *v;
+	json_object_foreach(s, key, v)
+		if (strcmp(key, "name") && strcmp(key, "hosts") && strcmp(key, "credentials"))
+			return kn_fail(err, "%s: unknown field \"%.64s\"", where, key);
+	json_t *hosts = json_object_get(s, "hosts");
+	if (!json_is_array(hosts) || json_array_size(hosts) == 0 ||
+	    json_array_size(hosts) > KN_SECRET_MAX_HOSTS)
+		return kn_fail(err, "%s: \"hosts\" must be 1 to %d host patterns", where,
+			       KN_SECRET_MAX_HOSTS);
+	size_t i;
+	json_array_foreach(hosts, i, v) {
+		struct kn_host_pattern p;
+		const char *reason = "not a string";
+		if (!json_is_string(v) ||
+		    kn_host_pattern_parse(json_string_value(v), json_string_length(v), &p, &reason) < 0)
+			return kn_fail(err, "%s: hosts[%zu]: %s", where, i, reason);
+	}
+	json_t *creds = json_object_get(s, "credentials");
+	if (!json_is_array(creds) || json_array_size(creds) == 0)
+		return kn_fail(err, "%s: \"credentials\" must be a non-empty list", where);
+	json_array_foreach(creds, i, v) {
+		if (!json_is_object(v))
+			return kn_fail(err, "%s: credentials[%zu] is not an object", where, i);
+		if (check_credential(v, where, err) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+/* Add the services of `path` to `table` (name -> service). */
+static int load_file(const char *path, json_t *table, kn_error *err)
+{
+	_cleanup_free_ char *text = NULL;
+	size_t len = 0;
+	if (kn_read_file(path, CLI_SERVICES_FILE_MAX, &text, &len, err) < 0)
+		return -1;
+	json_error_t jerr;
+	json_t *doc = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
+	if (!doc)
+		return kn_fail(err, "%s:%d: %s", path, jerr.line, jerr.text);
+	json_t *list = json_object_get(doc, "services");
+	int rc = 0;
+	const char *key;
+	json_t *v;
+	json_object_foreach(doc, key, v)
+		if (strcmp(key, "services") && strcmp(key, "comment"))
+			rc = kn_fail(err, "%s: unknown field \"%.64s\"", path, key);
+	if (rc == 0 && !json_is_array(list))
+		rc = kn_fail(err, "%s: \"services\" must be a list", path);
+	size_t i;
+	json_array_foreach(list, i, v) {
+		if (rc < 0 || (rc = check_service(v, path, i, err)) < 0)
+			break;
+		json_object_set(table, json_string_value(json_object_get(v, "name")), v);
+	}
+	json_decref(doc);
+	return rc;
+}
+
+/* The data directory holding services.json, or NULL. */
+static const char *data_dir(char *buf, size_t bufsz)
+{
+	const char *env = getenv("KENNEL_DATA_DIR");
+	if (env && *env)
+		return env;
+	char exe[PATH_MAX];
+	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	if (n > 0) {
+		exe[n] = '\0';
+		snprintf(buf, bufsz, "%s/../share/kennel", dirname(exe));
+		char probe[PATH_MAX + 32];
+		snprintf(probe, sizeof(probe), "%s/" CLI_SERVICES_FILE, buf);
+		if (access(probe, R_OK) == 0)
+			return buf;
+	}
+	static const char *const fixed[] = { "/usr/local/share/kennel", "/usr/share/kennel" };
+	for (size_t i = 0; i < sizeof(fixed) / sizeof(fixed[0]); i++) {
+		char probe[PATH_MAX];
+		snprintf(probe, sizeof(probe), "%s/" CLI_SERVICES_FILE, fixed[i]);
+		if (access(probe, R_OK) == 0)
+			return fixed[i];
+	}
+	return NULL;
+}
+
+static int json_file(const struct dirent *d)
+{
+	size_t n = strlen(d->d_name);
+	return d->d_name[0] != '.' && n > 5 && !strcmp(d->d_name + n - 5, ".json");
+}
+
+json_t *cli_services_load(kn_error *err)
+{
+	json_t *table = json_object();
+	char buf[PATH_MAX], path[PATH_MAX + 64];
+	const char *dir = data_dir(buf, sizeof(buf));
+	if (!table) {
+		kn_fail(err, "out of memory");
+		return NULL;
+	}
+	if (dir) {
+		snprintf(path, sizeof(path), "%s/" CLI_SERVICES_FILE, dir);
+		if (load_file(path, table, err) < 0)
+			goto fail;
+	}
+	const char *etc = getenv("KENNEL_SERVICES_DIR");
+	if (!etc || !*etc)
+		etc = CLI_SERVICES_ETC_DIR;
+	struct dirent **names = NULL;
+	int n = scandir(etc, &names, json_file, alphasort);
+	int rc = 0;
+	for (int i = 0; i < n; i++) {
+		snprintf(path, sizeof(path), "%s/%s", etc, names[i]->d_name);
+		if (rc == 0)
+			rc = load_file(path, table, err);
+		free(names[i]);
+	}
+	free(names);
+	if (rc < 0)
+		goto fail;
+	return table;
+fail:
+	json_decref(table);
+	return NULL;
+}
+
+json_t *cli_services_secrets(json_t *services, const char *sandbox, char **env,
+			     json_t *placeholders)
+{
+	json_t *out = json_array();
+	const char *sname;
+	json_t *service;
+	json_object_foreach(services, sname, service) {
+		size_t i;
+		json_t *c;
+		json_array_foreach(json_object_get(service, "credentials"), i, c) {
+			const char *var = json_string_value(json_object_get(c, "env"));
+			size_t vlen = strlen(var);
+			const char *value = NULL;
+			for (char **e = env; e && *e; e++)
+				if (!strncmp(*e, var, vlen) && (*e)[vlen] == '=')
+					value = *e + vlen + 1;
+			if (!value || !*value || !strcmp(value, CLI_PLACEHOLDER))
+				continue;
+			char name[KN_SECRET_NAME_MAX + 1], assign[CLI_SERVICE_VAR_MAX + 32];
+			snprintf(name, sizeof(name), "%s.%s", sandbox, var);
+			json_t *fv = json_object_get(c, "format");
+			json_t *body = json_pack("{s:O, s:O, s:s, s:s, s:s}", "hosts",
+						 json_object_get(service, "hosts"), "header",
+						 json_object_get(c, "header"), "format",
+						 fv ? json_string_value(fv) : "{}", "value", value,
+						 "sandbox", sandbox);
+			json_array_append_new(out, json_pack("{s:s, s:o}", "name", name, "body", body));
+			snprintf(assign, sizeof(assign), "%s=" CLI_PLACEHOLDER, var);
+			json_array_append_new(placeholders, json_string(assign));
+		}
+	}
+	return out;
+}
