@@ -91,7 +91,7 @@ refused sandbox_bad_name "{\"value\":\"$V3\",$ok_fields,\"sandbox\":\"../x\"}"
 refused unknown_field "{\"value\":\"$V3\",$ok_fields,\"values\":\"x\"}"
 refused bad_json "{\"value\":\"$V3\", oops}"
 refused name_bad "{\"value\":\"$V3\",$ok_fields}" "/secrets/a%20b"
-refused name_too_long "{\"value\":\"$V3\",$ok_fields}" "/secrets/$(head -c 65 /dev/zero | tr '\0' n)"
+refused name_too_long "{\"value\":\"$V3\",$ok_fields}" "/secrets/$(head -c 129 /dev/zero | tr '\0' n)"
 check_out cli_bad_name "invalid secret name" sh -c "echo v | '$KENNEL' secret set --host x.test --header h 'a/b'"
 check_out cli_refusal_exit_1 '^1$' sh -c "printf 'a\\001b\\n' | '$KENNEL' secret set --host x.test --header h x >/dev/null 2>&1; echo \$?"
 check_out refusals_changed_nothing '^anthropic gh openai $' sh -c "'$KENNEL' secret ls --json | \
