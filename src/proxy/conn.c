@@ -338,6 +338,9 @@ void kp_conn_update_interest(struct kp_conn *c)
 	switch (c->state) {
 	case KP_CONN_HEAD:
 		cev = c->client_wait;
+		/* A kept upstream that closes must close the tunnel (below). */
+		if (kp_conn_up_ssl(c))
+			uev = EPOLLIN;
 		break;
 	case KP_CONN_LINGER:
 		cev = EPOLLIN;
@@ -880,11 +883,34 @@ static void client_ready(struct kp_watch *w, uint32_t events)
 	}
 }
 
+/* The upstream of an intercepted tunnel stirred between requests. A TLS
+ * record that carries no data (a session ticket, a key update) changes
+ * nothing; an end, an error or bytes nobody asked for end the tunnel, as the
+ * server ending its side of a direct connection would: the client sees its
+ * idle connection close and opens a new one, rather than sending its next
+ * request into a connection that can only answer 502. */
+static void idle_upstream_readable(struct kp_conn *c)
+{
+	char sink[256];
+	uint32_t wait = 0;
+	const char *why = NULL;
+	ssize_t n = kp_io_recv(c->upstream.fd, kp_conn_up_ssl(c), sink, sizeof(sink), &wait, &why);
+	if (n == KP_IO_WAIT)
+		return;
+	log_debug("sandbox %s: the upstream of an idle tunnel to %s %s", c->sb->name,
+		  c->mitm->host, n == 0 ? "closed" : n > 0 ? "sent unrequested bytes" : "failed");
+	kp_conn_close(c, NULL);
+}
+
 static void upstream_ready(struct kp_watch *w, uint32_t events)
 {
 	struct kp_conn *c = container_of(w, struct kp_conn, upstream);
 
 	switch (c->state) {
+	case KP_CONN_HEAD:
+		if (c->mitm)
+			idle_upstream_readable(c);
+		return;
 	case KP_CONN_DIAL:
 		dial_writable(c);
 		return;

@@ -160,6 +160,57 @@ check_out "first request in the tunnel allowed" '^first 200$' cat "$T/keep.out"
 check_out "after a policy change the next request in the same tunnel is blocked" \
 	'^second 403 block-host allowed.test$' cat "$T/keep.out"
 
+# --- an upstream that closes a kept connection closes the tunnel ---------------------
+ctl policy mitm '{"default":"allow","allow_cidrs":["127.0.0.0/8"]}'
+cat >"$T/idle.py" <<'PY'
+import socket, ssl, sys, threading, time
+ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+ctx.load_cert_chain(sys.argv[2], sys.argv[3])
+srv = socket.socket(); srv.bind(("127.0.0.1", 0)); srv.listen(8)
+open(sys.argv[1], "w").write("%d\n" % srv.getsockname()[1])
+def serve(conn):
+    try:
+        t = ctx.wrap_socket(conn, server_side=True)
+        buf = b""
+        while b"\r\n\r\n" not in buf:
+            buf += t.recv(4096)
+        t.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nok\n")
+        time.sleep(0.5)   # then close the kept-alive connection, as servers do
+        t.close()
+    except OSError:
+        pass
+while True:
+    c, _ = srv.accept()
+    threading.Thread(target=serve, args=(c,), daemon=True).start()
+PY
+python3 "$T/idle.py" "$T/idle.port" "$T/good.crt" "$T/good.key" 2>>"$T/upstream.err" &
+BG_PIDS+=($!)
+wait_port_file "$T/idle.port"
+cat >"$T/idle_client.py" <<'PY'
+import socket, ssl, sys, time
+port, up, cafile = int(sys.argv[1]), sys.argv[2], sys.argv[3]
+s = socket.create_connection(("127.0.0.1", port), timeout=10)
+s.sendall(b"CONNECT allowed.test:%s HTTP/1.1\r\nHost: allowed.test:%s\r\n\r\n" % (up.encode(), up.encode()))
+head = b""
+while b"\r\n\r\n" not in head:
+    head += s.recv(1)
+t = ssl.create_default_context(cafile=cafile).wrap_socket(s, server_hostname="allowed.test")
+t.sendall(b"GET / HTTP/1.1\r\nHost: allowed.test:%s\r\n\r\n" % up.encode())
+resp = b""
+while not resp.endswith(b"ok\n"):
+    resp += t.recv(4096)
+print(resp.split(b"\r\n")[0].decode())
+t.settimeout(5)
+start = time.time()
+try:
+    rest = t.recv(4096)
+except (ssl.SSLError, OSError) as e:
+    rest = b""
+print("closed" if rest == b"" else "data %r" % rest, "within 2 s" if time.time() - start < 2 else "late")
+PY
+check_out "an upstream closing a kept connection closes the idle tunnel" $'^HTTP/1.1 200 OK\nclosed within 2 s$' \
+	python3 "$T/idle_client.py" "$P" "$(cat "$T/idle.port")" "$T/sandbox-ca.crt"
+
 # --- bad CAs never reach the workers ---------------------------------------------
 ctl policy mitm '{"default":"allow","allow_cidrs":["127.0.0.0/8"]}'
 printf 'not a certificate\n' >"$T/junk.crt"
