@@ -1,8 +1,12 @@
+/* cli.c — what every kennel command shares: getopt set-up, help and usage
+ * errors, command groups (contract: cli.h). */
 #define _GNU_SOURCE
 #include "cli/cli.h"
 
 #include <stdarg.h>
 #include <string.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
 
 #include "cli/args.h"
 
@@ -56,6 +60,13 @@ static const struct option *find_long(const struct option *longopts, const char 
 		if (strlen(o->name) == len && strncmp(o->name, name, len) == 0)
 			return o;
 	return NULL;
+}
+
+void cli_protect_secrets(void)
+{
+	struct rlimit none = { 0, 0 };
+	setrlimit(RLIMIT_CORE, &none);
+	prctl(PR_SET_DUMPABLE, 0);
 }
 
 int cli_help_only(const struct cli_command *cmd, int argc, char **argv)

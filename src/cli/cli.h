@@ -61,6 +61,11 @@ int cli_help_only(const struct cli_command *cmd, int argc, char **argv);
  * `names` lists them for the error when it is missing ("proxy or log"). */
 int cli_run_group(const struct cli_command *cmd, const struct cli_globals *globals, int argc,
 		  char **argv, const struct cli_command *subs, size_t n_subs, const char *names);
+/* Before a command handles a secret value: no core dump of this process may
+ * hold it (RLIMIT_CORE 0, not dumpable, which also keeps same-uid processes
+ * from ptrace and /proc/PID/mem). Best effort: both calls only fail on
+ * kernels without them. */
+void cli_protect_secrets(void);
 /* "kennel: <err>" on stderr; returns CLI_EXIT_FAILURE. */
 int cli_report(const kn_error *err);
 /* Usage error unless every name is a valid sandbox name (args.h). */

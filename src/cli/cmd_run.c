@@ -241,6 +241,7 @@ int cli_cmd_run(const struct cli_command *cmd, const struct cli_globals *globals
 	int c, i, rc = 0;
 	/* The caller's keys pass through jansson on their way to kenneld. */
 	json_set_alloc_funcs(malloc, kn_wipe_free);
+	cli_protect_secrets();
 	cli_getopt_reset();
 	while (rc == 0 && (c = getopt_long(argc, argv, "+:h", longopts, NULL)) != -1) {
 		if (c == 'h') {

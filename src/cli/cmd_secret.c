@@ -184,6 +184,7 @@ static int cmd_secret_set(const struct cli_command *cmd, const struct cli_global
 
 	/* From here on every JSON buffer may hold the value: wiped when freed. */
 	json_set_alloc_funcs(malloc, kn_wipe_free);
+	cli_protect_secrets();
 	kn_error err = {0};
 	_cleanup_wipe_free_ char *value = calloc(1, KN_SECRET_VALUE_MAX + 4);
 	if (!value)
