@@ -42,7 +42,8 @@ static const char secret_set_help[] =
 	"      --header H          the request header that carries it (x-api-key,\n"
 	"                          Authorization, ...)\n"
 	"      --format F          the header's value, {} standing for the secret\n"
-	"                          (default \"{}\"; e.g. \"Bearer {}\")\n"
+	"                          (default \"{}\"; e.g. \"Bearer {}\"), or {basic:USER}\n"
+	"                          for base64(USER:secret) (\"Basic {basic:x-access-token}\")\n"
 	"      --sandbox S         only for requests from sandbox S\n"
 	"      --from-env VAR      take the value from the environment variable VAR\n" HELP_OPTION;
 

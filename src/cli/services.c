@@ -26,13 +26,35 @@ static int var_ok(const char *s)
 	return 1;
 }
 
+static int check_hosts(json_t *hosts, const char *where, kn_error *err)
+{
+	if (!json_is_array(hosts) || json_array_size(hosts) == 0 ||
+	    json_array_size(hosts) > KN_SECRET_MAX_HOSTS)
+		return kn_fail(err, "%s: \"hosts\" must be 1 to %d host patterns", where,
+			       KN_SECRET_MAX_HOSTS);
+	size_t i;
+	json_t *v;
+	json_array_foreach(hosts, i, v) {
+		struct kn_host_pattern p;
+		const char *reason = "not a string";
+		if (!json_is_string(v) ||
+		    kn_host_pattern_parse(json_string_value(v), json_string_length(v), &p, &reason) < 0)
+			return kn_fail(err, "%s: hosts[%zu]: %s", where, i, reason);
+	}
+	return 0;
+}
+
 static int check_credential(json_t *c, const char *where, kn_error *err)
 {
 	const char *key;
 	json_t *v;
 	json_object_foreach(c, key, v)
-		if (strcmp(key, "env") && strcmp(key, "header") && strcmp(key, "format"))
+		if (strcmp(key, "env") && strcmp(key, "header") && strcmp(key, "format") &&
+		    strcmp(key, "hosts"))
 			return kn_fail(err, "%s: unknown field \"%.64s\"", where, key);
+	json_t *hosts = json_object_get(c, "hosts");
+	if (hosts && check_hosts(hosts, where, err) < 0)
+		return -1;
 	const char *env = json_string_value(json_object_get(c, "env"));
 	const char *header = json_string_value(json_object_get(c, "header"));
 	json_t *fv = json_object_get(c, "format");
@@ -60,19 +82,9 @@ static int check_service(json_t *s, const char *file, size_t idx, kn_error *err)
 	json_object_foreach(s, key, v)
 		if (strcmp(key, "name") && strcmp(key, "hosts") && strcmp(key, "credentials"))
 			return kn_fail(err, "%s: unknown field \"%.64s\"", where, key);
-	json_t *hosts = json_object_get(s, "hosts");
-	if (!json_is_array(hosts) || json_array_size(hosts) == 0 ||
-	    json_array_size(hosts) > KN_SECRET_MAX_HOSTS)
-		return kn_fail(err, "%s: \"hosts\" must be 1 to %d host patterns", where,
-			       KN_SECRET_MAX_HOSTS);
+	if (check_hosts(json_object_get(s, "hosts"), where, err) < 0)
+		return -1;
 	size_t i;
-	json_array_foreach(hosts, i, v) {
-		struct kn_host_pattern p;
-		const char *reason = "not a string";
-		if (!json_is_string(v) ||
-		    kn_host_pattern_parse(json_string_value(v), json_string_length(v), &p, &reason) < 0)
-			return kn_fail(err, "%s: hosts[%zu]: %s", where, i, reason);
-	}
 	json_t *creds = json_object_get(s, "credentials");
 	if (!json_is_array(creds) || json_array_size(creds) == 0)
 		return kn_fail(err, "%s: \"credentials\" must be a non-empty list", where);
@@ -186,6 +198,7 @@ json_t *cli_services_secrets(json_t *services, const char *sandbox, char **env,
 			     json_t *placeholders)
 {
 	json_t *out = json_array();
+	json_t *uses = json_object(); /* VAR -> how many secrets it made so far */
 	const char *sname;
 	json_t *service;
 	json_object_foreach(services, sname, service) {
@@ -201,17 +214,27 @@ json_t *cli_services_secrets(json_t *services, const char *sandbox, char **env,
 			if (!value || !*value || !strcmp(value, CLI_PLACEHOLDER))
 				continue;
 			char name[KN_SECRET_NAME_MAX + 1], assign[CLI_SERVICE_VAR_MAX + 32];
-			snprintf(name, sizeof(name), "%s.%s", sandbox, var);
+			json_int_t n = json_integer_value(json_object_get(uses, var)) + 1;
+			json_object_set_new(uses, var, json_integer(n));
+			if (n == 1)
+				snprintf(name, sizeof(name), "%s.%s", sandbox, var);
+			else
+				snprintf(name, sizeof(name), "%s.%s.%d", sandbox, var, (int)n);
 			json_t *fv = json_object_get(c, "format");
+			json_t *hosts = json_object_get(c, "hosts");
 			json_t *body = json_pack("{s:O, s:O, s:s, s:s, s:s}", "hosts",
-						 json_object_get(service, "hosts"), "header",
+						 hosts ? hosts : json_object_get(service, "hosts"),
+						 "header",
 						 json_object_get(c, "header"), "format",
 						 fv ? json_string_value(fv) : "{}", "value", value,
 						 "sandbox", sandbox);
 			json_array_append_new(out, json_pack("{s:s, s:o}", "name", name, "body", body));
+			if (n > 1)
+				continue; /* its placeholder is there already */
 			snprintf(assign, sizeof(assign), "%s=" CLI_PLACEHOLDER, var);
 			json_array_append_new(placeholders, json_string(assign));
 		}
 	}
+	json_decref(uses);
 	return out;
 }

@@ -9,7 +9,8 @@
  * build tree of a checkout), /usr/local/share/kennel, /usr/share/kennel that
  * holds services.json; none at all is an empty table. Each file is
  * {"services":[{"name":N, "hosts":[PATTERN...], "credentials":[{"env":VAR,
- * "header":H, "format":F?}...]}...]} (and an optional "comment"); a file that
+ * "header":H, "format":F?, "hosts":[PATTERN...]?}...]}...]} (a credential's
+ * own hosts replace the service's; and an optional "comment"); a file that
  * does not parse or check is an error naming the file and the field: VAR is
  * [A-Z_][A-Z0-9_]* of at most CLI_SERVICE_VAR_MAX bytes, H and F follow
  * common/secret_rules.h, hosts are policy/hostpattern.h patterns.
@@ -17,7 +18,8 @@
  * cli_services_secrets looks each VAR up in the caller's environment (`env`,
  * NULL-terminated "K=V"); a set, non-empty value other than the placeholder
  * becomes a secret for PUT /secrets/NAME: {"hosts", "header", "format",
- * "value", "sandbox"}, NAME = SANDBOX.VAR, bound to that sandbox. Returned as a
+ * "value", "sandbox"}, NAME = SANDBOX.VAR (SANDBOX.VAR.2, .3, ... for a
+ * variable's further credentials), bound to that sandbox. Returned as a
  * JSON array of {"name": NAME, "body": {...}} (the caller wipes it: it holds
  * values), and `placeholders` (a JSON array) gets "VAR=proxy-managed" for
  * every VAR that became a secret: what the agent sees instead of the key. */
@@ -33,8 +35,8 @@
 /* What the agent sees in place of a key kennel-proxy holds. */
 #define CLI_PLACEHOLDER "proxy-managed"
 /* Environment variable names in the table (POSIX names, bounded so that
- * SANDBOX.VAR fits a secret name). */
-#define CLI_SERVICE_VAR_MAX 64
+ * SANDBOX.VAR.N fits a secret name). */
+#define CLI_SERVICE_VAR_MAX 60
 /* A services file is a short table; this bounds a file placed by mistake. */
 #define CLI_SERVICES_FILE_MAX (1024 * 1024)
 

@@ -49,14 +49,52 @@ const char *kn_secret_header_problem(const char *s, size_t len)
 	return NULL;
 }
 
+#define BASIC_OPEN "{basic:"
+
+const char *kn_secret_format_parse(const char *s, size_t len, struct kn_secret_slot *slot)
+{
+	static const char exactly_one[] = "the format must contain exactly one {} or {basic:USER} "
+					  "(where the value goes)";
+	if (len > KN_SECRET_FORMAT_MAX || !printable(s, len))
+		return "the format must be printable ASCII of at most 256 characters";
+	size_t found = 0;
+	for (size_t i = 0; i < len; i++) {
+		if (s[i] != '{')
+			continue;
+		if (i + 1 < len && s[i + 1] == '}') {
+			*slot = (struct kn_secret_slot){ .start = i, .len = 2 };
+			found++;
+			i++;
+			continue;
+		}
+		size_t open = sizeof(BASIC_OPEN) - 1;
+		if (len - i < open || memcmp(s + i, BASIC_OPEN, open) != 0)
+			continue;
+		const char *close = memchr(s + i + open, '}', len - i - open);
+		if (!close)
+			return "the format has {basic: without a closing }";
+		size_t ulen = (size_t)(close - (s + i + open));
+		if (ulen == 0 || ulen > KN_SECRET_BASIC_USER_MAX)
+			return "the user of {basic:USER} has 1 to 64 characters";
+		for (size_t k = 0; k < ulen; k++) {
+			char c = s[i + open + k];
+			if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+			      (c >= '0' && c <= '9') || c == '-' || c == '_' || c == '.'))
+				return "the user of {basic:USER} may contain only letters, digits, "
+				       "'-', '_' and '.'";
+		}
+		*slot = (struct kn_secret_slot){ .start = i, .len = open + ulen + 1,
+						 .user = s + i + open, .user_len = ulen };
+		found++;
+		i += open + ulen;
+	}
+	return found == 1 ? NULL : exactly_one;
+}
+
 const char *kn_secret_format_problem(const char *s, size_t len)
 {
-	if (len > KN_SECRET_FORMAT_MAX || !printable(s, len) || memchr(s, '\0', len))
-		return "the format must be printable ASCII of at most 256 characters";
-	const char *at = memmem(s, len, "{}", 2);
-	if (!at || memmem(at + 2, len - (size_t)(at + 2 - s), "{}", 2))
-		return "the format must contain exactly one {} (where the value goes)";
-	return NULL;
+	struct kn_secret_slot slot;
+	return kn_secret_format_parse(s, len, &slot);
 }
 
 const char *kn_secret_value_problem(const char *s, size_t len)

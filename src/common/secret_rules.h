@@ -14,7 +14,10 @@
  *           injecting one could split a request, redirect it, or reach past
  *           the upstream;
  *   format  printable ASCII of at most KN_SECRET_FORMAT_MAX bytes with
- *           exactly one "{}" (where the value goes);
+ *           exactly one placeholder: "{}" (the value), or "{basic:USER}" (HTTP
+ *           Basic credentials: base64 of USER ":" value, how git over HTTPS
+ *           sends a token; USER is 1..KN_SECRET_BASIC_USER_MAX of
+ *           [A-Za-z0-9._-]); kn_secret_format_parse says where it is;
  *   value   1..KN_SECRET_VALUE_MAX printable ASCII bytes (no CR, LF, NUL). */
 #ifndef KENNEL_SECRET_RULES_H
 #define KENNEL_SECRET_RULES_H
@@ -33,7 +36,19 @@
 /* "Bearer {}", "token {}", "Basic {}": room to spare. */
 #define KN_SECRET_FORMAT_MAX 256
 
+/* Basic-auth user names in formats ("x-access-token", "oauth2"). */
+#define KN_SECRET_BASIC_USER_MAX 64
+
+/* Where a format's placeholder is: bytes [start, start + len) of the format,
+ * and for "{basic:USER}" the user (NULL for "{}"). */
+struct kn_secret_slot {
+	size_t start, len;
+	const char *user;
+	size_t user_len;
+};
+
 const char *kn_secret_name_problem(const char *s, size_t len);
+const char *kn_secret_format_parse(const char *s, size_t len, struct kn_secret_slot *slot);
 const char *kn_secret_header_problem(const char *s, size_t len);
 const char *kn_secret_format_problem(const char *s, size_t len);
 const char *kn_secret_value_problem(const char *s, size_t len);

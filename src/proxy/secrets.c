@@ -3,6 +3,7 @@
 #include "proxy/secrets.h"
 
 #include <openssl/crypto.h>
+#include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -43,6 +44,53 @@ static void guarded_free(char *str)
 	memcpy(&total, p, sizeof(total));
 	OPENSSL_cleanse(p, total);
 	munmap(p, total);
+}
+
+/* The header value: `format` with its placeholder (secret_rules.h) replaced
+ * by the value, or by base64(USER ":" value) for {basic:USER}. In guarded
+ * memory; every scratch copy is wiped. NULL when out of memory. */
+static char *expand(const char *format, const char *value, size_t value_len)
+{
+	struct kn_secret_slot slot;
+	size_t flen = strlen(format);
+	if (kn_secret_format_parse(format, flen, &slot))
+		return NULL; /* checked by the caller already */
+	size_t plain_len = slot.user ? slot.user_len + 1 + value_len : value_len;
+	size_t fill_cap = slot.user ? 4 * ((plain_len + 2) / 3) + 1 : plain_len + 1;
+	size_t out_len = flen - slot.len + fill_cap;
+	char *plain = malloc(plain_len + 1), *fill = malloc(fill_cap), *out = malloc(out_len + 1);
+	char *result = NULL;
+	if (plain && fill && out) {
+		size_t fill_len;
+		if (slot.user) {
+			memcpy(plain, slot.user, slot.user_len);
+			plain[slot.user_len] = ':';
+			memcpy(plain + slot.user_len + 1, value, value_len);
+			fill_len = (size_t)EVP_EncodeBlock((unsigned char *)fill,
+							   (const unsigned char *)plain,
+							   (int)plain_len);
+		} else {
+			memcpy(fill, value, value_len);
+			fill_len = value_len;
+		}
+		size_t n = 0;
+		memcpy(out + n, format, slot.start);
+		n += slot.start;
+		memcpy(out + n, fill, fill_len);
+		n += fill_len;
+		memcpy(out + n, format + slot.start + slot.len, flen - slot.start - slot.len);
+		n += flen - slot.start - slot.len;
+		result = guarded_dup(out, n);
+		OPENSSL_cleanse(out, n);
+	}
+	if (plain)
+		OPENSSL_cleanse(plain, plain_len);
+	if (fill)
+		OPENSSL_cleanse(fill, fill_cap);
+	free(plain);
+	free(fill);
+	free(out);
+	return result;
 }
 
 /* ---- parsing ---- */
@@ -137,19 +185,9 @@ static int parse_one(json_t *obj, size_t idx, struct kp_secret *s, kn_error *err
 	if (problem)
 		return kn_fail(err, "secret %s: \"value\": %s", s->name, problem);
 	s->raw = guarded_dup(value, len);
-	const char *at = strstr(format, "{}");
-	size_t pre = (size_t)(at - format), post = strlen(at + 2);
-	char *joined = malloc(pre + len + post + 1);
-	if (!s->raw || !joined) {
-		free(joined);
+	if (!s->raw)
 		return kn_fail(err, "out of memory");
-	}
-	memcpy(joined, format, pre);
-	memcpy(joined + pre, value, len);
-	memcpy(joined + pre + len, at + 2, post + 1);
-	s->value = guarded_dup(joined, pre + len + post);
-	OPENSSL_cleanse(joined, pre + len + post);
-	free(joined);
+	s->value = expand(format, s->raw, len);
 	return s->value ? 0 : kn_fail(err, "out of memory");
 }
 

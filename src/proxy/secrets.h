@@ -51,7 +51,7 @@ struct kp_secret {
 	size_t n_hosts;
 	char *format; /* as given, for kp_secrets_to_json */
 	char *raw;    /* the value as given (guarded memory) */
-	char *value;  /* format with the value in it (guarded memory) */
+	char *value;  /* the header value: format expanded (guarded memory) */
 };
 
 struct kp_secrets {

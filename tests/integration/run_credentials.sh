@@ -8,7 +8,7 @@
 . "$(dirname "$0")/../lib.sh"
 . "$(dirname "$0")/../helpers/proxy_lib.sh"
 
-NAMES="api.anthropic.com api.openai.com generativelanguage.googleapis.com api.github.com acme.test"
+NAMES="api.anthropic.com api.openai.com generativelanguage.googleapis.com api.github.com github.com acme.test"
 echo "127.0.0.1 $NAMES" >>"$T/hosts"
 make_ca upstream-ca
 make_leaf upstream-ca services "$(printf 'DNS:%s,' $NAMES | sed 's/,$//')"
@@ -34,9 +34,14 @@ check_out "Anthropic gets the key as x-api-key" "^x-api-key: $K1\$" echo "$out"
 check_out "OpenAI gets it as a bearer token" "^authorization: Bearer $K2\$" echo "$out"
 check_out "Gemini gets it as x-goog-api-key" "^x-goog-api-key: $K3\$" echo "$out"
 check_out "GitHub's API gets GH_TOKEN as a bearer token" "^authorization: Bearer $K4\$" echo "$out"
+B64=$(printf 'x-access-token:%s' "$K4" | base64 -w0)
+check_out "github.com (git over HTTPS) gets it as Basic x-access-token credentials" "^authorization: Basic $B64\$" \
+	timeout 60 "$KENNEL" exec runcred curl -sS -m 20 "https://github.com:$P/values"
+check_out "a variable's second credential is SANDBOX.VAR.2" '^runcred\.GH_TOKEN\.2 +github\.com +Authorization +Basic \{basic:x-access-token\}' \
+	"$KENNEL" secret ls
 check_out "the keys are secrets bound to the sandbox" \
 	'^runcred\.ANTHROPIC_API_KEY +api\.anthropic\.com +x-api-key +\{\} +runcred' "$KENNEL" secret ls
-check_out "... one per variable that was set" '^4$' sh -c "'$KENNEL' secret ls --json | python3 -c 'import json,sys; print(len(json.load(sys.stdin)))'"
+check_out "... one per credential whose variable was set" '^5$' sh -c "'$KENNEL' secret ls --json | python3 -c 'import json,sys; print(len(json.load(sys.stdin)))'"
 
 # Another sandbox, run without keys, gets none of them.
 out=$(timeout 120 "$KENNEL" run --name nokeys shell "$WS" -- -c \

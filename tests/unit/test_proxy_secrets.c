@@ -435,6 +435,46 @@ static void expect(const struct kp_secrets *t, const char *sandbox, const char *
 	} while (0)
 #define EXPECT_ONLY_ALL(t, sb, host, port) EXPECT(t, sb, host, port, "x-all=ALL/all")
 
+/* {basic:USER}: the header carries base64(USER ":" value), as git sends a
+ * token over HTTPS; refused spellings name the problem. */
+static void test_basic_format(void)
+{
+	json_t *a = json_array();
+	json_array_append_new(a, entry("gh", "github.com", "Authorization",
+				       "Basic {basic:x-access-token}", "tok", NULL));
+	kn_error err = { 0 };
+	struct kp_secrets *t = kp_secrets_parse(a, &err);
+	CHECK(t != NULL);
+	struct kp_inject inj[KP_INJECT_MAX];
+	if (t) {
+		CHECK(kp_secrets_match(t, "sb", "github.com", 443, inj) == 1);
+		CHECK_STR_EQ(inj[0].value, "Basic eC1hY2Nlc3MtdG9rZW46dG9r");
+		/* The table round-trips with the format as written. */
+		json_t *back = kp_secrets_to_json(t);
+		CHECK_STR_EQ(json_string_value(json_object_get(json_array_get(back, 0), "format")),
+			     "Basic {basic:x-access-token}");
+		json_decref(back);
+	}
+	kp_secrets_free(t);
+	json_decref(a);
+
+	static const char *const bad[] = {
+		"Basic {basic:}", "Basic {basic:a:b}", "Basic {basic:x", "{} {basic:u}",
+		"{basic:u}{basic:u}", "Basic {basic:has space}",
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		a = json_array();
+		json_array_append_new(a, entry("gh", "github.com", "Authorization", bad[i], "tok",
+					       NULL));
+		memset(&err, 0, sizeof(err));
+		t = kp_secrets_parse(a, &err);
+		CHECK(t == NULL);
+		CHECK(strstr(err.msg, "format") != NULL);
+		kp_secrets_free(t);
+		json_decref(a);
+	}
+}
+
 static void test_match(void)
 {
 	struct kp_secrets *t = match_table();
@@ -689,6 +729,7 @@ int main(void)
 	RUN(test_refused_values);
 	RUN(test_refused_hosts);
 	RUN(test_refused_names_and_shape);
+	RUN(test_basic_format);
 	RUN(test_match);
 	RUN(test_match_ties);
 	RUN(test_match_inject_max);
