@@ -129,12 +129,8 @@ static void upstream_close(struct kp_conn *c)
 {
 	int fd = c->upstream.fd;
 
-	if (c->mitm && c->mitm->up_ssl) {
-		if (SSL_is_init_finished(c->mitm->up_ssl))
-			SSL_shutdown(c->mitm->up_ssl); /* best effort close_notify */
-		SSL_free(c->mitm->up_ssl);
-		c->mitm->up_ssl = NULL;
-	}
+	if (c->mitm)
+		kp_io_ssl_close(&c->mitm->up_ssl);
 	if (fd < 0)
 		return;
 	kp_watch_remove(&c->w->loop, &c->upstream);

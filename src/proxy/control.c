@@ -3,12 +3,12 @@
 
 #include <errno.h>
 #include <jansson.h>
-#include <openssl/crypto.h>
 #include <netinet/in.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 
+#include "common/wipe.h"
 #include "policy/policy_json.h"
 
 const char kp_ready_message[] = "{\"op\":\"ready\"}";
@@ -174,21 +174,13 @@ int kp_command_parse(const char *buf, size_t len, size_t n_fds, bool from_master
 	return rc;
 }
 
-void kp_key_free(char *key)
-{
-	if (!key)
-		return;
-	OPENSSL_cleanse(key, strlen(key));
-	free(key);
-}
-
 void kp_command_free(struct kp_command *cmd)
 {
 	if (cmd->has_policy)
 		kn_policy_free(&cmd->policy);
 	cmd->has_policy = false;
 	free(cmd->ca_cert);
-	kp_key_free(cmd->ca_key);
+	kn_wipe_free(cmd->ca_key);
 	cmd->ca_cert = cmd->ca_key = NULL;
 	kp_secrets_free(cmd->secrets);
 	cmd->secrets = NULL;

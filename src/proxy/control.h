@@ -16,7 +16,7 @@
  *   - policy: accepted by kn_policy_from_json (kept parsed in `cmd->policy`);
  *   - ca: {"cert": PEM, "key": PEM}, each a non-empty string of at most
  *     KP_CA_PEM_MAX bytes (checked as X.509 only by the worker, tls.h); kept
- *     as copies, the key wiped when freed. Without it the sandbox's CONNECTs
+ *     as copies, the key wiped when freed (common/wipe.h). Without it the sandbox's CONNECTs
  *     are plain tunnels.
  * The fds themselves are checked by kp_check_listener (a listening TCP
  * socket, IPv4 or IPv6). kp_command_free releases what parse filled.
@@ -56,8 +56,6 @@ struct kp_command {
 int kp_command_parse(const char *buf, size_t len, size_t n_fds, bool from_master,
 		     struct kp_command *cmd, kn_error *err);
 void kp_command_free(struct kp_command *cmd);
-/* Free a CA key copy, wiping it first. */
-void kp_key_free(char *key);
 const char *kp_op_name(enum kp_op op);
 
 char *kp_command_for_worker(const struct kp_command *cmd, int slot);

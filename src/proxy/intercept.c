@@ -4,7 +4,6 @@
 #include "proxy/intercept.h"
 
 #include <errno.h>
-#include <openssl/err.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,17 +22,8 @@ void kp_mitm_free(struct kp_mitm *m)
 {
 	if (!m)
 		return;
-	if (m->client_ssl) {
-		if (SSL_is_init_finished(m->client_ssl))
-			SSL_shutdown(m->client_ssl);
-		SSL_free(m->client_ssl);
-	}
-	if (m->up_ssl) {
-		if (SSL_is_init_finished(m->up_ssl))
-			SSL_shutdown(m->up_ssl);
-		SSL_free(m->up_ssl);
-	}
-	ERR_clear_error();
+	kp_io_ssl_close(&m->client_ssl);
+	kp_io_ssl_close(&m->up_ssl);
 	free(m);
 }
 

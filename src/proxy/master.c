@@ -23,6 +23,7 @@
 #include <openssl/crypto.h>
 
 #include "common/fdpass.h"
+#include "common/wipe.h"
 #include "common/log.h"
 #include "proxy/control.h"
 #include "proxy/limits.h"
@@ -332,7 +333,7 @@ static int free_slot(struct master *m)
 static void entry_ca_free(struct sandbox_entry *e)
 {
 	free(e->ca_cert);
-	kp_key_free(e->ca_key);
+	kn_wipe_free(e->ca_key);
 	e->ca_cert = e->ca_key = NULL;
 }
 

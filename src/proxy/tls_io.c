@@ -98,6 +98,17 @@ ssize_t kp_io_send(int fd, SSL *ssl, const void *buf, size_t n, uint32_t *wait,
 	}
 }
 
+void kp_io_ssl_close(SSL **ssl)
+{
+	if (!*ssl)
+		return;
+	if (SSL_is_init_finished(*ssl))
+		SSL_shutdown(*ssl);
+	SSL_free(*ssl);
+	ERR_clear_error();
+	*ssl = NULL;
+}
+
 bool kp_io_pending(SSL *ssl)
 {
 	return ssl && SSL_pending(ssl) > 0;

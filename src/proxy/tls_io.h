@@ -33,6 +33,10 @@ ssize_t kp_io_send(int fd, SSL *ssl, const void *buf, size_t n, uint32_t *wait,
 		   const char **why);
 bool kp_io_pending(SSL *ssl);
 
+/* Best-effort close_notify when the session is up (never waits), then free;
+ * *ssl becomes NULL. The socket stays open: the caller closes it. */
+void kp_io_ssl_close(SSL **ssl);
+
 /* One step of a handshake: 1 done, KP_IO_WAIT (with *wait), KP_IO_ERROR. */
 int kp_io_handshake(SSL *ssl, uint32_t *wait);
 
