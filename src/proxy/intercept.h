@@ -16,9 +16,10 @@
  *               fronting); so does a client that sent bytes after its CONNECT
  *               head before the 200 (they would bypass the handshake).
  * When both are up, kp_conn_intercepted (conn.h) logs the CONNECT and reads
- * requests from inside the tunnel. Both handshakes share the connect
- * deadline. kp_mitm_free closes both sessions (sending close_notify when the
- * session is up) without touching the sockets. */
+ * requests from inside the tunnel. The two handshakes together get one connect
+ * timeout from when the TCP connection is up. kp_mitm_free closes both
+ * sessions (close_notify when a session is up) without touching the
+ * sockets. */
 #ifndef KENNEL_PROXY_INTERCEPT_H
 #define KENNEL_PROXY_INTERCEPT_H
 
