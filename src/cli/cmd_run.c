@@ -199,29 +199,39 @@ static int start_and_attach(const struct cli_globals *globals, const char *name,
 			name, name);
 		rc = cli_report(&err);
 	}
-	json_t *placeholders = json_array();
+	/* The agent's own settings first, then the placeholders for keys. */
+	json_t *cmd_env = json_deep_copy(json_object_get(sandbox, "command_env"));
+	if (!json_is_array(cmd_env)) {
+		json_decref(cmd_env);
+		cmd_env = json_array();
+	}
 	const char **env = NULL;
 	if (rc == 0)
-		rc = store_service_keys(globals, name, placeholders);
-	if (rc == 0 && !(env = calloc(json_array_size(placeholders) + 1, sizeof(char *))))
+		rc = store_service_keys(globals, name, cmd_env);
+	if (rc == 0 && !(env = calloc(json_array_size(cmd_env) + 1, sizeof(char *))))
 		rc = cli_report(&(kn_error){.msg = "out of memory"});
 	if (rc == 0) {
-		for (size_t i = 0; i < json_array_size(placeholders); i++)
-			env[i] = json_string_value(json_array_get(placeholders, i));
+		for (size_t i = 0; i < json_array_size(cmd_env); i++)
+			env[i] = json_string_value(json_array_get(cmd_env, i));
 		for (size_t i = 0; i < n_args; i++)
 			argv[n_cmd + i] = args[i];
 		struct cli_exec_options opt = {
 			.cmd = argv,
 			.n_cmd = n_cmd + n_args,
 			.env = env,
-			.n_env = json_array_size(placeholders),
+			.n_env = json_array_size(cmd_env),
 			.tty = isatty(STDIN_FILENO),
 			.interactive = true,
 		};
 		rc = cli_exec_session(globals->socket_path, name, &opt);
+		const char *install = json_string_value(json_object_get(sandbox, "install"));
+		if (rc == 127 && install)
+			fprintf(stderr, "kennel: %s was not found in the sandbox; the sandbox uses "
+					"the host's /usr, so install it on the host: %s\n",
+				argv[0], install);
 	}
 	free(env);
-	json_decref(placeholders);
+	json_decref(cmd_env);
 	free(argv);
 	json_decref(sandbox);
 	return rc;

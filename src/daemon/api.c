@@ -83,11 +83,15 @@ static json_t *sandbox_json(const struct kn_sandbox *sb)
 	json_t *j = kn_sandbox_config_json(sb);
 	json_object_set_new(j, "status", json_string(sb->init_pid ? "running" : "stopped"));
 	json_object_set_new(j, "pid", sb->init_pid ? json_integer(sb->init_pid) : json_null());
-	json_t *cmd = json_array();
-	const struct kn_agent_def *a = kn_agent_find(sb->agent);
+	json_t *cmd = json_array(), *env = json_array();
+	const struct kn_agent *a = kn_agent_find(sb->agent);
 	for (size_t i = 0; a && a->command[i]; i++)
 		json_array_append_new(cmd, json_string(a->command[i]));
+	for (size_t i = 0; a && a->env[i]; i++)
+		json_array_append_new(env, json_string(a->env[i]));
 	json_object_set_new(j, "command", cmd);
+	json_object_set_new(j, "command_env", env);
+	json_object_set_new(j, "install", a && a->install ? json_string(a->install) : json_null());
 	json_object_set_new(j, "state_dir", json_string(sb->dir));
 	json_t *ca = json_null();
 	if (sb->has_ca) {

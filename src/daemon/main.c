@@ -17,6 +17,7 @@
 
 #include "common/log.h"
 #include "common/util.h"
+#include "daemon/agents.h"
 #include "daemon/manager.h"
 #include "daemon/proxy_sup.h"
 #include "daemon/secrets.h"
@@ -157,7 +158,8 @@ int main(int argc, char **argv)
 	}
 	if (kn_cgroup_init_daemon(&err) < 0)
 		log_warn("%s", err.msg);
-	if (kn_store_open(&st, real_state, &err) < 0 || kn_store_load_default_policy(&st, &err) < 0 ||
+	if (kn_agents_load(&err) < 0 ||
+	    kn_store_open(&st, real_state, &err) < 0 || kn_store_load_default_policy(&st, &err) < 0 ||
 	    kn_store_load(&st, &err) < 0 || kn_secrets_load(&st, &err) < 0 ||
 	    kn_mgr_reconcile(&st, &err) < 0) {
 		log_error("%s", err.msg);

@@ -29,19 +29,6 @@
 /* More than the kernel's default pid_max makes no sense. */
 #define KN_MAX_PIDS 4194304
 
-static const char *const shell_cmd[] = {"/bin/bash", "-l", NULL};
-static const struct kn_agent_def agents[] = {
-	{"shell", shell_cmd},
-};
-
-const struct kn_agent_def *kn_agent_find(const char *name)
-{
-	for (size_t i = 0; i < KN_ARRAY_SIZE(agents); i++)
-		if (!strcmp(agents[i].name, name))
-			return &agents[i];
-	return NULL;
-}
-
 int kn_fail_class(kn_error *err, int errnum, const char *fmt, ...)
 {
 	if (err) {
@@ -66,9 +53,12 @@ static int path_within(const char *path, const char *dir)
 static int validate(const struct kn_create_req *req, const char *state_dir,
 		    const char *socket_path, kn_error *err)
 {
-	if (!req->agent || !kn_agent_find(req->agent))
-		return kn_fail_class(err, EINVAL, "unknown agent '%s' (known: shell)",
-				     req->agent ? req->agent : "");
+	if (!req->agent || !kn_agent_find(req->agent)) {
+		char known[512];
+		kn_agent_names(known, sizeof(known));
+		return kn_fail_class(err, EINVAL, "unknown agent '%s' (known: %s)",
+				     req->agent ? req->agent : "", known);
+	}
 	if (req->n_workspaces == 0)
 		return kn_fail_class(err, EINVAL, "at least one workspace is required");
 	for (size_t i = 0; i < req->n_workspaces; i++) {

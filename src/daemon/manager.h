@@ -21,6 +21,7 @@
 #ifndef KENNEL_MANAGER_H
 #define KENNEL_MANAGER_H
 
+#include "daemon/agents.h"
 #include "daemon/store.h"
 
 struct kn_create_req {
@@ -32,11 +33,6 @@ struct kn_create_req {
 	struct kn_limits limits;
 };
 
-struct kn_agent_def {
-	const char *name;
-	const char *const *command;
-};
-const struct kn_agent_def *kn_agent_find(const char *name);
 
 int kn_mgr_create(struct kn_store *st, const struct kn_create_req *req, struct kn_sandbox **out,
 		  kn_error *err);

@@ -1,0 +1,305 @@
+/* agents.c — the agents table (contract: agents.h). */
+#define _GNU_SOURCE
+#include "daemon/agents.h"
+
+#include <dirent.h>
+#include <jansson.h>
+#include <libgen.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "common/fsutil.h"
+#include "common/log.h"
+#include "common/util.h"
+
+static struct kn_agent *agents;
+static size_t n_agents;
+
+static const char *const shell_command[] = { "/bin/bash", "-l", NULL };
+
+static char **strv_dup(const char *const *v)
+{
+	size_t n = 0;
+	while (v[n])
+		n++;
+	char **out = calloc(n + 1, sizeof(char *));
+	for (size_t i = 0; out && i < n; i++)
+		if (!(out[i] = strdup(v[i]))) {
+			for (size_t k = 0; k < i; k++)
+				free(out[k]);
+			free(out);
+			return NULL;
+		}
+	return out;
+}
+
+static void strv_free(char **v)
+{
+	for (size_t i = 0; v && v[i]; i++)
+		free(v[i]);
+	free(v);
+}
+
+static void agent_clear(struct kn_agent *a)
+{
+	free(a->name);
+	free(a->description);
+	strv_free(a->command);
+	strv_free(a->env);
+	free(a->install);
+	memset(a, 0, sizeof(*a));
+}
+
+void kn_agents_free(void)
+{
+	for (size_t i = 0; i < n_agents; i++)
+		agent_clear(&agents[i]);
+	free(agents);
+	agents = NULL;
+	n_agents = 0;
+}
+
+const struct kn_agent *kn_agent_find(const char *name)
+{
+	for (size_t i = 0; name && i < n_agents; i++)
+		if (!strcmp(agents[i].name, name))
+			return &agents[i];
+	return NULL;
+}
+
+static int by_name(const void *a, const void *b)
+{
+	return strcmp(((const struct kn_agent *)a)->name, ((const struct kn_agent *)b)->name);
+}
+
+void kn_agent_names(char *buf, size_t bufsz)
+{
+	size_t off = 0;
+	buf[0] = '\0';
+	for (size_t i = 0; i < n_agents && off < bufsz; i++)
+		off += (size_t)snprintf(buf + off, bufsz - off, "%s%s", i ? ", " : "", agents[i].name);
+}
+
+static int printable(const char *s)
+{
+	for (; *s; s++)
+		if ((unsigned char)*s < 0x20 || (unsigned char)*s > 0x7e)
+			return 0;
+	return 1;
+}
+
+static int name_ok(const char *s)
+{
+	size_t len = strlen(s);
+	if (len == 0 || len > KN_AGENT_NAME_MAX)
+		return 0;
+	for (size_t i = 0; i < len; i++) {
+		char c = s[i];
+		int alnum = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
+		if (!alnum && (i == 0 || (c != '-' && c != '_')))
+			return 0;
+	}
+	return 1;
+}
+
+static int var_ok(const char *s)
+{
+	if (!*s || (*s >= '0' && *s <= '9'))
+		return 0;
+	for (; *s; s++)
+		if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') ||
+		      (*s >= '0' && *s <= '9') || *s == '_'))
+			return 0;
+	return 1;
+}
+
+/* One file into `a`; 0 or -1 naming the file and field. */
+static int parse_agent(const char *path, struct kn_agent *a, kn_error *err)
+{
+	_cleanup_free_ char *text = NULL;
+	size_t len = 0;
+	if (kn_read_file(path, KN_AGENT_FILE_MAX, &text, &len, err) < 0)
+		return -1;
+	json_error_t jerr;
+	json_t *doc = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
+	if (!doc)
+		return kn_fail(err, "%s:%d: %s", path, jerr.line, jerr.text);
+	int rc = -1;
+	const char *key;
+	json_t *v;
+	if (!json_is_object(doc)) {
+		kn_fail(err, "%s: an agent is a JSON object", path);
+		goto out;
+	}
+	json_object_foreach(doc, key, v) {
+		static const char *const known[] = { "name", "description", "command", "env",
+						     "install" };
+		int ok = 0;
+		for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++)
+			ok |= !strcmp(key, known[i]);
+		if (!ok) {
+			kn_fail(err, "%s: unknown field \"%.64s\"", path, key);
+			goto out;
+		}
+	}
+	const char *name = json_string_value(json_object_get(doc, "name"));
+	if (!name || !name_ok(name)) {
+		kn_fail(err, "%s: \"name\" must be [a-z0-9][a-z0-9_-]* of at most %d characters",
+			path, KN_AGENT_NAME_MAX);
+		goto out;
+	}
+	json_t *cmd = json_object_get(doc, "command");
+	if (!json_is_array(cmd) || json_array_size(cmd) == 0 ||
+	    json_array_size(cmd) > KN_AGENT_ARGS_MAX) {
+		kn_fail(err, "%s: \"command\" must be a list of 1 to %d strings", path,
+			KN_AGENT_ARGS_MAX);
+		goto out;
+	}
+	const char *argv[KN_AGENT_ARGS_MAX + 1] = { 0 };
+	size_t i;
+	json_array_foreach(cmd, i, v) {
+		argv[i] = json_string_value(v);
+		if (!argv[i] || !*argv[i] || !printable(argv[i])) {
+			kn_fail(err, "%s: command[%zu] must be a non-empty printable string", path, i);
+			goto out;
+		}
+	}
+	json_t *env = json_object_get(doc, "env");
+	if (env && !json_is_object(env)) {
+		kn_fail(err, "%s: \"env\" must be an object of names to values", path);
+		goto out;
+	}
+	size_t n_env = env ? json_object_size(env) : 0;
+	char **envv = calloc(n_env + 1, sizeof(char *));
+	size_t k = 0;
+	a->env = envv;
+	json_object_foreach(env, key, v) {
+		const char *val = json_string_value(v);
+		if (!var_ok(key) || !val || !printable(val)) {
+			kn_fail(err, "%s: env %.64s: a variable name and a printable string value",
+				path, key);
+			goto out;
+		}
+		if (envv && asprintf(&envv[k++], "%s=%s", key, val) < 0)
+			envv[--k] = NULL;
+	}
+	json_t *install = json_object_get(doc, "install");
+	json_t *desc = json_object_get(doc, "description");
+	if ((install && (!json_is_string(install) || !printable(json_string_value(install)))) ||
+	    (desc && (!json_is_string(desc) || !printable(json_string_value(desc))))) {
+		kn_fail(err, "%s: \"install\" and \"description\" must be printable strings", path);
+		goto out;
+	}
+	a->name = strdup(name);
+	a->command = strv_dup(argv);
+	a->install = install ? strdup(json_string_value(install)) : NULL;
+	a->description = desc ? strdup(json_string_value(desc)) : NULL;
+	if (!a->name || !a->command || !envv || k != n_env || (install && !a->install) ||
+	    (desc && !a->description)) {
+		kn_fail(err, "out of memory");
+		goto out;
+	}
+	rc = 0;
+out:
+	json_decref(doc);
+	if (rc < 0)
+		agent_clear(a);
+	return rc;
+}
+
+static int add_agent(struct kn_agent *a, kn_error *err)
+{
+	for (size_t i = 0; i < n_agents; i++)
+		if (!strcmp(agents[i].name, a->name)) {
+			agent_clear(&agents[i]);
+			agents[i] = *a;
+			return 0;
+		}
+	struct kn_agent *grown = realloc(agents, (n_agents + 1) * sizeof(*grown));
+	if (!grown) {
+		agent_clear(a);
+		return kn_fail(err, "out of memory");
+	}
+	agents = grown;
+	agents[n_agents++] = *a;
+	return 0;
+}
+
+static int json_file(const struct dirent *d)
+{
+	size_t n = strlen(d->d_name);
+	return d->d_name[0] != '.' && n > 5 && !strcmp(d->d_name + n - 5, ".json");
+}
+
+static int load_dir(const char *dir, kn_error *err)
+{
+	struct dirent **names = NULL;
+	int n = scandir(dir, &names, json_file, alphasort);
+	int rc = 0;
+	for (int i = 0; i < n; i++) {
+		char path[PATH_MAX];
+		struct kn_agent a = { 0 };
+		snprintf(path, sizeof(path), "%s/%s", dir, names[i]->d_name);
+		if (rc == 0 && (rc = parse_agent(path, &a, err)) == 0)
+			rc = add_agent(&a, err);
+		free(names[i]);
+	}
+	free(names);
+	return rc;
+}
+
+/* DATA/agents (see agents.h), or NULL. */
+static const char *data_agents_dir(char *buf, size_t bufsz)
+{
+	struct stat st;
+	const char *env = getenv("KENNEL_DATA_DIR");
+	if (env && *env) {
+		snprintf(buf, bufsz, "%s/agents", env);
+		return buf;
+	}
+	char exe[PATH_MAX];
+	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	if (n > 0) {
+		exe[n] = '\0';
+		snprintf(buf, bufsz, "%s/../share/kennel/agents", dirname(exe));
+		if (stat(buf, &st) == 0 && S_ISDIR(st.st_mode))
+			return buf;
+	}
+	static const char *const fixed[] = { "/usr/local/share/kennel/agents",
+					     "/usr/share/kennel/agents" };
+	for (size_t i = 0; i < sizeof(fixed) / sizeof(fixed[0]); i++)
+		if (stat(fixed[i], &st) == 0 && S_ISDIR(st.st_mode))
+			return fixed[i];
+	return NULL;
+}
+
+int kn_agents_load(kn_error *err)
+{
+	char buf[PATH_MAX];
+	kn_agents_free();
+	struct kn_agent shell = { .name = strdup("shell"),
+				  .description = strdup("a login shell"),
+				  .command = strv_dup(shell_command),
+				  .env = calloc(1, sizeof(char *)) };
+	if (!shell.name || !shell.description || !shell.command || !shell.env) {
+		agent_clear(&shell);
+		return kn_fail(err, "out of memory");
+	}
+	if (add_agent(&shell, err) < 0)
+		return -1;
+	const char *data = data_agents_dir(buf, sizeof(buf));
+	if (data && load_dir(data, err) < 0)
+		return -1;
+	const char *etc = getenv("KENNEL_AGENTS_DIR");
+	if (load_dir(etc && *etc ? etc : KN_AGENTS_ETC_DIR, err) < 0)
+		return -1;
+	qsort(agents, n_agents, sizeof(*agents), by_name);
+	char names[1024];
+	kn_agent_names(names, sizeof(names));
+	log_info("agents: %s", names);
+	return 0;
+}
