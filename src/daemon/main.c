@@ -192,5 +192,6 @@ int main(int argc, char **argv)
 	unlink(sock);
 	close(lfd);
 	kn_proxy_stop(&proxy);
+	kn_agents_free();
 	return rc < 0 ? 1 : 0;
 }
