@@ -98,8 +98,8 @@ const char cli_network_help[] =
 int cli_cmd_network(const struct cli_command *cmd, const struct cli_globals *globals, int argc,
 		    char **argv)
 {
-	return cli_run_group(cmd, globals, argc, argv, network_subcommands, KN_ARRAY_SIZE(network_subcommands),
-			     "proxy or log");
+	return cli_run_group(cmd, globals, argc, argv, network_subcommands,
+			     KN_ARRAY_SIZE(network_subcommands), "proxy or log");
 }
 
 /* getopt_long over options and at most one positional, in any order: getopt

@@ -79,8 +79,8 @@ const char cli_secret_help[] =
 int cli_cmd_secret(const struct cli_command *cmd, const struct cli_globals *globals, int argc,
 		   char **argv)
 {
-	return cli_run_group(cmd, globals, argc, argv, secret_subcommands, KN_ARRAY_SIZE(secret_subcommands),
-			     "set, ls or rm");
+	return cli_run_group(cmd, globals, argc, argv, secret_subcommands,
+			     KN_ARRAY_SIZE(secret_subcommands), "set, ls or rm");
 }
 
 static bool valid_secret_name(const char *name)

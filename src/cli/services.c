@@ -2,14 +2,12 @@
 #define _GNU_SOURCE
 #include "cli/services.h"
 
-#include <dirent.h>
-#include <libgen.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
+#include "common/datadir.h"
 #include "common/fsutil.h"
 #include "common/secret_rules.h"
 #include "common/util.h"
@@ -97,8 +95,9 @@ static int check_service(json_t *s, const char *file, size_t idx, kn_error *err)
 	return 0;
 }
 
-/* Add the services of `path` to `table` (name -> service). */
-static int load_file(const char *path, json_t *table, kn_error *err)
+/* Add the services of `path` to `table` (a json_t object: name -> service);
+ * the shape kn_each_json_file calls. */
+static int load_file(const char *path, void *table, kn_error *err)
 {
 	_cleanup_free_ char *text = NULL;
 	size_t len = 0;
@@ -127,71 +126,24 @@ static int load_file(const char *path, json_t *table, kn_error *err)
 	return rc;
 }
 
-/* The data directory holding services.json, or NULL. */
-static const char *data_dir(char *buf, size_t bufsz)
-{
-	const char *env = getenv("KENNEL_DATA_DIR");
-	if (env && *env)
-		return env;
-	char exe[PATH_MAX];
-	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
-	if (n > 0) {
-		exe[n] = '\0';
-		snprintf(buf, bufsz, "%s/../share/kennel", dirname(exe));
-		char probe[PATH_MAX + 32];
-		snprintf(probe, sizeof(probe), "%s/" CLI_SERVICES_FILE, buf);
-		if (access(probe, R_OK) == 0)
-			return buf;
-	}
-	static const char *const fixed[] = { "/usr/local/share/kennel", "/usr/share/kennel" };
-	for (size_t i = 0; i < sizeof(fixed) / sizeof(fixed[0]); i++) {
-		char probe[PATH_MAX];
-		snprintf(probe, sizeof(probe), "%s/" CLI_SERVICES_FILE, fixed[i]);
-		if (access(probe, R_OK) == 0)
-			return fixed[i];
-	}
-	return NULL;
-}
-
-static int json_file(const struct dirent *d)
-{
-	size_t n = strlen(d->d_name);
-	return d->d_name[0] != '.' && n > 5 && !strcmp(d->d_name + n - 5, ".json");
-}
-
 json_t *cli_services_load(kn_error *err)
 {
 	json_t *table = json_object();
-	char buf[PATH_MAX], path[PATH_MAX + 64];
-	const char *dir = data_dir(buf, sizeof(buf));
+	char buf[PATH_MAX];
 	if (!table) {
 		kn_fail(err, "out of memory");
 		return NULL;
 	}
-	if (dir) {
-		snprintf(path, sizeof(path), "%s/" CLI_SERVICES_FILE, dir);
-		if (load_file(path, table, err) < 0)
-			goto fail;
-	}
+	const char *file = kn_data_path(CLI_SERVICES_FILE, KN_DATA_FILE, buf, sizeof(buf));
 	const char *etc = getenv("KENNEL_SERVICES_DIR");
 	if (!etc || !*etc)
 		etc = CLI_SERVICES_ETC_DIR;
-	struct dirent **names = NULL;
-	int n = scandir(etc, &names, json_file, alphasort);
-	int rc = 0;
-	for (int i = 0; i < n; i++) {
-		snprintf(path, sizeof(path), "%s/%s", etc, names[i]->d_name);
-		if (rc == 0)
-			rc = load_file(path, table, err);
-		free(names[i]);
+	if ((file && load_file(file, table, err) < 0) ||
+	    kn_each_json_file(etc, load_file, table, err) < 0) {
+		json_decref(table);
+		return NULL;
 	}
-	free(names);
-	if (rc < 0)
-		goto fail;
 	return table;
-fail:
-	json_decref(table);
-	return NULL;
 }
 
 json_t *cli_services_secrets(json_t *services, const char *sandbox, char **env,

@@ -2,12 +2,10 @@
  * variable of the caller holds a key for which hosts, in which header.
  *
  * Contract. The table is data, not code: cli_services_load reads
- * DATA/services.json, then every *.json file of /etc/kennel/services.d in name order
- * (CLI_SERVICES_ETC_DIR, or $KENNEL_SERVICES_DIR for tests); a service from a
- * later file replaces one of the same name. DATA is $KENNEL_DATA_DIR, else
- * the first of <dir of the kennel binary>/../share/kennel (an install, or the
- * build tree of a checkout), /usr/local/share/kennel, /usr/share/kennel that
- * holds services.json; none at all is an empty table. Each file is
+ * share/kennel/services.json where common/datadir.h finds it (none at all is
+ * an empty table), then every *.json file of /etc/kennel/services.d
+ * (CLI_SERVICES_ETC_DIR, or $KENNEL_SERVICES_DIR for tests) in name order; a
+ * service from a later file replaces one of the same name. Each file is
  * {"services":[{"name":N, "hosts":[PATTERN...], "credentials":[{"env":VAR,
  * "header":H, "format":F?, "hosts":[PATTERN...]?}...]}...]} (a credential's
  * own hosts replace the service's; and an optional "comment"); a file that

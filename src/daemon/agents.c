@@ -2,16 +2,13 @@
 #define _GNU_SOURCE
 #include "daemon/agents.h"
 
-#include <dirent.h>
 #include <jansson.h>
-#include <libgen.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
+#include "common/datadir.h"
 #include "common/fsutil.h"
 #include "common/log.h"
 #include "common/util.h"
@@ -229,52 +226,13 @@ static int add_agent(struct kn_agent *a, kn_error *err)
 	return 0;
 }
 
-static int json_file(const struct dirent *d)
+static int load_agent(const char *path, void *arg, kn_error *err)
 {
-	size_t n = strlen(d->d_name);
-	return d->d_name[0] != '.' && n > 5 && !strcmp(d->d_name + n - 5, ".json");
-}
-
-static int load_dir(const char *dir, kn_error *err)
-{
-	struct dirent **names = NULL;
-	int n = scandir(dir, &names, json_file, alphasort);
-	int rc = 0;
-	for (int i = 0; i < n; i++) {
-		char path[PATH_MAX];
-		struct kn_agent a = { 0 };
-		snprintf(path, sizeof(path), "%s/%s", dir, names[i]->d_name);
-		if (rc == 0 && (rc = parse_agent(path, &a, err)) == 0)
-			rc = add_agent(&a, err);
-		free(names[i]);
-	}
-	free(names);
-	return rc;
-}
-
-/* DATA/agents (see agents.h), or NULL. */
-static const char *data_agents_dir(char *buf, size_t bufsz)
-{
-	struct stat st;
-	const char *env = getenv("KENNEL_DATA_DIR");
-	if (env && *env) {
-		snprintf(buf, bufsz, "%s/agents", env);
-		return buf;
-	}
-	char exe[PATH_MAX];
-	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
-	if (n > 0) {
-		exe[n] = '\0';
-		snprintf(buf, bufsz, "%s/../share/kennel/agents", dirname(exe));
-		if (stat(buf, &st) == 0 && S_ISDIR(st.st_mode))
-			return buf;
-	}
-	static const char *const fixed[] = { "/usr/local/share/kennel/agents",
-					     "/usr/share/kennel/agents" };
-	for (size_t i = 0; i < sizeof(fixed) / sizeof(fixed[0]); i++)
-		if (stat(fixed[i], &st) == 0 && S_ISDIR(st.st_mode))
-			return fixed[i];
-	return NULL;
+	(void)arg;
+	struct kn_agent a = { 0 };
+	if (parse_agent(path, &a, err) < 0)
+		return -1;
+	return add_agent(&a, err);
 }
 
 int kn_agents_load(kn_error *err)
@@ -291,11 +249,11 @@ int kn_agents_load(kn_error *err)
 	}
 	if (add_agent(&shell, err) < 0)
 		return -1;
-	const char *data = data_agents_dir(buf, sizeof(buf));
-	if (data && load_dir(data, err) < 0)
+	const char *data = kn_data_path("agents", KN_DATA_DIR, buf, sizeof(buf));
+	if (data && kn_each_json_file(data, load_agent, NULL, err) < 0)
 		return -1;
 	const char *etc = getenv("KENNEL_AGENTS_DIR");
-	if (load_dir(etc && *etc ? etc : KN_AGENTS_ETC_DIR, err) < 0)
+	if (kn_each_json_file(etc && *etc ? etc : KN_AGENTS_ETC_DIR, load_agent, NULL, err) < 0)
 		return -1;
 	qsort(agents, n_agents, sizeof(*agents), by_name);
 	char names[1024];

@@ -1,11 +1,9 @@
 /* agents.h — the agents kennel can run: data, not code.
  *
  * Contract: kn_agents_load reads, once at start, every *.json file of
- * DATA/agents (DATA: $KENNEL_DATA_DIR, else <dir of kenneld>/../share/kennel,
- * else /usr/local/share/kennel, else /usr/share/kennel: the first that has an
- * agents folder), then of /etc/kennel/agents.d ($KENNEL_AGENTS_DIR for
- * tests), in name order; an agent from a later file replaces one of the same
- * name. A file is one agent:
+ * share/kennel/agents where common/datadir.h finds it, then of
+ * /etc/kennel/agents.d ($KENNEL_AGENTS_DIR for tests), in name order; an
+ * agent from a later file replaces one of the same name. A file is one agent:
  *   {"name": N, "description": D?, "command": [ARG...], "env": {VAR: VALUE}?,
  *    "install": TEXT?}
  *   name     [a-z0-9][a-z0-9_-]* of at most KN_AGENT_NAME_MAX bytes (it is
