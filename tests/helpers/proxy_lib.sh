@@ -256,6 +256,23 @@ raw() { python3 "$T/raw.py" "$1"; }
 # Every status line of everything the proxy sends until it closes (5 s at most).
 raw_all() { python3 "$T/raw.py" "$1" all; }
 
+# $T/tunnel.py: the test clients' way into an intercepted tunnel. Scripts in
+# $T import it: tls_tunnel(PORT, HOST, UPPORT, CAFILE) sends CONNECT HOST:UPPORT
+# to the proxy on 127.0.0.1:PORT, reads its answer, and returns the socket
+# wrapped in TLS for HOST, trusting CAFILE only.
+cat >"$T/tunnel.py" <<'PY'
+import socket, ssl
+
+def tls_tunnel(port, host, up, cafile):
+    s = socket.create_connection(("127.0.0.1", int(port)), timeout=10)
+    s.sendall(b"CONNECT %s:%s HTTP/1.1\r\nHost: %s:%s\r\n\r\n"
+              % (host.encode(), str(up).encode(), host.encode(), str(up).encode()))
+    head = b""
+    while b"\r\n\r\n" not in head:
+        head += s.recv(1)
+    return ssl.create_default_context(cafile=cafile).wrap_socket(s, server_hostname=host)
+PY
+
 # make_ca NAME: a P-256 CA in $T/NAME.crt and $T/NAME.key.
 make_ca() {
 	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 \

@@ -59,14 +59,10 @@ check_out "an upstream that does not verify gets no request at all (502 to the C
 # A websocket upgrade inside the tunnel: 101 relayed, the secret injected
 # into the upgrade request, then bytes both ways until the client closes.
 cat >"$T/ws.py" <<'PY'
-import hashlib, os, socket, ssl, sys
-port, up, cafile = int(sys.argv[1]), sys.argv[2], sys.argv[3]
-s = socket.create_connection(("127.0.0.1", port), timeout=10)
-s.sendall(b"CONNECT allowed.test:%s HTTP/1.1\r\nHost: allowed.test:%s\r\n\r\n" % (up.encode(), up.encode()))
-head = b""
-while b"\r\n\r\n" not in head:
-    head += s.recv(1)
-t = ssl.create_default_context(cafile=cafile).wrap_socket(s, server_hostname="allowed.test")
+import hashlib, os, sys
+from tunnel import tls_tunnel
+port, up, cafile = sys.argv[1], sys.argv[2], sys.argv[3]
+t = tls_tunnel(port, "allowed.test", up, cafile)
 t.sendall(b"GET /ws HTTP/1.1\r\nHost: allowed.test:%s\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
           b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n"
           b"x-api-key: proxy-managed\r\n\r\n" % up.encode())

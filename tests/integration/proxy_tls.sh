@@ -76,15 +76,10 @@ check_out "a Host naming another host gets 421" '^421$' \
 check_out "a Host with another port gets 421" '^421$' \
 	pc -o /dev/null -w '%{http_code}' -H "Host: allowed.test:1" "$A/hello"
 cat >"$T/inner.py" <<'PY'
-import socket, ssl, sys
-port, host, up, cafile, payload = int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4], sys.argv[5]
-s = socket.create_connection(("127.0.0.1", port), timeout=10)
-s.sendall(b"CONNECT %s:%s HTTP/1.1\r\nHost: %s:%s\r\n\r\n" % (host.encode(), up.encode(), host.encode(), up.encode()))
-head = b""
-while b"\r\n\r\n" not in head:
-    head += s.recv(1)
-ctx = ssl.create_default_context(cafile=cafile)
-t = ctx.wrap_socket(s, server_hostname=host)
+import ssl, sys
+from tunnel import tls_tunnel
+port, host, up, cafile, payload = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4], sys.argv[5]
+t = tls_tunnel(port, host, up, cafile)
 t.sendall(payload.encode().decode("unicode_escape").encode())
 data = b""
 try:
@@ -187,14 +182,10 @@ python3 "$T/idle.py" "$T/idle.port" "$T/good.crt" "$T/good.key" 2>>"$T/upstream.
 BG_PIDS+=($!)
 wait_port_file "$T/idle.port"
 cat >"$T/idle_client.py" <<'PY'
-import socket, ssl, sys, time
-port, up, cafile = int(sys.argv[1]), sys.argv[2], sys.argv[3]
-s = socket.create_connection(("127.0.0.1", port), timeout=10)
-s.sendall(b"CONNECT allowed.test:%s HTTP/1.1\r\nHost: allowed.test:%s\r\n\r\n" % (up.encode(), up.encode()))
-head = b""
-while b"\r\n\r\n" not in head:
-    head += s.recv(1)
-t = ssl.create_default_context(cafile=cafile).wrap_socket(s, server_hostname="allowed.test")
+import ssl, sys, time
+from tunnel import tls_tunnel
+port, up, cafile = sys.argv[1], sys.argv[2], sys.argv[3]
+t = tls_tunnel(port, "allowed.test", up, cafile)
 t.sendall(b"GET / HTTP/1.1\r\nHost: allowed.test:%s\r\n\r\n" % up.encode())
 resp = b""
 while not resp.endswith(b"ok\n"):
