@@ -45,3 +45,15 @@ int kn_fail_prefix(kn_error *err, const char *fmt, ...)
 	}
 	return -1;
 }
+
+int kn_fail_class(kn_error *err, int errnum, const char *fmt, ...)
+{
+	if (err) {
+		va_list ap;
+		va_start(ap, fmt);
+		vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
+		va_end(ap);
+		err->errnum = errnum;
+	}
+	return -1;
+}

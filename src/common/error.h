@@ -21,6 +21,10 @@ typedef struct kn_error {
 
 int kn_fail(kn_error *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 int kn_fail_errno(kn_error *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* A message with a class in `errnum` (EINVAL: the request is wrong, ENOENT:
+ * no such thing, E2BIG: too large, ...) that the API maps to a status. */
+int kn_fail_class(kn_error *err, int errnum, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
 /* Prefix an existing message: "create sandbox x: <old message>". */
 int kn_fail_prefix(kn_error *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 

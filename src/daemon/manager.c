@@ -29,18 +29,6 @@
 /* More than the kernel's default pid_max makes no sense. */
 #define KN_MAX_PIDS 4194304
 
-int kn_fail_class(kn_error *err, int errnum, const char *fmt, ...)
-{
-	if (err) {
-		va_list ap;
-		va_start(ap, fmt);
-		vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
-		va_end(ap);
-		err->errnum = errnum;
-	}
-	return -1;
-}
-
 /* Is `path` equal to `dir` or below it? */
 static int path_within(const char *path, const char *dir)
 {

@@ -47,7 +47,5 @@ void kn_mgr_connect_proxy(struct kn_store *st, struct kn_sandbox *sb);
  * saved in config.json first, then proxy-config.json, then the proxy. */
 int kn_mgr_set_policy(struct kn_store *st, struct kn_sandbox *sb, json_t *canon, kn_error *err);
 
-/* Error with a class (see above). */
-int kn_fail_class(kn_error *err, int errnum, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
 #endif

@@ -24,19 +24,6 @@
  * indentation: anything much bigger was not written by us. */
 #define SECRETS_FILE_MAX (4 * 65536)
 
-static int fail_inval(kn_error *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static int fail_inval(kn_error *err, const char *fmt, ...)
-{
-	if (err) {
-		va_list ap;
-		va_start(ap, fmt);
-		vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
-		va_end(ap);
-		err->errnum = EINVAL;
-	}
-	return -1;
-}
-
 int kn_secret_name_valid(const char *name, const char **reason)
 {
 	*reason = kn_secret_name_problem(name, strlen(name));
@@ -46,13 +33,13 @@ int kn_secret_name_valid(const char *name, const char **reason)
 static int check_header(const char *h, kn_error *err)
 {
 	const char *problem = kn_secret_header_problem(h, strlen(h));
-	return problem ? fail_inval(err, "header %.64s: %s", h, problem) : 0;
+	return problem ? kn_fail_class(err, EINVAL, "header %.64s: %s", h, problem) : 0;
 }
 
 static int check_format(const char *f, kn_error *err)
 {
 	const char *problem = kn_secret_format_problem(f, strlen(f));
-	return problem ? fail_inval(err, "%s", problem) : 0;
+	return problem ? kn_fail_class(err, EINVAL, "%s", problem) : 0;
 }
 
 /* Canonical host patterns, duplicates dropped. */
@@ -60,7 +47,7 @@ static json_t *check_hosts(json_t *hosts, kn_error *err)
 {
 	if (!json_is_array(hosts) || json_array_size(hosts) == 0 ||
 	    json_array_size(hosts) > KN_SECRET_MAX_HOSTS) {
-		fail_inval(err, "hosts must be a list of 1 to %d host patterns", KN_SECRET_MAX_HOSTS);
+		kn_fail_class(err, EINVAL, "hosts must be a list of 1 to %d host patterns", KN_SECRET_MAX_HOSTS);
 		return NULL;
 	}
 	json_t *out = json_array();
@@ -71,7 +58,7 @@ static json_t *check_hosts(json_t *hosts, kn_error *err)
 		struct kn_host_pattern p;
 		if (!json_is_string(h) ||
 		    kn_host_pattern_parse(json_string_value(h), json_string_length(h), &p, &reason) < 0) {
-			fail_inval(err, "host %zu: %s", i + 1, reason);
+			kn_fail_class(err, EINVAL, "host %zu: %s", i + 1, reason);
 			json_decref(out);
 			return NULL;
 		}
@@ -94,11 +81,11 @@ json_t *kn_secret_parse(const char *name, json_t *body, kn_error *err)
 	json_t *hosts = NULL, *sandbox = NULL;
 	size_t value_len = 0;
 	if (!kn_secret_name_valid(name, &reason)) {
-		fail_inval(err, "invalid secret name: %s", reason);
+		kn_fail_class(err, EINVAL, "invalid secret name: %s", reason);
 		return NULL;
 	}
 	if (!json_is_object(body)) {
-		fail_inval(err, "a secret is a JSON object");
+		kn_fail_class(err, EINVAL, "a secret is a JSON object");
 		return NULL;
 	}
 	/* Named one by one: json_unpack's own messages may quote the value. */
@@ -110,26 +97,26 @@ json_t *kn_secret_parse(const char *name, json_t *body, kn_error *err)
 		for (size_t i = 0; i < KN_ARRAY_SIZE(known); i++)
 			ok |= !strcmp(key, known[i]);
 		if (!ok) {
-			fail_inval(err, "unknown field \"%.64s\" (known: value, hosts, header, format, sandbox)",
+			kn_fail_class(err, EINVAL, "unknown field \"%.64s\" (known: value, hosts, header, format, sandbox)",
 				   key);
 			return NULL;
 		}
 	}
 	v = json_object_get(body, "value");
 	if (!json_is_string(v)) {
-		fail_inval(err, "value must be a string");
+		kn_fail_class(err, EINVAL, "value must be a string");
 		return NULL;
 	}
 	value = json_string_value(v);
 	value_len = json_string_length(v);
 	const char *problem = kn_secret_value_problem(value, value_len);
 	if (problem) {
-		fail_inval(err, "%s", problem);
+		kn_fail_class(err, EINVAL, "%s", problem);
 		return NULL;
 	}
 	v = json_object_get(body, "header");
 	if (!json_is_string(v) || strlen(json_string_value(v)) != json_string_length(v)) {
-		fail_inval(err, "header must be a string");
+		kn_fail_class(err, EINVAL, "header must be a string");
 		return NULL;
 	}
 	header = json_string_value(v);
@@ -138,7 +125,7 @@ json_t *kn_secret_parse(const char *name, json_t *body, kn_error *err)
 	v = json_object_get(body, "format");
 	if (v && !json_is_null(v)) {
 		if (!json_is_string(v) || strlen(json_string_value(v)) != json_string_length(v)) {
-			fail_inval(err, "format must be a string");
+			kn_fail_class(err, EINVAL, "format must be a string");
 			return NULL;
 		}
 		format = json_string_value(v);
@@ -151,7 +138,7 @@ json_t *kn_secret_parse(const char *name, json_t *body, kn_error *err)
 		if (!json_is_string(sandbox) ||
 		    strlen(json_string_value(sandbox)) != json_string_length(sandbox) ||
 		    !kn_name_valid(json_string_value(sandbox), &reason)) {
-			fail_inval(err, "sandbox must be null or a sandbox name (%s)", reason);
+			kn_fail_class(err, EINVAL, "sandbox must be null or a sandbox name (%s)", reason);
 			return NULL;
 		}
 	}
@@ -253,7 +240,7 @@ int kn_secrets_load(struct kn_store *st, kn_error *err)
 		json_t *body = json_deep_copy(s);
 		json_object_del(body, "name");
 		json_t *canon = json_is_string(name) ? kn_secret_parse(json_string_value(name), body, err)
-						     : (fail_inval(err, "no name"), NULL);
+						     : (kn_fail_class(err, EINVAL, "no name"), NULL);
 		json_decref(body);
 		if (!canon) {
 			json_decref(doc);
@@ -303,11 +290,8 @@ int kn_secrets_put(struct kn_store *st, json_t *secret, int *created, kn_error *
 	json_decref(msg);
 	if (!text || strlen(text) > KN_SECRETS_MSG_BUDGET) {
 		json_decref(list);
-		if (err) {
-			kn_fail(err, "the secrets would not fit kennel-proxy's %d-byte control message; "
-				     "remove some first", KN_SECRETS_MSG_BUDGET);
-			err->errnum = E2BIG;
-		}
+		kn_fail_class(err, E2BIG, "the secrets would not fit kennel-proxy's %d-byte control "
+					   "message; remove some first", KN_SECRETS_MSG_BUDGET);
 		return -1;
 	}
 	if (replace_list(st, list, err) < 0)
@@ -360,10 +344,7 @@ int kn_secrets_remove(struct kn_store *st, const char *name, kn_error *err)
 	}
 	if (!found) {
 		json_decref(list);
-		if (err) {
-			kn_fail(err, "no such secret: %s", name);
-			err->errnum = ENOENT;
-		}
+		kn_fail_class(err, ENOENT, "no such secret: %s", name);
 		return -1;
 	}
 	if (replace_list(st, list, err) < 0)
