@@ -105,7 +105,8 @@ int kn_read_fd(int fd, const char *name, size_t max, char **out, size_t *out_len
 		return kn_fail(err, "%s: not a regular file", name);
 	if ((size_t)st.st_size > max)
 		return kn_fail(err, "%s: larger than %zu bytes", name, max);
-	_cleanup_free_ char *buf = malloc((size_t)st.st_size + 1);
+	/* Wiped when a read fails part way: callers read keys with this. */
+	_cleanup_wipe_free_ char *buf = malloc((size_t)st.st_size + 1);
 	if (!buf)
 		return kn_fail(err, "out of memory reading %s", name);
 	size_t got = 0;

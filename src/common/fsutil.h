@@ -4,7 +4,8 @@
  * the same directory, fsyncs it, renames it over `path` and fsyncs the directory,
  * so a crash at any moment leaves either the old or the new content. kn_read_file
  * reads a whole regular file of at most `max` bytes (NUL-terminated); kn_read_fd
- * the same from an open descriptor (from offset 0; `name` is for messages). kn_mkdir_p
+ * the same from an open descriptor (from offset 0; `name` is for messages);
+ * a buffer that held part of the file is wiped when a read fails. kn_mkdir_p
  * creates a directory and its parents. kn_rm_rf removes a tree without following
  * symlinks and without crossing mount points. All return 0 / -1 with `err` set. */
 #ifndef KENNEL_FSUTIL_H

@@ -222,41 +222,6 @@ int kn_ca_ensure(const char *dir, const char *name, uid_t key_uid, gid_t key_gid
 	return rc;
 }
 
-/* kn_read_file for a secret: every buffer that held key bytes is wiped,
- * on failure too. */
-static int read_secret(const char *path, char **out, size_t *out_len, kn_error *err)
-{
-	_cleanup_close_ int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-	struct stat st;
-	if (fd < 0 || fstat(fd, &st) < 0)
-		return kn_fail_errno(err, "open %s", path);
-	if (!S_ISREG(st.st_mode) || st.st_size > KN_CA_FILE_MAX)
-		return kn_fail(err, "%s: not a regular file of at most %d bytes", path, KN_CA_FILE_MAX);
-	char *buf = malloc((size_t)st.st_size + 1);
-	if (!buf)
-		return kn_fail(err, "out of memory reading %s", path);
-	size_t got = 0;
-	while (got < (size_t)st.st_size) {
-		ssize_t r = read(fd, buf + got, (size_t)st.st_size - got);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0) {
-			if (r == 0)
-				kn_fail(err, "read %s: the file shrank while read", path);
-			else
-				kn_fail_errno(err, "read %s", path);
-			OPENSSL_cleanse(buf, (size_t)st.st_size);
-			free(buf);
-			return -1;
-		}
-		got += (size_t)r;
-	}
-	buf[got] = '\0';
-	*out = buf;
-	*out_len = got;
-	return 0;
-}
-
 int kn_ca_load(const char *dir, struct kn_ca_pem *out, kn_error *err)
 {
 	char p[PATH_MAX];
@@ -265,7 +230,7 @@ int kn_ca_load(const char *dir, struct kn_ca_pem *out, kn_error *err)
 	if (kn_read_file(p, KN_CA_FILE_MAX, &out->cert, &out->cert_len, err) < 0)
 		return -1;
 	path_in(p, sizeof(p), dir, KN_CA_KEY_FILE);
-	if (read_secret(p, &out->key, &out->key_len, err) < 0) {
+	if (kn_read_file(p, KN_CA_FILE_MAX, &out->key, &out->key_len, err) < 0) {
 		kn_ca_pem_clear(out);
 		return -1;
 	}

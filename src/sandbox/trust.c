@@ -18,6 +18,7 @@
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 
+#include "common/fsutil.h"
 #include "common/log.h"
 #include "common/util.h"
 #include "sandbox/idmap.h"
@@ -151,26 +152,7 @@ static int read_fd(int fd, size_t max, char **out, size_t *out_len, const char *
 		return kn_fail_errno(err, "fstat %s", shown);
 	if (!S_ISREG(st.st_mode) || (size_t)st.st_size > max)
 		return 0;
-	char *buf = malloc((size_t)st.st_size + 1);
-	if (!buf)
-		return kn_fail(err, "out of memory reading %s", shown);
-	size_t got = 0;
-	while (got < (size_t)st.st_size) {
-		ssize_t r = read(fd, buf + got, (size_t)st.st_size - got);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0) {
-			free(buf);
-			return kn_fail_errno(err, "read %s", shown);
-		}
-		if (r == 0)
-			break;
-		got += (size_t)r;
-	}
-	buf[got] = '\0';
-	*out = buf;
-	*out_len = got;
-	return 0;
+	return kn_read_fd(fd, shown, max, out, out_len, err);
 }
 
 /* The bundle the sandbox's base brings: the host's (what every host user can
