@@ -195,3 +195,23 @@ void cli_workspace_clear(struct cli_workspace *ws)
 	free(ws->path);
 	ws->path = NULL;
 }
+
+char *cli_env_entry(const char *arg, kn_error *err)
+{
+	size_t key_len = strcspn(arg, "=");
+	char *entry = NULL;
+	if (key_len == 0) {
+		kn_fail(err, "-e '%s': the variable name is empty", arg);
+		return NULL;
+	}
+	if (arg[key_len] == '=')
+		entry = strdup(arg);
+	else if (!getenv(arg)) {
+		kn_fail(err, "-e %s: %s is not set here, so there is no value to pass", arg, arg);
+		return NULL;
+	} else if (asprintf(&entry, "%s=%s", arg, getenv(arg)) < 0)
+		entry = NULL;
+	if (!entry)
+		kn_fail(err, "out of memory");
+	return entry;
+}

@@ -53,6 +53,16 @@ int cli_usage_error(const struct cli_command *cmd, const char *fmt, ...)
 	return CLI_EXIT_USAGE;
 }
 
+char *cli_env_option(const struct cli_command *cmd, const char *arg, int *rc)
+{
+	kn_error err = {0};
+	char *entry = cli_env_entry(arg, &err);
+	if (!entry)
+		*rc = strcmp(err.msg, "out of memory") ? cli_usage_error(cmd, "%s", err.msg)
+						       : cli_report(&err);
+	return entry;
+}
+
 static const struct option *find_long(const struct option *longopts, const char *name,
 				      size_t len)
 {

@@ -49,6 +49,9 @@ int cli_help(const struct cli_command *cmd);
 /* "kennel CMD: <problem>" and the usage on stderr; returns CLI_EXIT_USAGE. */
 int cli_usage_error(const struct cli_command *cmd, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
+/* -e's argument as "K=V" (args.h: cli_env_entry), malloc'd; NULL after a
+ * usage error, with *rc set. */
+char *cli_env_option(const struct cli_command *cmd, const char *arg, int *rc);
 /* The usage error for getopt_long's '?' or ':' (c), naming the bad option. */
 int cli_getopt_error(const struct cli_command *cmd, const struct option *longopts, int c,
 		     char **argv);

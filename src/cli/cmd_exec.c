@@ -23,29 +23,6 @@ const char cli_exec_help[] =
 	"  -w, --workdir DIR   working directory (default: the first workspace)\n"
 	"  -h, --help          show this help\n";
 
-/* "K=V" as is; "K" becomes "K=<our value of K>". Returns NULL after printing
- * a usage error (*rc set). */
-static char *env_entry(const struct cli_command *cmd, const char *arg, int *rc)
-{
-	size_t key_len = strcspn(arg, "=");
-	if (key_len == 0) {
-		*rc = cli_usage_error(cmd, "-e '%s': the variable name is empty", arg);
-		return NULL;
-	}
-	if (arg[key_len] == '=')
-		return strdup(arg);
-	const char *value = getenv(arg);
-	if (!value) {
-		*rc = cli_usage_error(cmd, "-e %s: %s is not set here, so there is no value to pass",
-				      arg, arg);
-		return NULL;
-	}
-	char *entry = NULL;
-	if (asprintf(&entry, "%s=%s", arg, value) < 0)
-		return NULL;
-	return entry;
-}
-
 int cli_cmd_exec(const struct cli_command *cmd, const struct cli_globals *globals, int argc,
 		 char **argv)
 {
@@ -78,10 +55,8 @@ int cli_cmd_exec(const struct cli_command *cmd, const struct cli_globals *global
 			opt.detach = true;
 			break;
 		case 'e':
-			env[n_env] = env_entry(cmd, optarg, &rc);
-			if (!env[n_env] && rc == 0)
-				rc = cli_report(&(kn_error){.msg = "out of memory"});
-			n_env += env[n_env] != NULL;
+			if (!(env[n_env++] = cli_env_option(cmd, optarg, &rc)))
+				n_env--;
 			break;
 		case 'u':
 			opt.user = optarg;

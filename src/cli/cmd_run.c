@@ -39,8 +39,11 @@ const char cli_run_help[] =
 	"become secrets of the sandbox that kennel-proxy injects; the agent sees\n"
 	"the placeholder proxy-managed instead.\n"
 	"\n"
-	"Options (used only when the sandbox is created):\n" CLI_CREATE_HELP
-	"  -h, --help          show this help\n";
+	"Options:\n"
+	"  -e, --env K=V       set a variable for the agent's command (-e K takes K's\n"
+	"                      value here); it replaces the agent's own setting\n"
+	"  -h, --help          show this help\n"
+	"Options used only when the sandbox is created:\n" CLI_CREATE_HELP;
 
 static const char *first_workspace(const json_t *sandbox)
 {
@@ -173,9 +176,22 @@ static int store_service_keys(const struct cli_globals *globals, const char *nam
 	return rc;
 }
 
-/* POST start, then the sandbox's command followed by `args`. */
+/* NAME=VALUE into `env`, replacing the entries for NAME already there. */
+static int env_set(json_t *env, const char *entry)
+{
+	size_t name_len = strcspn(entry, "=") + 1;
+	for (size_t i = json_array_size(env); i-- > 0;) {
+		const char *have = json_string_value(json_array_get(env, i));
+		if (have && !strncmp(have, entry, name_len))
+			json_array_remove(env, i);
+	}
+	return json_array_append_new(env, json_string(entry));
+}
+
+/* POST start, then the sandbox's command followed by `args`, with the
+ * agent's environment, the key placeholders, then `user_env` (-e). */
 static int start_and_attach(const struct cli_globals *globals, const char *name, char **args,
-			    size_t n_args)
+			    size_t n_args, json_t *user_env)
 {
 	kn_error err = {0};
 	char path[128];
@@ -208,6 +224,9 @@ static int start_and_attach(const struct cli_globals *globals, const char *name,
 	const char **env = NULL;
 	if (rc == 0)
 		rc = store_service_keys(globals, name, cmd_env);
+	for (size_t i = 0; rc == 0 && i < json_array_size(user_env); i++)
+		if (env_set(cmd_env, json_string_value(json_array_get(user_env, i))) < 0)
+			rc = cli_report(&(kn_error){.msg = "out of memory"});
 	if (rc == 0 && !(env = calloc(json_array_size(cmd_env) + 1, sizeof(char *))))
 		rc = cli_report(&(kn_error){.msg = "out of memory"});
 	if (rc == 0) {
@@ -242,21 +261,32 @@ int cli_cmd_run(const struct cli_command *cmd, const struct cli_globals *globals
 {
 	static const struct option longopts[] = {
 		CLI_CREATE_LONGOPTS,
+		{"env", required_argument, NULL, 'e'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
 	struct cli_create_options opts = {0};
-	char *name = NULL;
+	json_t *user_env = json_array();
+	char *name = NULL, *entry;
 	const char *target, *workspace = NULL;
 	int c, i, rc = 0;
 	/* The caller's keys pass through jansson on their way to kenneld. */
 	json_set_alloc_funcs(malloc, kn_wipe_free);
 	cli_protect_secrets();
 	cli_getopt_reset();
-	while (rc == 0 && (c = getopt_long(argc, argv, "+:h", longopts, NULL)) != -1) {
+	if (!user_env)
+		return cli_report(&(kn_error){.msg = "out of memory"});
+	while (rc == 0 && (c = getopt_long(argc, argv, "+:he:", longopts, NULL)) != -1) {
 		if (c == 'h') {
 			rc = cli_help(cmd);
 			goto out;
+		}
+		if (c == 'e') {
+			if ((entry = cli_env_option(cmd, optarg, &rc)) &&
+			    json_array_append_new(user_env, json_string(entry)) < 0)
+				rc = cli_report(&(kn_error){.msg = "out of memory"});
+			kn_wipe_free(entry);
+			continue;
 		}
 		rc = cli_create_option(cmd, c, optarg, &opts);
 		if (rc < 0)
@@ -281,8 +311,9 @@ int cli_cmd_run(const struct cli_command *cmd, const struct cli_globals *globals
 		i++; /* the "--" */
 	rc = resolve_sandbox(cmd, globals, &opts, target, workspace, &name);
 	if (rc == 0)
-		rc = start_and_attach(globals, name, argv + i, (size_t)(argc - i));
+		rc = start_and_attach(globals, name, argv + i, (size_t)(argc - i), user_env);
 out:
+	json_decref(user_env);
 	free(name);
 	cli_create_options_clear(&opts);
 	return rc;

@@ -12,6 +12,7 @@
 #include "common/fsutil.h"
 #include "common/log.h"
 #include "common/util.h"
+#include "policy/hostpattern.h"
 
 static struct kn_agent *agents;
 static size_t n_agents;
@@ -48,6 +49,12 @@ static void agent_clear(struct kn_agent *a)
 	strv_free(a->command);
 	strv_free(a->env);
 	free(a->install);
+	strv_free(a->hosts);
+	for (size_t i = 0; i < a->n_files; i++) {
+		free((char *)a->files[i].path);
+		free((char *)a->files[i].content);
+	}
+	free(a->files);
 	memset(a, 0, sizeof(*a));
 }
 
@@ -114,6 +121,70 @@ static int var_ok(const char *s)
 	return 1;
 }
 
+/* "hosts": canonical patterns into a->hosts. */
+static int parse_hosts(const char *path, json_t *hosts, struct kn_agent *a, kn_error *err)
+{
+	size_t n = hosts ? json_array_size(hosts) : 0;
+	if (hosts && (!json_is_array(hosts) || n > KN_AGENT_HOSTS_MAX))
+		return kn_fail(err, "%s: \"hosts\" must be a list of at most %d host patterns", path,
+			       KN_AGENT_HOSTS_MAX);
+	if (!(a->hosts = calloc(n + 1, sizeof(char *))))
+		return kn_fail(err, "out of memory");
+	for (size_t i = 0; i < n; i++) {
+		const char *pat = json_string_value(json_array_get(hosts, i)), *reason = NULL;
+		struct kn_host_pattern hp;
+		if (!pat || kn_host_pattern_parse(pat, strlen(pat), &hp, &reason) < 0)
+			return kn_fail(err, "%s: hosts[%zu]: %s", path, i,
+				       reason ? reason : "not a string");
+		char canon[KN_HOST_PATTERN_STRLEN];
+		kn_host_pattern_format(&hp, canon, sizeof(canon));
+		if (!(a->hosts[i] = strdup(canon)))
+			return kn_fail(err, "out of memory");
+	}
+	return 0;
+}
+
+/* "files": PATH -> string (as it is) or JSON (dumped) into a->files. */
+static int parse_files(const char *path, json_t *files, struct kn_agent *a, kn_error *err)
+{
+	if (!files)
+		return 0;
+	if (!json_is_object(files) || json_object_size(files) > KN_AGENT_FILES_MAX)
+		return kn_fail(err, "%s: \"files\" must be an object of at most %d paths to contents",
+			       path, KN_AGENT_FILES_MAX);
+	if (!(a->files = calloc(json_object_size(files), sizeof(*a->files))))
+		return kn_fail(err, "out of memory");
+	const char *rel;
+	json_t *v;
+	json_object_foreach(files, rel, v) {
+		if (!kn_home_path_ok(rel))
+			return kn_fail(err, "%s: files \"%.64s\": not a relative path below the home "
+				       "([A-Za-z0-9._-] names, no '.' or '..', at most %d deep)",
+				       path, rel, KN_HOME_DEPTH_MAX);
+		char *text = NULL;
+		if (json_is_string(v)) {
+			text = strdup(json_string_value(v));
+		} else {
+			char *dumped = json_dumps(v, JSON_INDENT(2) | JSON_ENCODE_ANY);
+			if (dumped && asprintf(&text, "%s\n", dumped) < 0)
+				text = NULL;
+			free(dumped);
+		}
+		struct kn_home_file *f = &a->files[a->n_files];
+		if (!text || !(f->path = strdup(rel))) {
+			free(text);
+			return kn_fail(err, "out of memory");
+		}
+		f->content = text;
+		f->len = strlen(text);
+		a->n_files++;
+		if (f->len > KN_HOME_FILE_MAX)
+			return kn_fail(err, "%s: files \"%.64s\": over %d bytes", path, rel,
+				       KN_HOME_FILE_MAX);
+	}
+	return 0;
+}
+
 /* One file into `a`; 0 or -1 naming the file and field. */
 static int parse_agent(const char *path, struct kn_agent *a, kn_error *err)
 {
@@ -134,7 +205,7 @@ static int parse_agent(const char *path, struct kn_agent *a, kn_error *err)
 	}
 	json_object_foreach(doc, key, v) {
 		static const char *const known[] = { "name", "description", "command", "env",
-						     "install" };
+						     "install", "hosts", "files" };
 		int ok = 0;
 		for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++)
 			ok |= !strcmp(key, known[i]);
@@ -191,6 +262,9 @@ static int parse_agent(const char *path, struct kn_agent *a, kn_error *err)
 		kn_fail(err, "%s: \"install\" and \"description\" must be printable strings", path);
 		goto out;
 	}
+	if (parse_hosts(path, json_object_get(doc, "hosts"), a, err) < 0 ||
+	    parse_files(path, json_object_get(doc, "files"), a, err) < 0)
+		goto out;
 	a->name = strdup(name);
 	a->command = strv_dup(argv);
 	a->install = install ? strdup(json_string_value(install)) : NULL;
@@ -242,8 +316,9 @@ int kn_agents_load(kn_error *err)
 	struct kn_agent shell = { .name = strdup("shell"),
 				  .description = strdup("a login shell"),
 				  .command = strv_dup(shell_command),
-				  .env = calloc(1, sizeof(char *)) };
-	if (!shell.name || !shell.description || !shell.command || !shell.env) {
+				  .env = calloc(1, sizeof(char *)),
+				  .hosts = calloc(1, sizeof(char *)) };
+	if (!shell.name || !shell.description || !shell.command || !shell.env || !shell.hosts) {
 		agent_clear(&shell);
 		return kn_fail(err, "out of memory");
 	}
@@ -260,4 +335,34 @@ int kn_agents_load(kn_error *err)
 	kn_agent_names(names, sizeof(names));
 	log_info("agents: %s", names);
 	return 0;
+}
+
+static int listed(json_t *list, const char *pattern)
+{
+	size_t i;
+	json_t *v;
+	json_array_foreach(list, i, v) {
+		if (json_is_string(v) && !strcmp(json_string_value(v), pattern))
+			return 1;
+	}
+	return 0;
+}
+
+json_t *kn_agent_policy(const struct kn_agent *a, json_t *base)
+{
+	if (!a || !a->hosts[0])
+		return json_incref(base);
+	json_t *p = json_deep_copy(base);
+	json_t *allow = p ? json_object_get(p, "allow_hosts") : NULL;
+	json_t *block = p ? json_object_get(p, "block_hosts") : NULL;
+	if (!json_is_array(allow)) {
+		json_decref(p);
+		return NULL;
+	}
+	for (char **h = a->hosts; *h; h++)
+		if (!listed(allow, *h) && !listed(block, *h) && json_array_append_new(allow, json_string(*h)) < 0) {
+			json_decref(p);
+			return NULL;
+		}
+	return p;
 }

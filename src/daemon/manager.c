@@ -161,7 +161,12 @@ int kn_mgr_create(struct kn_store *st, const struct kn_create_req *req, struct k
 	sb->n_workspaces = req->n_workspaces;
 	memcpy(sb->workspaces, req->workspaces, sizeof(req->workspaces[0]) * req->n_workspaces);
 	sb->init_pidfd = -1;
-	sb->policy = json_incref(st->default_policy);
+	/* The agent's API hosts are part of what it needs to work at all. */
+	sb->policy = kn_agent_policy(kn_agent_find(req->agent), st->default_policy);
+	if (!sb->policy) {
+		kn_sandbox_free(sb);
+		return kn_fail(err, "out of memory");
+	}
 
 	if (mkdir(sb->dir, 0700) < 0) {
 		int e = errno;
@@ -243,12 +248,28 @@ static int setup_ca(struct kn_store *st, struct kn_sandbox *sb, kn_error *err)
 	return 0;
 }
 
+/* Before every start: the agent's first-run files the sandbox lacks. Only
+ * costs the agent its unattended start when they cannot be written. */
+static void seed_home(struct kn_store *st, struct kn_sandbox *sb)
+{
+	const struct kn_agent *a = kn_agent_find(sb->agent);
+	struct kn_sandbox_spec spec;
+	kn_error e;
+	if (!a || !a->n_files)
+		return;
+	kn_store_spec(st, sb, &spec);
+	if (kn_ns_seed_home(&spec, a->files, a->n_files, &e) < 0)
+		log_error("sandbox %s: the %s agent's first-run files are not all in its home, "
+			  "so it may stop at set-up questions: %s", sb->name, a->name, e.msg);
+}
+
 int kn_mgr_start(struct kn_store *st, struct kn_sandbox *sb, kn_error *err)
 {
 	if (sb->init_pid)
 		return 0;
 	if (setup_ca(st, sb, err) < 0)
 		return kn_fail_prefix(err, "start sandbox %s", sb->name);
+	seed_home(st, sb);
 	struct kn_sandbox_spec spec;
 	kn_store_spec(st, sb, &spec);
 	if (kn_cgroup_create(sb->name, &sb->limits, &sb->cg, err) < 0)

@@ -25,6 +25,8 @@
  *    the sandbox's kennel CA (trust.h).
  *  - kn_ns_trust_ca: installs the kennel CA certificate `ca_pem` in the
  *    stopped sandbox's trust store (trust.h); run before every start.
+ *  - kn_ns_seed_home: writes the agent's first-run files the stopped sandbox
+ *    lacks into its home (home.h); run before every start.
  * The agent user is uid/gid KN_AGENT_UID inside; root inside is host uid_base. */
 #ifndef KENNEL_SANDBOX_H
 #define KENNEL_SANDBOX_H
@@ -86,5 +88,8 @@ int kn_ns_exec(const struct kn_sandbox_spec *spec, pid_t init_pid, const struct 
 	       const struct kn_exec_spec *ex, struct kn_exec_result *out, kn_error *err);
 int kn_ns_trust_ca(const struct kn_sandbox_spec *spec, const char *ca_pem, size_t ca_len,
 		   kn_error *err);
+struct kn_home_file;
+int kn_ns_seed_home(const struct kn_sandbox_spec *spec, const struct kn_home_file *files, size_t n,
+		    kn_error *err);
 
 #endif
