@@ -57,31 +57,7 @@ check_out "a redirect reaches the client: the proxy follows none" '^302$' \
 	kx cred curl -sS -m 20 -o /dev/null -w '%{http_code}' "https://allowed.test:$GOOD/redirect?to=https://other.test:$GOOD/values"
 check_out "... and following it to an unbound host carries no secret" '^x-api-key: proxy-managed$' \
 	kx cred curl -sS -m 20 -L -H 'x-api-key: proxy-managed' "https://allowed.test:$GOOD/redirect?to=https://other.test:$GOOD/values"
-# The searches get the value reversed, so that no argv of theirs holds it
-# (they would find themselves); they reverse it back in memory.
-FIND_PY='import os, sys
-needle = sys.argv[1][::-1].encode()
-hits = []
-def scan(path):
-    try:
-        with open(path, "rb") as f:
-            if needle in f.read(1 << 22):
-                hits.append(path)
-    except OSError:
-        pass
-for top in sys.argv[2:]:
-    if top == "/proc":
-        for pid in os.listdir("/proc"):
-            if pid.isdigit():
-                for leaf in ("cmdline", "environ"):
-                    scan("/proc/%s/%s" % (pid, leaf))
-        continue
-    for root, dirs, files in os.walk(top):
-        for name in files:
-            p = os.path.join(root, name)
-            if not os.path.islink(p):
-                scan(p)
-print("hits:", hits)'
+FIND_PY=$(cat "$KENNEL_SRC/tests/helpers/find_value.py")
 REV=$(rev <<<"$VALUE")
 for u in agent root; do
 	check_out "the value is nowhere the $u can read in the sandbox" '^hits: \[\]$' \
