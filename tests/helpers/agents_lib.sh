@@ -3,11 +3,11 @@
 # fake model API (tests/helpers/fake_api_*.py) that stands in for the vendor's
 # host: source it after tests/lib.sh.
 #
-#   agents_install PKG@VERSION...   npm-install the agents into $AGENTS_CACHE
-#                       (default /var/cache/kennel-tests/agents; kept between
-#                       runs, reinstalled when the pinned versions change);
-#                       sets AGENTS_BIN. Fails, saying why, without npm or
-#                       when the registry is unreachable.
+#   agents_install PKG@VERSION      npm-install the agent into a folder of its
+#                       own under $AGENTS_CACHE (default
+#                       /var/cache/kennel-tests/agents; kept between runs);
+#                       sets AGENT_DIR and AGENTS_BIN. Fails, saying why,
+#                       without npm or when the registry is unreachable.
 #   fake_api_start VENDOR HOST      a test CA, a certificate for HOST, and
 #                       fake_api_VENDOR.py listening on ADDR:443, ADDR a fresh
 #                       127.x.y.z; kenneld started with --hosts (HOST -> ADDR)
@@ -15,7 +15,7 @@
 #                       "deny" with 127.0.0.0/8 opened, so the agent's own
 #                       hosts (agents.h) are its only way out. Sets FAKE_LOG.
 #   agent_sandbox AGENT NAME        create sandbox NAME for AGENT in $WS with
-#                       the agents cache as a read-only workspace
+#                       $AGENT_DIR as a read-only workspace
 #   agent_run NAME VAR=KEY ARGS...  `kennel run -e PATH=... NAME -- ARGS` with
 #                       the key in the caller's environment, as a user runs it;
 #                       output in $T/agent.out, status in AGENT_RC
@@ -35,21 +35,19 @@ TOOL_CMD="hostname > $WS/tool-ran && id -u >> $WS/tool-ran && pwd >> $WS/tool-ra
 
 agents_install() {
 	command -v npm >/dev/null || { echo "agents_install: npm is not installed (tools/install-deps)"; return 1; }
-	local want="$*"
-	AGENTS_BIN=$AGENTS_CACHE/node_modules/.bin
-	if [ "$(cat "$AGENTS_CACHE/kennel-pins" 2>/dev/null)" = "$want" ]; then
-		return 0
-	fi
-	rm -rf "$AGENTS_CACHE"
-	mkdir -p "$AGENTS_CACHE"
+	AGENT_DIR=$AGENTS_CACHE/$(printf '%s' "$1" | tr -c 'a-zA-Z0-9._-' '_')
+	AGENTS_BIN=$AGENT_DIR/node_modules/.bin
+	[ -f "$AGENT_DIR/kennel-installed" ] && return 0
+	rm -rf "$AGENT_DIR"
+	mkdir -p "$AGENT_DIR"
 	# --prefix: a project of its own, nothing of the host's global tree.
-	if ! timeout 600 npm install --prefix "$AGENTS_CACHE" --no-audit --no-fund --loglevel=error \
-		"$@" >"$T/npm.log" 2>&1; then
-		echo "agents_install: npm install $want failed:"
+	if ! timeout 600 npm install --prefix "$AGENT_DIR" --no-audit --no-fund --loglevel=error \
+		"$1" >"$T/npm.log" 2>&1; then
+		echo "agents_install: npm install $1 failed:"
 		tail -20 "$T/npm.log" | sed 's/^/    /'
 		return 1
 	fi
-	echo "$want" >"$AGENTS_CACHE/kennel-pins"
+	touch "$AGENT_DIR/kennel-installed"
 }
 
 fake_api_start() {
@@ -81,7 +79,7 @@ fake_api_start() {
 }
 
 agent_sandbox() {
-	"$KENNEL" create --name "$2" "$1" "$WS" "$AGENTS_CACHE:ro" >/dev/null
+	"$KENNEL" create --name "$2" "$1" "$WS" "$AGENT_DIR:ro" >/dev/null
 }
 
 agent_run() {
