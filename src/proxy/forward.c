@@ -421,8 +421,14 @@ static void run(struct kp_conn *c)
 	struct pump_error pe = { 0 };
 
 	enum pump_result r = pump_request(c, x, &pe);
+	bool was_switched = x->req_mode == KP_BODY_SWITCHED;
 	if (r == PUMP_OK)
 		r = pump_response(c, x, &pe);
+	/* A 101 just switched the exchange: the request pump, which ended with
+	 * the upgrade request, starts on the client's bytes now (waiting for an
+	 * event would wait for the upstream, which may speak only when spoken to). */
+	if (r == PUMP_OK && !was_switched && x->req_mode == KP_BODY_SWITCHED)
+		r = pump_request(c, x, &pe);
 	if (r != PUMP_OK) {
 		fail(c, r, &pe);
 		return;

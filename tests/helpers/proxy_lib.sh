@@ -114,7 +114,8 @@ wait_log_lines() {
 
 # A small HTTP/1.1 server: /hello, /headers (request header names, one per
 # line), /values ("name: value" of every request header), /ws (a websocket
-# upgrade: 101, then "x-api-key: VALUE\n" and an echo of every byte),
+# upgrade: 101, then "x-api-key: VALUE\n" and an echo of every byte; /ws-quiet
+# the same without the first line: the client speaks first),
 # /redirect?to=URL (302 to URL), /echo (the request body back), /chunked, /close (close-delimited),
 # /slow (answers after 3 s); HEAD and 100-continue work as http.server does.
 cat >"$T/upstream.py" <<'EOF'
@@ -155,7 +156,8 @@ class H(http.server.BaseHTTPRequestHandler):
             self.send_header("Sec-WebSocket-Accept", accept)
             self.end_headers()
             self.wfile.flush()
-            self.connection.sendall(("x-api-key: %s\n" % self.headers.get("x-api-key", "-")).encode())
+            if p != "/ws-quiet":
+                self.connection.sendall(("x-api-key: %s\n" % self.headers.get("x-api-key", "-")).encode())
             while True:
                 data = self.connection.recv(65536)
                 if not data: break

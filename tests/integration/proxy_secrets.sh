@@ -88,6 +88,28 @@ check_out "websocket: the 101 reaches the client" '^HTTP/1.1 101' cat "$T/ws.out
 check_out "websocket: Upgrade and Sec-WebSocket-Accept are relayed" '^upgrade: True accept: True$' cat "$T/ws.out"
 check_out "websocket: the secret is injected into the upgrade request" "^x-api-key: $VALUE\$" cat "$T/ws.out"
 check_out "websocket: 300 kB echoed through the switched connection" '^echo True$' cat "$T/ws.out"
+cat >"$T/ws-quiet.py" <<'PY'
+import sys
+from tunnel import tls_tunnel
+port, up, cafile = sys.argv[1], sys.argv[2], sys.argv[3]
+t = tls_tunnel(port, "allowed.test", up, cafile)
+t.sendall(b"GET /ws-quiet HTTP/1.1\r\nHost: allowed.test:%s\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+          b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n" % up.encode())
+buf = b""
+while b"\r\n\r\n" not in buf:
+    buf += t.recv(4096)
+t.settimeout(10)
+t.sendall(b"client first\n")
+got = buf.split(b"\r\n\r\n", 1)[1]
+try:
+    while b"\n" not in got:
+        got += t.recv(4096)
+except OSError as e:
+    got += b"no echo: " + str(e).encode() + b"\n"
+print(got.split(b"\n")[0].decode())
+PY
+check_out "websocket: an upstream that waits for the client first gets the client's bytes" '^client first$' \
+	sh -c "cd '$T' && python3 ws-quiet.py '$ONE' '$GOOD' '$T/sandbox-ca.crt' 2>&1"
 check_out "websocket: the upgrade without it gets a plain answer" '^not an upgrade$' get "$ONE" "https://allowed.test:$GOOD/ws"
 
 ctl policy one '{"default":"allow","allow_cidrs":["127.0.0.0/8"],"block_hosts":["allowed.test"]}'
