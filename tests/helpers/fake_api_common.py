@@ -12,6 +12,9 @@ sends the result back, the model answers with DONE_TEXT.
                                  handle(req) answers one request
     req.method, req.path, req.query, req.headers (lower-case names), req.json
     req.reply_json(status, obj), req.reply_sse(events), req.reply_status(n)
+    log(entry)                   one more line of the request log (what a
+                                 fake answers outside HTTP, e.g. websocket
+                                 messages)
 
 Command line (every fake API):
     --listen ADDR:PORT   where to listen (a 127.0.0.0/8 address)
@@ -39,7 +42,7 @@ CONFIG = argparse.Namespace()
 _log_lock = threading.Lock()
 
 
-def _log(entry):
+def log(entry):
     with _log_lock, open(CONFIG.log, "a") as f:
         f.write(json.dumps(entry) + "\n")
 
@@ -85,7 +88,7 @@ class Request(BaseHTTPRequestHandler):
         try:
             type(self).handle_fn(self)
         finally:
-            _log({"host": self.hdrs.get("host"), "method": self.command, "path": self.url_path,
+            log({"host": self.hdrs.get("host"), "method": self.command, "path": self.url_path,
                   "query": url.query, "headers": self.hdrs, "body": self.json,
                   "status": self.answered})
 
