@@ -32,7 +32,7 @@ JSON schema they ask for).
 import json
 import time
 
-from fake_api_common import CONFIG, serve
+from fake_api_common import CONFIG, sample, serve
 
 
 def shell_tool(body):
@@ -55,24 +55,6 @@ def has_result(body, name):
              if b.get("type") == "tool_use" and b.get("name") == name}
     return any(b.get("type") == "tool_result" and b.get("tool_use_id") in calls
                for b in blocks(body, "user"))
-
-
-def sample(schema):
-    """A minimal value that fits a JSON schema."""
-    schema = schema or {}
-    if "enum" in schema:
-        return schema["enum"][0]
-    kind = schema.get("type", "object")
-    if kind == "object":
-        props = schema.get("properties") or {}
-        return {k: sample(props[k]) for k in schema.get("required") or props}
-    if kind == "array":
-        return []
-    if kind in ("integer", "number"):
-        return schema.get("minimum", 1)
-    if kind == "boolean":
-        return False
-    return "ok"
 
 
 def answer(body):

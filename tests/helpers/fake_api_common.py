@@ -12,6 +12,7 @@ sends the result back, the model answers with DONE_TEXT.
                                  handle(req) answers one request
     req.method, req.path, req.query, req.headers (lower-case names), req.json
     req.reply_json(status, obj), req.reply_sse(events), req.reply_status(n)
+    sample(schema)               a minimal value that fits a JSON schema
     log(entry)                   one more line of the request log (what a
                                  fake answers outside HTTP, e.g. websocket
                                  messages)
@@ -132,6 +133,27 @@ class Request(BaseHTTPRequestHandler):
             self.wfile.flush()
         self.wfile.write(b"0\r\n\r\n")
         self.wfile.flush()
+
+
+def sample(schema):
+    """A minimal value that fits a JSON schema (side calls that ask for JSON):
+    the first enum value (Gemini's next-speaker check: "user"), the minimum or
+    1 for numbers (Gemini's router wants a complexity_score of 1-100; 1 picks
+    the flash model). Type names in either case (Gemini writes OBJECT)."""
+    schema = schema or {}
+    if "enum" in schema:
+        return schema["enum"][0]
+    kind = str(schema.get("type", "object")).lower()
+    if kind == "object":
+        props = schema.get("properties") or {}
+        return {k: sample(props.get(k)) for k in schema.get("required") or props}
+    if kind == "array":
+        return []
+    if kind in ("integer", "number"):
+        return schema.get("minimum", 1)
+    if kind == "boolean":
+        return False
+    return "ok"
 
 
 def serve(handle, description):

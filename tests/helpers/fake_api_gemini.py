@@ -27,7 +27,7 @@ import json
 import re
 import time
 
-from fake_api_common import CONFIG, serve
+from fake_api_common import CONFIG, sample, serve
 
 ROUTE = re.compile(r"^/v1(?:beta|alpha)?/models/([^/:]+):(\w+)$")
 
@@ -55,26 +55,6 @@ def has_result(body, name):
             if (part.get("functionResponse") or {}).get("name") == name:
                 return True
     return False
-
-
-def sample(schema):
-    """A minimal value that fits a JSON schema: the first enum value ("user"
-    for the next-speaker check), 1 for numbers (the router's classifier wants
-    a complexity_score of 1-100; 1 picks the flash model)."""
-    schema = schema or {}
-    if "enum" in schema:
-        return schema["enum"][0]
-    kind = str(schema.get("type", "object")).lower()
-    if kind == "object":
-        props = schema.get("properties") or {}
-        return {k: sample(props.get(k)) for k in schema.get("required") or props}
-    if kind == "array":
-        return []
-    if kind in ("integer", "number"):
-        return schema.get("minimum", 1)
-    if kind == "boolean":
-        return False
-    return "ok"
 
 
 def response(model, parts):
