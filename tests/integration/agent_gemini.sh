@@ -18,3 +18,14 @@ check_out "the sandbox's policy allows the agent's API host and denies the rest"
 agent_run gem GEMINI_API_KEY="$KEY" -p "run the command"
 agent_checks gem "$HOST" x-goog-api-key "$KEY"
 check_out "the tool's result went back to the model" '"functionResponse"' cat "$FAKE_LOG"
+
+# GOOGLE_API_KEY alone: Gemini CLI reads only GEMINI_API_KEY, which the agent's
+# definition sets to the placeholder; the proxy sends the caller's key.
+rm -f "$WS/tool-ran"
+: >"$FAKE_LOG"
+KEY2=AIza-kennel-google-$RANDOM$RANDOM
+agent_sandbox gemini gem2 || echo "FAIL create gem2"
+agent_run gem2 GOOGLE_API_KEY="$KEY2" -p "run the command"
+check "with GOOGLE_API_KEY alone the agent runs too" test "$AGENT_RC" -eq 0
+check_out "... the tool ran" "^gem2 1000 $WS \$" sh -c "tr '\\n' ' ' <'$WS/tool-ran'"
+check_out "... and the API got that key" "\"x-goog-api-key\": \"$KEY2\"" cat "$FAKE_LOG"
