@@ -1,10 +1,13 @@
 /* forward.c — HTTP exchanges, in clear or inside an intercepted tunnel
  * (contract: forward.h).
  *
- * Two pumps run on every event of either socket, each bounded to
- * KP_PUMP_ROUNDS: the request pump (client -> upstream) and the response pump
- * (upstream -> client). Each records which readiness it waits for on which
- * socket, from which the epoll interest is derived. Bytes move through
+ * Two pumps run on every event of either socket: the request pump (client ->
+ * upstream) and the response pump (upstream -> client). Each turn of a pump's
+ * loop first frames what is already buffered (no I/O), then makes exactly one
+ * send or receive call or returns, so a pump makes at most KP_PUMP_ROUNDS
+ * calls per event; framing a response read in one go does not use up the
+ * rounds that deliver it. Each pump records which readiness it waits for on
+ * which socket, from which the epoll interest is derived. Bytes move through
  * user-space buffers here (framing has to be read), unlike tunnels. */
 #define _GNU_SOURCE
 #include "proxy/forward.h"
@@ -89,9 +92,17 @@ static enum pump_result pump_request(struct kp_conn *c, struct kp_exchange *x,
 	const char *why = NULL;
 
 	x->req_client_ev = x->req_up_ev = 0;
+	/* Each turn makes one send or receive call, or returns. */
 	for (int round = 0; round < KP_PUMP_ROUNDS; round++) {
 		const char *out = NULL;
 		size_t out_len = 0;
+		if (x->uphead_off == x->uphead_len && !x->req_ready && !x->req_done && c->in.len) {
+			/* Makes body bytes ready (or fails): framing takes at least
+			 * one byte of a body that is not done. */
+			enum pump_result r = frame_request(c, x, pe);
+			if (r != PUMP_OK)
+				return r;
+		}
 		if (x->uphead_off < x->uphead_len) {
 			out = x->uphead + x->uphead_off;
 			out_len = x->uphead_len - x->uphead_off;
@@ -121,12 +132,6 @@ static enum pump_result pump_request(struct kp_conn *c, struct kp_exchange *x,
 		}
 		if (x->req_done)
 			return PUMP_OK;
-		if (c->in.len) {
-			enum pump_result r = frame_request(c, x, pe);
-			if (r != PUMP_OK)
-				return r;
-			continue;
-		}
 		bool oom;
 		size_t room = kp_buf_reserve(&c->in, KP_IO_BUF, KP_IO_BUF, &oom);
 		if (oom)
@@ -294,27 +299,94 @@ static enum pump_result frame_response(struct kp_exchange *x, struct pump_error 
 	return PUMP_OK;
 }
 
+/* Bytes of the response head not yet sent. */
+static size_t head_left(const struct kp_exchange *x)
+{
+	return x->chead && x->chead_off < x->chead_len ? x->chead_len - x->chead_off : 0;
+}
+
+/* Frame what `down` holds, without I/O, when nothing is waiting to be sent: a
+ * head (take_head), then the body bytes already read behind it
+ * (frame_response), so that both can go out in one write; or the end of a
+ * close-delimited body. Afterwards there is something to send, or the
+ * response is done, or more input is needed. */
+static enum pump_result frame_buffered_response(struct kp_conn *c, struct kp_exchange *x,
+						struct pump_error *pe)
+{
+	if (x->resp_state == KP_RESP_HEAD && !head_left(x) && x->down.len) {
+		bool need_more;
+		enum pump_result r = take_head(c, x, &need_more, pe);
+		if (r != PUMP_OK || need_more)
+			return r;
+	}
+	if (x->resp_state != KP_RESP_BODY || x->down_ready)
+		return PUMP_OK;
+	if (x->down.len)
+		return frame_response(x, pe);
+	if (x->upstream_eof && x->resp_mode == KP_BODY_CLOSE)
+		x->resp_state = KP_RESP_DONE;
+	return PUMP_OK;
+}
+
+/* Send the rest of the head and the ready body bytes to the client. */
+static ssize_t send_response(struct kp_conn *c, struct kp_exchange *x, uint32_t *wait,
+			     const char **why)
+{
+	size_t head_n = head_left(x);
+	const char *out = x->down.data;
+	size_t out_len = x->down_ready;
+	if (head_n && x->down_ready && head_n + x->down_ready <= KP_IO_BUF) {
+		/* One write for the head and the body bytes behind it: one TLS
+		 * record, one segment, one wake-up of the client. After a write
+		 * that waited, the next attempt is built the same way from the same
+		 * bytes (nothing is framed or read while bytes wait), as a TLS
+		 * retry needs. */
+		memcpy(x->scratch, x->chead + x->chead_off, head_n);
+		memcpy(x->scratch + head_n, x->down.data, x->down_ready);
+		out = x->scratch;
+		out_len = head_n + x->down_ready;
+	} else if (head_n) {
+		out = x->chead + x->chead_off;
+		out_len = head_n;
+	}
+	ssize_t n = kp_io_send(c->client.fd, kp_conn_client_ssl(c), out, out_len, wait, why);
+	if (n <= 0)
+		return n;
+	size_t from_head = (size_t)n < head_n ? (size_t)n : head_n;
+	size_t from_body = (size_t)n - from_head;
+	if (from_head) {
+		x->chead_off += from_head;
+		if (x->chead_off == x->chead_len) {
+			free(x->chead);
+			x->chead = NULL;
+		}
+	}
+	if (from_body) {
+		kp_buf_consume(&x->down, from_body);
+		x->down_ready -= from_body;
+	}
+	x->client_started = true;
+	c->rec.bytes_down += (uint64_t)n;
+	c->last_active_ms = c->w->loop.now_ms;
+	return n;
+}
+
 static enum pump_result pump_response(struct kp_conn *c, struct kp_exchange *x,
 				      struct pump_error *pe)
 {
-	int up = c->upstream.fd, client = c->client.fd;
-	SSL *up_ssl = kp_conn_up_ssl(c), *client_ssl = kp_conn_client_ssl(c);
+	int up = c->upstream.fd;
+	SSL *up_ssl = kp_conn_up_ssl(c);
 	uint32_t wait = 0;
 	const char *why = NULL;
 
 	x->resp_client_ev = x->resp_up_ev = 0;
+	/* Each turn makes one send or receive call, or returns. */
 	for (int round = 0; round < KP_PUMP_ROUNDS; round++) {
-		const char *out = NULL;
-		size_t out_len = 0;
-		if (x->chead && x->chead_off < x->chead_len) {
-			out = x->chead + x->chead_off;
-			out_len = x->chead_len - x->chead_off;
-		} else if (x->down_ready) {
-			out = x->down.data;
-			out_len = x->down_ready;
-		}
-		if (out) {
-			ssize_t n = kp_io_send(client, client_ssl, out, out_len, &wait, &why);
+		enum pump_result r = frame_buffered_response(c, x, pe);
+		if (r != PUMP_OK)
+			return r;
+		if (head_left(x) || x->down_ready) {
+			ssize_t n = send_response(c, x, &wait, &why);
 			if (n == KP_IO_WAIT) {
 				x->resp_client_ev = wait;
 				return PUMP_OK;
@@ -323,38 +395,11 @@ static enum pump_result pump_response(struct kp_conn *c, struct kp_exchange *x,
 				pe->reason = "client connection failed during the response";
 				return PUMP_CLIENT_ERROR;
 			}
-			x->client_started = true;
-			if (x->chead && x->chead_off < x->chead_len) {
-				x->chead_off += (size_t)n;
-				if (x->chead_off == x->chead_len) {
-					free(x->chead);
-					x->chead = NULL;
-				}
-			} else {
-				kp_buf_consume(&x->down, (size_t)n);
-				x->down_ready -= (size_t)n;
-			}
-			c->rec.bytes_down += (uint64_t)n;
-			c->last_active_ms = c->w->loop.now_ms;
 			continue;
 		}
 		if (x->resp_state == KP_RESP_DONE)
 			return PUMP_OK;
-		bool need_more = x->down.len == 0;
-		if (!need_more) {
-			enum pump_result r = x->resp_state == KP_RESP_HEAD
-						     ? take_head(c, x, &need_more, pe)
-						     : frame_response(x, pe);
-			if (r != PUMP_OK)
-				return r;
-			if (!need_more)
-				continue;
-		}
 		if (x->upstream_eof) {
-			if (x->resp_state == KP_RESP_BODY && x->resp_mode == KP_BODY_CLOSE) {
-				x->resp_state = KP_RESP_DONE;
-				continue;
-			}
 			pe->reason = "upstream closed before the response ended";
 			return PUMP_UP_ERROR;
 		}

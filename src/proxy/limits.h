@@ -77,9 +77,11 @@
  * pipe then keeps its default size, which only costs speed. */
 #define KP_PIPE_SIZE (256 * 1024)
 
-/* Read/write rounds one direction of one connection does per event, so one
- * busy connection cannot starve the others of the loop: 4 rounds of up to
- * 256 KiB (tunnels) or 16 KiB (forwarded HTTP). */
+/* Read and write calls one direction of one connection makes per event, so
+ * one busy connection cannot starve the others of the loop: 4 calls of up to
+ * 256 KiB (tunnels) or 16 KiB (forwarded HTTP). Only calls that move bytes
+ * count: framing what is already buffered does no I/O, and each framing step
+ * of forward.c is followed by a call or ends the pump. */
 #define KP_PUMP_ROUNDS 4
 
 /* accept4() calls per listener readiness event, for the same fairness. */

@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 
 #include "proxy/mint.h"
+#include "proxy/tls_io.h"
 
 /* ALPN wire format: one length-prefixed protocol. */
 static const unsigned char alpn_http11[] = "\x08http/1.1";
@@ -28,6 +29,11 @@ static void common_options(SSL_CTX *ctx)
 					 SSL_OP_NO_COMPRESSION);
 	SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS | SSL_MODE_ENABLE_PARTIAL_WRITE |
 				      SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+	/* Without it OpenSSL reads each record with two read()s, its 5-byte
+	 * header and then the rest; with it, one read() takes what the socket
+	 * has, up to a record buffer. tls_io.c keeps track of what is then held
+	 * in the SSL, which the socket no longer signals. */
+	SSL_CTX_set_read_ahead(ctx, 1);
 }
 
 /* PEM certificates from memory into `store`; the number added. */
@@ -179,7 +185,7 @@ SSL *kp_tls_upstream_ssl(struct kp_tls *t, int fd, const char *host, kn_error *e
 	bool is_name = kn_host_kind(host) == KN_HOST_NAME;
 	X509_VERIFY_PARAM *param = SSL_get0_param(ssl);
 	X509_VERIFY_PARAM_set_hostflags(param, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
-	if (!SSL_set_fd(ssl, fd) ||
+	if (!SSL_set_fd(ssl, fd) || !kp_io_prepare(ssl) ||
 	    (is_name && !SSL_set_tlsext_host_name(ssl, host)) ||
 	    (is_name ? !X509_VERIFY_PARAM_set1_host(param, host, 0)
 		     : !X509_VERIFY_PARAM_set1_ip_asc(param, host))) {
@@ -292,7 +298,7 @@ SSL *kp_tls_client_ssl(struct kp_tls *t, struct kp_ca *ca, int fd, struct kp_sni
 		return NULL;
 	}
 	if (SSL_use_certificate(ssl, leaf) != 1 || SSL_use_PrivateKey(ssl, t->leaf_key) != 1 ||
-	    !SSL_set_fd(ssl, fd)) {
+	    !SSL_set_fd(ssl, fd) || !kp_io_prepare(ssl)) {
 		ssl_fail(err, "prepare the sandbox TLS connection");
 		SSL_free(ssl);
 		return NULL;

@@ -3,7 +3,9 @@
  *
  * Contract:
  *   kp_tls_init      once, in the proxy before its seccomp filter and before
- *                    the workers fork (they inherit copies):
+ *                    the workers fork (they inherit copies); both contexts
+ *                    read ahead, and every SSL made here is kp_io_prepare'd
+ *                    (tls_io.h: what a read leaves buffered is tracked there):
  *                    - upstream context: TLS 1.2 or later, peer verification
  *                      always on against the system bundle
  *                      (X509_get_default_cert_file) plus `extra_ca_pem`

@@ -10,12 +10,25 @@
  *   KP_IO_ERROR  the side failed; `*why` is a short static phrase.
  * A TLS write that returned KP_IO_WAIT must be repeated with at least the bytes
  * it was given (the contexts allow the buffer to move). EINTR is retried.
+ * A TLS read returns, like recv(), what is there up to n: every whole record
+ * OpenSSL has already taken from the socket (it reads ahead, tls.c), not just
+ * the first. So after a short read nothing is left that the socket will not
+ * signal; when the end or a failure comes after some bytes, the bytes are
+ * returned first and the end (0) or KP_IO_ERROR by the next call.
+ *
+ * kp_io_prepare: once for every SSL, before the calls here (kp_tls_*_ssl do
+ * it): the SSL gets the slot where these calls keep what its last read left
+ * (tls_io.c). false when out of memory.
  *
  * kp_io_handshake leaves a failure's OpenSSL error queue for the caller to
  * read (kp_ssl_reason); the others clear it before each call.
  *
- * kp_io_pending: plaintext TLS holds already decrypted that the socket will
- * not signal (the worker kicks such connections, worker.h). */
+ * kp_io_pending: the session may hold input the socket will not signal:
+ * records decrypted or read ahead (some may carry no data, such as a session
+ * ticket, or be incomplete: a read then returns nothing and waits), or a held
+ * end or failure. false after a read or handshake step that waited for input
+ * until the next one: what the session holds then is part of a record whose
+ * rest the socket will signal. The worker kicks such connections (conn.h). */
 #ifndef KENNEL_PROXY_TLS_IO_H
 #define KENNEL_PROXY_TLS_IO_H
 
@@ -32,6 +45,7 @@ ssize_t kp_io_recv(int fd, SSL *ssl, void *buf, size_t n, uint32_t *wait, const 
 ssize_t kp_io_send(int fd, SSL *ssl, const void *buf, size_t n, uint32_t *wait,
 		   const char **why);
 bool kp_io_pending(SSL *ssl);
+bool kp_io_prepare(SSL *ssl);
 
 /* Best-effort close_notify when the session is up (never waits), then free;
  * *ssl becomes NULL. The socket stays open: the caller closes it. */
