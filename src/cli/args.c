@@ -201,13 +201,14 @@ char *cli_env_entry(const char *arg, kn_error *err)
 	size_t key_len = strcspn(arg, "=");
 	char *entry = NULL;
 	if (key_len == 0) {
-		kn_fail(err, "-e '%s': the variable name is empty", arg);
+		kn_fail_class(err, EINVAL, "-e '%s': the variable name is empty", arg);
 		return NULL;
 	}
 	if (arg[key_len] == '=')
 		entry = strdup(arg);
 	else if (!getenv(arg)) {
-		kn_fail(err, "-e %s: %s is not set here, so there is no value to pass", arg, arg);
+		kn_fail_class(err, EINVAL, "-e %s: %s is not set here, so there is no value to pass",
+			      arg, arg);
 		return NULL;
 	} else if (asprintf(&entry, "%s=%s", arg, getenv(arg)) < 0)
 		entry = NULL;

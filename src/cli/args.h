@@ -48,7 +48,8 @@ struct cli_workspace {
 };
 int cli_parse_workspace(const char *text, struct cli_workspace *out, kn_error *err);
 /* -e's argument: "K=V" as it is; "K" becomes "K=<the caller's value of K>".
- * NULL with err set when K is empty or not set here. */
+ * NULL with err set: errnum EINVAL when K is empty or not set here (a usage
+ * error), else out of memory. */
 char *cli_env_entry(const char *arg, kn_error *err);
 int cli_resolve_dir(const char *what, const char *text, char **out, kn_error *err);
 void cli_workspace_clear(struct cli_workspace *ws);

@@ -3,6 +3,7 @@
 #define _GNU_SOURCE
 #include "cli/cli.h"
 
+#include <errno.h>
 #include <stdarg.h>
 #include <string.h>
 #include <sys/prctl.h>
@@ -58,8 +59,7 @@ char *cli_env_option(const struct cli_command *cmd, const char *arg, int *rc)
 	kn_error err = {0};
 	char *entry = cli_env_entry(arg, &err);
 	if (!entry)
-		*rc = strcmp(err.msg, "out of memory") ? cli_usage_error(cmd, "%s", err.msg)
-						       : cli_report(&err);
+		*rc = err.errnum == EINVAL ? cli_usage_error(cmd, "%s", err.msg) : cli_report(&err);
 	return entry;
 }
 

@@ -226,39 +226,30 @@ int kn_mgr_set_policy(struct kn_store *st, struct kn_sandbox *sb, json_t *canon,
 	return 0;
 }
 
-/* Before every start: the CA, then in the sandbox's trust store. Only while
- * it is stopped: the trust store lives in its overlay's writable layer. A CA
- * that cannot be made fails the start; a trust store that cannot be written
- * (the sandbox may have wrecked its own /etc) only costs the sandbox its TLS. */
-static int setup_ca(struct kn_store *st, struct kn_sandbox *sb, kn_error *err)
+/* Before every start, after the CA is made: the CA in the sandbox's trust
+ * store. Only while it is stopped: the trust store lives in its overlay's
+ * writable layer. A trust store that cannot be written (the sandbox may have
+ * wrecked its own /etc) only costs the sandbox its TLS. */
+static void trust_ca(const struct kn_sandbox *sb, const struct kn_sandbox_spec *spec)
 {
-	if (make_ca(st, sb, err) < 0)
-		return -1;
 	char path[PATH_MAX];
 	_cleanup_free_ char *cert = NULL;
 	size_t len = 0;
 	kn_error e;
-	struct kn_sandbox_spec spec;
 	snprintf(path, sizeof(path), "%s/%s", sb->dir, KN_CA_CERT_FILE);
-	kn_store_spec(st, sb, &spec);
 	if (kn_read_file(path, KN_CA_FILE_MAX, &cert, &len, &e) < 0 ||
-	    kn_ns_trust_ca(&spec, cert, len, &e) < 0)
+	    kn_ns_trust_ca(spec, cert, len, &e) < 0)
 		log_error("sandbox %s: kennel CA not installed in its trust store, so it will "
 			  "not trust intercepted TLS: %s", sb->name, e.msg);
-	return 0;
 }
 
 /* Before every start: the agent's first-run files the sandbox lacks. Only
  * costs the agent its unattended start when they cannot be written. */
-static void seed_home(struct kn_store *st, struct kn_sandbox *sb)
+static void seed_home(const struct kn_sandbox *sb, const struct kn_sandbox_spec *spec)
 {
 	const struct kn_agent *a = kn_agent_find(sb->agent);
-	struct kn_sandbox_spec spec;
 	kn_error e;
-	if (!a || !a->n_files)
-		return;
-	kn_store_spec(st, sb, &spec);
-	if (kn_ns_seed_home(&spec, a->files, a->n_files, &e) < 0)
+	if (a && a->n_files && kn_ns_seed_home(spec, a->files, a->n_files, &e) < 0)
 		log_error("sandbox %s: the %s agent's first-run files are not all in its home, "
 			  "so it may stop at set-up questions: %s", sb->name, a->name, e.msg);
 }
@@ -267,11 +258,13 @@ int kn_mgr_start(struct kn_store *st, struct kn_sandbox *sb, kn_error *err)
 {
 	if (sb->init_pid)
 		return 0;
-	if (setup_ca(st, sb, err) < 0)
+	/* A CA that cannot be made fails the start. */
+	if (make_ca(st, sb, err) < 0)
 		return kn_fail_prefix(err, "start sandbox %s", sb->name);
-	seed_home(st, sb);
 	struct kn_sandbox_spec spec;
 	kn_store_spec(st, sb, &spec);
+	trust_ca(sb, &spec);
+	seed_home(sb, &spec);
 	if (kn_cgroup_create(sb->name, &sb->limits, &sb->cg, err) < 0)
 		return kn_fail_prefix(err, "start sandbox %s", sb->name);
 	pid_t pid;
