@@ -91,13 +91,17 @@ agent_run() {
 	AGENT_RC=$?
 }
 
-# What every agent run must show: it finished with the model's answer; the
+# What every agent run must show: its sandbox allows HOST and nothing else
+# (the agent's "hosts" on a deny default); it finished with the model's answer; the
 # tool ran inside the sandbox (hostname, agent uid, the workspace); the API
 # got the real key in HEADER on every request and never the placeholder; no
 # connection left the sandbox but to HOST; the key is nowhere the sandbox
 # can read.
 agent_checks() {
 	local name=$1 host=$2 header=$3 key=$4
+	check_out "the sandbox's policy allows the agent's API host and denies the rest" \
+		"Default: +deny Allow hosts: +$host Block" \
+		sh -c "'$KENNEL' network proxy '$name' | tr '\n' ' ' | tr -s ' '"
 	check "the agent exits 0" test "$AGENT_RC" -eq 0 || sed 's/^/    /' "$T/agent.out" | tail -30
 	check_out "... with the model's final answer" "$DONE" cat "$T/agent.out"
 	check_out "the tool call ran inside the sandbox, as the agent, in the workspace" \

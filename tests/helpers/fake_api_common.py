@@ -99,23 +99,19 @@ class Request(BaseHTTPRequestHandler):
     def method(self):
         return self.command
 
-    def reply_status(self, status, text=""):
-        body = text.encode()
+    def _reply(self, status, content_type, body):
         self.answered = status
         self.send_response(status)
-        self.send_header("Content-Type", "text/plain")
+        self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
         self.wfile.write(body)
 
+    def reply_status(self, status, text=""):
+        self._reply(status, "text/plain", text.encode())
+
     def reply_json(self, status, obj):
-        body = json.dumps(obj).encode()
-        self.answered = status
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
+        self._reply(status, "application/json", json.dumps(obj).encode())
 
     def reply_sse(self, events):
         """events: (event name or None, JSON-able data) pairs, sent chunked

@@ -13,8 +13,6 @@ KEY=sk-ant-kennel-test-$RANDOM$RANDOM$RANDOM
 agents_install @anthropic-ai/claude-code@2.1.197 || { echo "FAIL install claude-code from npm"; exit 1; }
 fake_api_start anthropic "$HOST" || exit 1
 agent_sandbox claude cl || { echo "FAIL create"; exit 1; }
-check_out "the sandbox's policy allows the agent's API host and denies the rest" \
-	"Default: +deny Allow hosts: +$HOST Block" sh -c "'$KENNEL' network proxy cl | tr '\\n' ' ' | tr -s ' '"
 agent_run cl ANTHROPIC_API_KEY="$KEY" -p "run the command"
 agent_checks cl "$HOST" x-api-key "$KEY"
 check_out "the tool's result went back to the model" '"tool_result"' cat "$FAKE_LOG"

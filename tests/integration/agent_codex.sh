@@ -14,8 +14,6 @@ KEY=sk-proj-kennel-test-$RANDOM$RANDOM$RANDOM
 agents_install @openai/codex@0.169.0 || { echo "FAIL install codex from npm"; exit 1; }
 fake_api_start openai "$HOST" || exit 1
 agent_sandbox codex cx || { echo "FAIL create"; exit 1; }
-check_out "the sandbox's policy allows the agent's API host and denies the rest" \
-	"Default: +deny Allow hosts: +$HOST Block" sh -c "'$KENNEL' network proxy cx | tr '\\n' ' ' | tr -s ' '"
 agent_run cx OPENAI_API_KEY="$KEY" exec --skip-git-repo-check "run the command"
 agent_checks cx "$HOST" authorization "Bearer $KEY"
 check_out "Codex talked over a websocket, upgraded through kennel-proxy" '"method": "WS"' cat "$FAKE_LOG"
