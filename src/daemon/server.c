@@ -39,6 +39,8 @@ struct conn {
 	char *buf;
 	size_t len, cap;
 	time_t started;
+	size_t drained; /* refused: bytes read and dropped since (see server.h) */
+	int refused;
 	struct conn *prev, *next;
 };
 
@@ -305,14 +307,48 @@ static void handle_request(struct server *s, struct conn *c, const struct http_r
 	watch_inits(s);
 }
 
+/* Answers a request that will not be read whole, then drains (server.h). */
+static void conn_refuse(struct server *s, struct conn *c, int status, const char *msg)
+{
+	send_error(c->ev.fd, status, msg);
+	if (shutdown(c->ev.fd, SHUT_WR) < 0) {
+		conn_close(s, c);
+		return;
+	}
+	c->refused = 1;
+	kn_wipe_free(c->buf);
+	c->buf = NULL;
+	c->len = c->cap = 0;
+}
+
+static void conn_drain(struct server *s, struct conn *c)
+{
+	char scratch[16384];
+	for (;;) {
+		ssize_t n = recv(c->ev.fd, scratch, sizeof(scratch), 0);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && errno == EAGAIN)
+			return;
+		c->drained += n > 0 ? (size_t)n : 0;
+		if (n <= 0 || c->drained > KN_API_DRAIN_MAX) {
+			conn_close(s, c);
+			return;
+		}
+	}
+}
+
 static void conn_readable(struct server *s, struct conn *c)
 {
+	if (c->refused) {
+		conn_drain(s, c);
+		return;
+	}
 	for (;;) {
 		if (c->len == c->cap) {
 			size_t limit = HTTP_MAX_HEAD + KN_API_MAX_BODY;
 			if (c->cap >= limit) {
-				send_error(c->ev.fd, 413, "request too large");
-				conn_close(s, c);
+				conn_refuse(s, c, 413, "request too large");
 				return;
 			}
 			size_t ncap = c->cap ? c->cap * 2 : 4096;
@@ -348,21 +384,18 @@ static void conn_readable(struct server *s, struct conn *c)
 		log_info("api: bad request: %s", reason);
 		char msg[256];
 		snprintf(msg, sizeof(msg), "bad request: %s", reason);
-		send_error(c->ev.fd, 400, msg);
-		conn_close(s, c);
+		conn_refuse(s, c, 400, msg);
 		return;
 	}
 	if (head == 0)
 		return;
 	if (req.chunked) {
-		send_error(c->ev.fd, 411, "send the body with Content-Length");
-		conn_close(s, c);
+		conn_refuse(s, c, 411, "send the body with Content-Length");
 		return;
 	}
 	size_t body_len = req.content_length > 0 ? (size_t)req.content_length : 0;
 	if (body_len > KN_API_MAX_BODY) {
-		send_error(c->ev.fd, 413, "request body larger than 1 MiB");
-		conn_close(s, c);
+		conn_refuse(s, c, 413, "request body larger than 1 MiB");
 		return;
 	}
 	if (c->len - (size_t)head < body_len)
@@ -405,7 +438,8 @@ static void drop_slow_clients(struct server *s)
 	for (struct conn *c = s->conns, *next; c; c = next) {
 		next = c->next;
 		if (now - c->started >= KN_API_READ_TIMEOUT_S) {
-			send_error(c->ev.fd, 408, "request not received in time");
+			if (!c->refused)
+				send_error(c->ev.fd, 408, "request not received in time");
 			conn_close(s, c);
 		}
 	}

@@ -7,7 +7,11 @@
  * returns 0 leaving sandboxes running (a restart adopts them). Each connection
  * carries one request (Connection: close); a client that has not sent a whole
  * request within KN_API_READ_TIMEOUT_S is dropped; at most KN_API_MAX_CONNS
- * are open at once. */
+ * are open at once. A request refused before it was read whole (too large,
+ * malformed) gets its error, then the connection is half-closed and what the
+ * client still sends is read and dropped (at most KN_API_DRAIN_MAX bytes, within
+ * the same timeout) before it is closed, so the client reads the answer and an
+ * end of stream rather than a reset. */
 #ifndef KENNEL_SERVER_H
 #define KENNEL_SERVER_H
 
@@ -18,6 +22,10 @@
 #define KN_API_READ_TIMEOUT_S 10
 /* Local API clients are few; an exec session holds one while it runs. */
 #define KN_API_MAX_CONNS 1024
+/* The rest of a refused request read and dropped: a 1 MiB body limit refuses
+ * typical mistakes (a file posted as a body) of a few MiB; beyond this the client
+ * gets its reset. */
+#define KN_API_DRAIN_MAX (16u << 20)
 /* Writes to a client block at most this long (responses are small). */
 #define KN_API_WRITE_TIMEOUT_MS 5000
 

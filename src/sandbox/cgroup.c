@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <linux/sched.h>
 #include <math.h>
 #include <signal.h>
 #include <stdbool.h>
@@ -742,6 +743,14 @@ int kn_cgroup_open(const char *name, struct kn_cgroup *cg, kn_error *err)
 
 /* ---------- processes ---------- */
 
+static const struct kn_cgroup_dir *unified_dir(const struct kn_cgroup *cg)
+{
+	for (size_t i = 0; i < cg->ndirs; i++)
+		if (cg->dirs[i].version == 2)
+			return &cg->dirs[i];
+	return NULL;
+}
+
 int kn_cgroup_add_pid(const struct kn_cgroup *cg, pid_t pid, kn_error *err)
 {
 	char v[32];
@@ -752,9 +761,50 @@ int kn_cgroup_add_pid(const struct kn_cgroup *cg, pid_t pid, kn_error *err)
 	return 0;
 }
 
-int kn_cgroup_enter_self(const struct kn_cgroup *cg, kn_error *err)
+int kn_cgroup_enter_self(const struct kn_cgroup *cg, unsigned flags, kn_error *err)
 {
-	return kn_cgroup_add_pid(cg, getpid(), err);
+	for (size_t i = 0; i < cg->ndirs; i++) {
+		const struct kn_cgroup_dir *d = &cg->dirs[i];
+		if (d->version == 2 && (flags & KN_CGROUP_CLONED_INTO_UNIFIED))
+			continue;
+		/* "0" is the writer itself. On v1 `tasks` moves that one thread without
+		 * the kernel's global threadgroup write lock, whose RCU grace period
+		 * (10-30 ms on an idle machine) a pid written to cgroup.procs waits
+		 * for; the callers are single-threaded, so the thread is the process. */
+		if (write_in(d->path, d->version == 1 ? "tasks" : "cgroup.procs", "0", err) < 0)
+			return kn_fail_prefix(err, "enter cgroup %s", cg->name);
+	}
+	return 0;
+}
+
+int kn_cgroup_unified_fd(const struct kn_cgroup *cg, kn_error *err)
+{
+	const struct kn_cgroup_dir *d = unified_dir(cg);
+	if (!d) {
+		errno = ENOENT;
+		return kn_fail(err, "cgroup %s has no cgroup v2 directory", cg->name);
+	}
+	int fd = open(d->path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return kn_fail_errno(err, "open %s", d->path);
+	return fd;
+}
+
+pid_t kn_cgroup_clone(const struct kn_cgroup *cg, uint64_t flags, int *pidfd, kn_error *err)
+{
+	_cleanup_close_ int dir = -1;
+	if (unified_dir(cg) && (dir = kn_cgroup_unified_fd(cg, err)) < 0)
+		return -1;
+	struct clone_args args = {
+		.flags = flags | CLONE_PIDFD | (dir >= 0 ? CLONE_INTO_CGROUP : 0),
+		.pidfd = (uint64_t)(uintptr_t)pidfd,
+		.exit_signal = SIGCHLD,
+		.cgroup = dir >= 0 ? (uint64_t)dir : 0,
+	};
+	pid_t pid = (pid_t)syscall(SYS_clone3, &args, sizeof(args));
+	if (pid < 0)
+		return kn_fail_errno(err, "clone3 into cgroup %s", cg->name);
+	return pid;
 }
 
 /* Calls fn(dir_path, arg) for `dir` and every sub-cgroup below it, children first. */
@@ -831,14 +881,6 @@ static int count_procs(const char *path, void *arg, kn_error *err)
 		return -1;
 	*(size_t *)arg += n;
 	return 0;
-}
-
-static const struct kn_cgroup_dir *unified_dir(const struct kn_cgroup *cg)
-{
-	for (size_t i = 0; i < cg->ndirs; i++)
-		if (cg->dirs[i].version == 2)
-			return &cg->dirs[i];
-	return NULL;
 }
 
 int kn_cgroup_is_populated(const struct kn_cgroup *cg, kn_error *err)

@@ -40,7 +40,15 @@
  * kn_cgroup_open fails with err->errnum == ENOENT when the sandbox has no cgroup. The
  * setters are not thread-safe: call them before anything else. A child about to become
  * a sandbox calls kn_cgroup_enter_self before it unshares its cgroup namespace, so that
- * the namespace's root is the sandbox's cgroup. */
+ * the namespace's root is the sandbox's cgroup.
+ *
+ * Entering is cheap only from inside: a pid written to cgroup.procs takes the kernel's
+ * global threadgroup lock, whose RCU grace period costs 10-30 ms on an idle machine,
+ * while a single-threaded process writing "0" to a v1 `tasks` file moves itself without
+ * it. v2 has no such file, so the fast way into the unified cgroup is to be born there:
+ * clone3 with CLONE_INTO_CGROUP and the fd of kn_cgroup_unified_fd, after which the
+ * child calls kn_cgroup_enter_self(cg, KN_CGROUP_CLONED_INTO_UNIFIED, ...) for the v1
+ * hierarchies. kn_cgroup_add_pid (another process) always takes the slow path. */
 #ifndef KENNEL_SANDBOX_CGROUP_H
 #define KENNEL_SANDBOX_CGROUP_H
 
@@ -115,7 +123,19 @@ int kn_cgroup_create(const char *name, const struct kn_limits *lim, struct kn_cg
 		     kn_error *err);
 int kn_cgroup_open(const char *name, struct kn_cgroup *cg, kn_error *err);
 int kn_cgroup_add_pid(const struct kn_cgroup *cg, pid_t pid, kn_error *err);
-int kn_cgroup_enter_self(const struct kn_cgroup *cg, kn_error *err);
+/* Flags of kn_cgroup_enter_self. */
+enum {
+	KN_CGROUP_CLONED_INTO_UNIFIED = 1u << 0, /* skip the v2 directory: already in it */
+};
+/* Moves the calling process, which must be single-threaded, into every directory. */
+int kn_cgroup_enter_self(const struct kn_cgroup *cg, unsigned flags, kn_error *err);
+/* An O_DIRECTORY fd of the sandbox's v2 cgroup for clone3's CLONE_INTO_CGROUP; -1 with
+ * err->errnum ENOENT when the sandbox has none (no unified hierarchy in use). */
+int kn_cgroup_unified_fd(const struct kn_cgroup *cg, kn_error *err);
+/* fork(2) as clone3 with `flags` (e.g. namespaces) and CLONE_PIDFD, born into the v2
+ * cgroup when there is one; returns the child's pid and its pidfd in the parent, 0 in
+ * the child, which next calls kn_cgroup_enter_self(cg, KN_CGROUP_CLONED_INTO_UNIFIED). */
+pid_t kn_cgroup_clone(const struct kn_cgroup *cg, uint64_t flags, int *pidfd, kn_error *err);
 int kn_cgroup_is_populated(const struct kn_cgroup *cg, kn_error *err);
 int kn_cgroup_kill(const struct kn_cgroup *cg, kn_error *err);
 /* Kill, then remove the cgroup (and any sub-cgroups) in every hierarchy. Removing one

@@ -32,7 +32,6 @@
 #include "sandbox/seccomp.h"
 
 /* Messages between the daemon and a starting sandbox; errors carry text. */
-#define MSG_GO "go"
 #define MSG_NEED_MAPS "maps?"
 #define MSG_MAPS_DONE "maps!"
 #define MSG_READY "ready"
@@ -185,10 +184,13 @@ static int open_init_binary(kn_error *err)
 }
 
 static void __attribute__((noreturn)) sandbox_child(const struct kn_sandbox_spec *s,
+						    const struct kn_cgroup *cg,
 						    const struct kn_rootfs_fds *fds, int sock)
 {
 	kn_error err;
-	if (expect(sock, MSG_GO, &err) < 0)
+	/* Into the cgroups before anything is charged, and before the cgroup
+	 * namespace, whose root becomes the sandbox's cgroup. */
+	if (kn_cgroup_enter_self(cg, KN_CGROUP_CLONED_INTO_UNIFIED, &err) < 0)
 		child_fail(sock, &err);
 	if (unshare(CLONE_NEWCGROUP) < 0) {
 		kn_fail_errno(&err, "unshare cgroup namespace");
@@ -315,25 +317,16 @@ int kn_ns_start(const struct kn_sandbox_spec *s, const struct kn_cgroup *cg, pid
 		kn_fail_errno(err, "socketpair for sandbox setup");
 		goto out;
 	}
-	struct clone_args args = {
-		.flags = CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWUTS | CLONE_NEWNET |
-			 CLONE_PIDFD,
-		.pidfd = (uint64_t)(uintptr_t)&pidfd,
-		.exit_signal = SIGCHLD,
-	};
-	pid = (pid_t)syscall(SYS_clone3, &args, sizeof(args));
-	if (pid < 0) {
-		kn_fail_errno(err, "clone3 into new namespaces for sandbox %s", s->name);
+	pid = kn_cgroup_clone(cg, CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWUTS | CLONE_NEWNET,
+			      &pidfd, err);
+	if (pid < 0)
 		goto out;
-	}
 	if (pid == 0) {
 		close(sv[0]);
-		sandbox_child(s, &fds, sv[1]);
+		sandbox_child(s, cg, &fds, sv[1]);
 	}
 	close(sv[1]);
 	sv[1] = -1;
-	if (kn_cgroup_add_pid(cg, pid, err) < 0 || send_msg(sv[0], MSG_GO) < 0)
-		goto out;
 	if (expect(sv[0], MSG_NEED_MAPS, err) < 0)
 		goto out;
 	struct kn_idmap all = {0, s->uid_base, KN_IDMAP_RANGE};

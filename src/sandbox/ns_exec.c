@@ -187,7 +187,7 @@ static void __attribute__((noreturn)) exec_helper(const struct kn_sandbox_spec *
 	 * this command's pipes, which would hold them open) before going in. */
 	int keep[] = {sock, ex->stdio[0], ex->stdio[1], ex->stdio[2]};
 	close_fds_except(keep, KN_ARRAY_SIZE(keep));
-	if (kn_cgroup_enter_self(cg, &err) < 0)
+	if (kn_cgroup_enter_self(cg, KN_CGROUP_CLONED_INTO_UNIFIED, &err) < 0)
 		goto fail;
 	int pidfd = (int)syscall(SYS_pidfd_open, init_pid, 0);
 	if (pidfd < 0) {
@@ -278,11 +278,12 @@ int kn_ns_exec(const struct kn_sandbox_spec *s, pid_t init_pid, const struct kn_
 		return kn_fail(err, "exec: empty command");
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
 		return kn_fail_errno(err, "socketpair for exec");
-	pid_t helper = fork();
+	int pidfd = -1;
+	pid_t helper = kn_cgroup_clone(cg, 0, &pidfd, err);
 	if (helper < 0) {
 		close(sv[0]);
 		close(sv[1]);
-		return kn_fail_errno(err, "fork exec helper");
+		return kn_fail_prefix(err, "exec helper");
 	}
 	if (helper == 0) {
 		close(sv[0]);
@@ -290,16 +291,13 @@ int kn_ns_exec(const struct kn_sandbox_spec *s, pid_t init_pid, const struct kn_
 	}
 	close(sv[1]);
 	_cleanup_close_ int sock = sv[0];
-	int pidfd = (int)syscall(SYS_pidfd_open, helper, 0);
 	char msg[MSG_MAX_EXEC];
 	int fds[1] = {-1};
 	size_t n_fds = 0;
 	ssize_t n = kn_recv_fds(sock, msg, sizeof(msg) - 1, fds, 1, &n_fds, err);
-	if (n <= 0 || pidfd < 0) {
+	if (n <= 0) {
 		if (n == 0)
 			kn_fail(err, "exec helper for sandbox %s died", s->name);
-		else if (pidfd < 0)
-			kn_fail_errno(err, "pidfd_open exec helper");
 		kill(helper, SIGKILL);
 		waitpid(helper, NULL, 0);
 		kn_closep(&pidfd);

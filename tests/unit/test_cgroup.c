@@ -249,7 +249,8 @@ static void test_limits_read_back(void)
 	destroy(&cg);
 }
 
-/* Parent-side add_pid and child-side enter_self both put the process everywhere. */
+/* Parent-side add_pid, child-side enter_self and a child born in the cgroup
+ * (kn_cgroup_clone, then enter_self for v1) all put the process everywhere. */
 static void test_add_pid(void)
 {
 	struct kn_cgroup cg;
@@ -268,25 +269,38 @@ static void test_add_pid(void)
 	}
 	pid_t entered = fork();
 	if (entered == 0) {
-		if (kn_cgroup_enter_self(&cg, NULL) < 0)
+		if (kn_cgroup_enter_self(&cg, 0, NULL) < 0)
 			_exit(1);
 		(void)!write(ready[1], "x", 1);
 		for (;;)
 			pause();
 	}
+	int cloned_pidfd = -1;
+	pid_t cloned = kn_cgroup_clone(&cg, 0, &cloned_pidfd, &err);
+	if (cloned == 0) {
+		if (kn_cgroup_enter_self(&cg, KN_CGROUP_CLONED_INTO_UNIFIED, NULL) < 0)
+			_exit(1);
+		(void)!write(ready[1], "x", 1);
+		for (;;)
+			pause();
+	}
+	CHECK(cloned > 0 && cloned_pidfd >= 0);
 	int r = kn_cgroup_add_pid(&cg, added, &err);
 	if (r < 0)
 		printf("  %s\n", err.msg);
 	CHECK(r == 0);
-	CHECK(wait_ready(ready[0], 1));
+	CHECK(wait_ready(ready[0], 2));
 	for (size_t i = 0; i < cg.ndirs; i++) {
 		CHECK(file_has_pid(cg.dirs[i].path, added));
 		CHECK(file_has_pid(cg.dirs[i].path, entered));
+		CHECK(file_has_pid(cg.dirs[i].path, cloned));
 	}
 	CHECK(kn_cgroup_is_populated(&cg, &err) == 1);
 	CHECK(kn_cgroup_kill(&cg, &err) == 0);
 	CHECK(kn_cgroup_is_populated(&cg, &err) == 0);
-	CHECK(reap_all() == 2);
+	CHECK(reap_all() == 3);
+	if (cloned_pidfd >= 0)
+		close(cloned_pidfd);
 	close(ready[0]);
 	close(ready[1]);
 	destroy(&cg);
@@ -302,7 +316,7 @@ static void test_oom_kills_only_the_sandbox(void)
 	}
 	pid_t child = fork();
 	if (child == 0) {
-		if (kn_cgroup_enter_self(&cg, NULL) < 0)
+		if (kn_cgroup_enter_self(&cg, 0, NULL) < 0)
 			_exit(1);
 		char *p = mmap(NULL, OOM_TOUCH_BYTES, PROT_READ | PROT_WRITE,
 			       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
@@ -363,7 +377,7 @@ static void test_fork_bomb_is_contained(void)
 	CHECK(fcntl(eagain[1], F_SETFL, O_NONBLOCK) == 0);
 	pid_t bomb = fork();
 	if (bomb == 0) {
-		if (kn_cgroup_enter_self(&cg, NULL) < 0)
+		if (kn_cgroup_enter_self(&cg, 0, NULL) < 0)
 			_exit(1);
 		fork_bomb(eagain[1]);
 	}
@@ -417,7 +431,7 @@ static void test_kill_empties_many(void)
 	CHECK(pipe2(ready, O_CLOEXEC) == 0);
 	for (int i = 0; i < SLEEPERS; i++) {
 		if (fork() == 0) {
-			if (kn_cgroup_enter_self(&cg, NULL) < 0)
+			if (kn_cgroup_enter_self(&cg, 0, NULL) < 0)
 				_exit(1);
 			(void)!write(ready[1], "x", 1);
 			for (;;)
@@ -462,7 +476,7 @@ static void test_list_and_reconcile_leftovers(void)
 	CHECK(pipe2(ready, O_CLOEXEC) == 0);
 	pid_t child = fork();
 	if (child == 0) {
-		if (kn_cgroup_enter_self(&a, NULL) < 0)
+		if (kn_cgroup_enter_self(&a, 0, NULL) < 0)
 			_exit(1);
 		(void)!write(ready[1], "x", 1);
 		for (;;)
@@ -574,7 +588,7 @@ static void test_init_daemon_steps_aside(void)
 		CHECK(pipe2(ready, O_CLOEXEC) == 0);
 		pid_t child = fork();
 		if (child == 0) {
-			if (kn_cgroup_enter_self(&cg, NULL) < 0)
+			if (kn_cgroup_enter_self(&cg, 0, NULL) < 0)
 				_exit(1);
 			(void)!write(ready[1], "x", 1);
 			for (;;)
