@@ -7,6 +7,7 @@
 #   make asan       the same build with AddressSanitizer + UBSan in build-asan/
 #   make fuzz       libFuzzer targets in build-fuzz/ (clang)
 #   make deps       install the Debian packages the build and tests need
+#   make vm         the guest kernel and initramfs of --isolation vm, in build/vm/
 #
 # Sources are found by wildcard: a new .c in src/<part>/ joins the library, a
 # new tests/unit/test_*.c becomes a unit-test binary, tests/fuzz/fuzz_*.c a fuzzer.
@@ -38,7 +39,8 @@ MAINS := src/cli/main.c src/daemon/main.c src/proxy/main.c src/init/main.c
 # link them, and the daemon and CLI never carry proxy code.
 PROXY_SRCS := $(filter-out $(MAINS),$(wildcard src/proxy/*.c))
 PROXY_OBJS := $(PROXY_SRCS:%.c=$(BUILD)/%.o)
-LIB_SRCS := $(filter-out $(MAINS) $(PROXY_SRCS),$(wildcard src/*/*.c))
+# src/init/ is kennel-init alone (static, its own rule below).
+LIB_SRCS := $(filter-out $(MAINS) $(PROXY_SRCS) $(wildcard src/init/*.c),$(wildcard src/*/*.c))
 LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/%.o)
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/unit/%)
@@ -71,9 +73,12 @@ $(BUILD)/libkennelproxy.a: $(PROXY_OBJS)
 
 # The sandbox's PID 1: static (an --image root may have no libraries at all) and
 # never sanitized (a sanitizer runtime cannot be linked statically).
-$(BUILD)/kennel-init: src/init/main.c src/sandbox/init.c src/sandbox/init.h
+# Static and with none of the library's dependencies: it runs in images without
+# them and as the guest's /init, where there are no libraries at all.
+$(BUILD)/kennel-init: $(wildcard src/init/*.c src/init/*.h) src/sandbox/init.c src/sandbox/init.h \
+		      src/sandbox/vm_proto.c src/sandbox/vm_proto.h src/sandbox/netns.h src/sandbox/sandbox.h
 	@mkdir -p $(dir $@)
-	$(CC) -std=gnu11 -O2 -Wall -Wextra -Isrc -static -o $@ src/init/main.c src/sandbox/init.c
+	$(CC) -std=gnu11 -O2 -Wall -Wextra -Wshadow -Wformat=2 -Isrc -static -o $@ $(filter %.c,$^)
 
 $(BUILD)/kennel-proxy: $(BUILD)/src/proxy/main.o $(BUILD)/libkennelproxy.a $(BUILD)/libkennel.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS) -lpthread
@@ -87,7 +92,8 @@ $(BUILD)/tests/unit/%: $(BUILD)/tests/unit/%.o $(BUILD)/libkennel.a
 $(BUILD)/tests/helpers/%: $(BUILD)/tests/helpers/%.o
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
 
-check: all
+# The vm tests boot the guest assets: check builds them too (make vm).
+check: all vm
 	tests/run $(BUILD)
 
 asan:
@@ -112,8 +118,11 @@ build-fuzz/%: tests/fuzz/%.c $(LIB_SRCS) $(PROXY_SRCS)
 deps:
 	tools/install-deps
 
+vm: $(BUILD)/kennel-init
+	tools/vm-assets --init $(BUILD)/kennel-init --out $(BUILD)/vm
+
 clean:
 	rm -rf build build-asan build-fuzz
 
-.PHONY: all core check asan check-asan run fuzz deps clean
+.PHONY: all core check asan check-asan run fuzz deps vm clean
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

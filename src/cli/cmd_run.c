@@ -136,8 +136,8 @@ static int resolve_sandbox(const struct cli_command *cmd, const struct cli_globa
 		if (found < 0)
 			return cli_report(&err);
 	} else if (cli_create_has_limits(opts)) {
-		fprintf(stderr, "kennel: sandbox '%s' exists; --cpus, --memory, --pids and "
-				"--image only apply when a sandbox is created\n", target);
+		fprintf(stderr, "kennel: sandbox '%s' exists; --cpus, --memory, --pids, "
+				"--image and --isolation only apply when a sandbox is created\n", target);
 	}
 	const char *n = json_string_value(json_object_get(sandbox, "name"));
 	*name = n ? strdup(n) : NULL;

@@ -2,6 +2,7 @@
 #include "cli/create.h"
 
 #include <stdlib.h>
+#include <string.h>
 
 #include "cli/client.h"
 
@@ -36,6 +37,11 @@ int cli_create_option(const struct cli_command *cmd, int c, const char *arg,
 		if (cli_resolve_dir("image", arg, &opts->image, &err) < 0)
 			return cli_report(&err);
 		return 0;
+	case CLI_OPT_ISOLATION:
+		if (strcmp(arg, "ns") && strcmp(arg, "vm"))
+			return cli_usage_error(cmd, "--isolation: want ns or vm, not '%s'", arg);
+		opts->isolation = arg;
+		return 0;
 	default:
 		return -1;
 	}
@@ -43,7 +49,7 @@ int cli_create_option(const struct cli_command *cmd, int c, const char *arg,
 
 bool cli_create_has_limits(const struct cli_create_options *opts)
 {
-	return opts->cpus > 0 || opts->memory > 0 || opts->pids > 0 || opts->image;
+	return opts->cpus > 0 || opts->memory > 0 || opts->pids > 0 || opts->image || opts->isolation;
 }
 
 void cli_create_options_clear(struct cli_create_options *opts)
@@ -72,6 +78,8 @@ int cli_create_sandbox(const struct cli_globals *globals, const struct cli_creat
 		bad |= json_object_set_new(req, "name", json_string(opts->name));
 	if (opts->image)
 		bad |= json_object_set_new(req, "image", json_string(opts->image));
+	if (opts->isolation)
+		bad |= json_object_set_new(req, "isolation", json_string(opts->isolation));
 	if (opts->cpus > 0)
 		bad |= json_object_set_new(req, "cpus", json_real(opts->cpus));
 	if (opts->memory > 0)

@@ -1,7 +1,7 @@
 /* create.h — creating a sandbox, shared by `kennel create` and `kennel run`.
  *
  * Contract: the options both commands take (--name, --cpus, --memory, --pids,
- * --image) are listed once in CLI_CREATE_LONGOPTS and parsed by
+ * --image, --isolation) are listed once in CLI_CREATE_LONGOPTS and parsed by
  * cli_create_option; cli_create_sandbox sends POST /sandboxes and returns the
  * sandbox object kenneld answers (caller decrefs). Values are checked here
  * (args.h) before anything is sent; the daemon checks them again. */
@@ -21,6 +21,7 @@ enum {
 	CLI_OPT_MEMORY,
 	CLI_OPT_PIDS,
 	CLI_OPT_IMAGE,
+	CLI_OPT_ISOLATION,
 };
 
 #define CLI_CREATE_LONGOPTS                                                \
@@ -28,14 +29,17 @@ enum {
 	{"cpus", required_argument, NULL, CLI_OPT_CPUS},                   \
 	{"memory", required_argument, NULL, CLI_OPT_MEMORY},               \
 	{"pids", required_argument, NULL, CLI_OPT_PIDS},                   \
-	{"image", required_argument, NULL, CLI_OPT_IMAGE}
+	{"image", required_argument, NULL, CLI_OPT_IMAGE},                 \
+	{"isolation", required_argument, NULL, CLI_OPT_ISOLATION}
 
 #define CLI_CREATE_HELP                                                                   \
 	"      --name NAME     name the sandbox (default: AGENT-<workspace basename>)\n" \
 	"      --cpus N        CPU limit, e.g. 2 or 0.5\n"                                  \
 	"      --memory SIZE   memory limit, e.g. 512m, 2g, 1.5G\n"                         \
 	"      --pids N        process limit\n"                                             \
-	"      --image DIR     base filesystem directory (default: the host's /usr etc.)\n"
+	"      --image DIR     base filesystem directory (default: the host's /usr etc.)\n" \
+	"      --isolation ns|vm  namespaces, or a QEMU microVM with its own kernel\n"      \
+	"                      (default: kenneld's --isolation, itself ns by default)\n"
 
 struct cli_create_options {
 	const char *name;
@@ -43,6 +47,7 @@ struct cli_create_options {
 	int64_t memory; /* 0: none */
 	int64_t pids;   /* 0: none */
 	char *image;    /* resolved absolute directory, or NULL; owned */
+	const char *isolation; /* "ns", "vm" or NULL: the daemon's default */
 };
 
 /* Handle one getopt_long result `c` if it is a create option: returns 0 when

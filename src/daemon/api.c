@@ -14,6 +14,8 @@
 #include "daemon/manager.h"
 #include "daemon/netlog.h"
 #include "daemon/secrets.h"
+#include "sandbox/vm.h"
+#include "sandbox/vm_exec.h"
 
 /* argv and env entries accepted in one exec request: far above what a shell
  * accepts on a command line, low enough to bound the daemon's work. */
@@ -100,6 +102,15 @@ static json_t *sandbox_json(const struct kn_sandbox *sb)
 		ca = json_pack("{s:s,s:s}", "cert", cert, "sha256", sb->ca_sha256);
 	}
 	json_object_set_new(j, "ca", ca);
+	if (sb->vm) {
+		char console[PATH_MAX + 16];
+		snprintf(console, sizeof(console), "%s/%s", sb->dir, KN_VM_CONSOLE_LOG);
+		json_object_set_new(j, "vm", json_pack("{s:i,s:I,s:s,s:s}", "vcpus",
+						       (int)kn_vm_vcpus(sb->limits.cpus), "ram_mib",
+						       (json_int_t)kn_vm_ram_mib(sb->limits.memory_bytes),
+						       "accel", kn_vm_kvm_usable() ? "kvm" : "tcg",
+						       "console", console));
+	}
 	return j;
 }
 
@@ -175,7 +186,7 @@ static int check_fields(struct kn_api_response *r, const char *what, json_t *obj
 static const struct field_spec create_fields[] = {
 	{"name", "string", 0},    {"agent", "string", 1},  {"workspaces", "array", 1},
 	{"image", "string", 0},   {"cpus", "number", 0},   {"memory", "integer", 0},
-	{"pids", "integer", 0},
+	{"pids", "integer", 0},   {"isolation", "string", 0},
 };
 
 static const struct field_spec exec_fields[] = {
@@ -192,15 +203,22 @@ static void handle_create(struct kn_store *st, const char *body, size_t len, str
 	struct kn_create_req req;
 	memset(&req, 0, sizeof(req));
 	json_t *ws = NULL, *cpus = NULL, *mem = NULL, *pids = NULL;
+	const char *isolation = NULL;
 	json_error_t je;
 	if (check_fields(r, "create request", j, create_fields, KN_ARRAY_SIZE(create_fields)) < 0)
 		goto out;
-	if (json_unpack_ex(j, &je, JSON_STRICT, "{s?s,s:s,s:o,s?s,s?o,s?o,s?o}", "name", &req.name,
+	if (json_unpack_ex(j, &je, JSON_STRICT, "{s?s,s:s,s:o,s?s,s?o,s?o,s?o,s?s}", "name", &req.name,
 			   "agent", &req.agent, "workspaces", &ws, "image", &req.image, "cpus", &cpus,
-			   "memory", &mem, "pids", &pids) < 0) {
+			   "memory", &mem, "pids", &pids, "isolation", &isolation) < 0) {
 		respond_error(r, 400, "create request: %s", je.text);
 		goto out;
 	}
+	if (isolation && strcmp(isolation, "ns") && strcmp(isolation, "vm")) {
+		respond_error(r, 400, "isolation must be \"ns\" or \"vm\"");
+		goto out;
+	}
+	req.isolation = !isolation ? KN_ISOLATION_DEFAULT
+				   : !strcmp(isolation, "vm") ? KN_ISOLATION_VM : KN_ISOLATION_NS;
 	if (!json_is_array(ws) || json_array_size(ws) == 0 || json_array_size(ws) > KN_MAX_WORKSPACES) {
 		respond_error(r, 400, "workspaces must be a list of 1 to %d entries", KN_MAX_WORKSPACES);
 		goto out;
@@ -236,7 +254,9 @@ static void handle_create(struct kn_store *st, const char *body, size_t len, str
 	/* Absent limits get safe defaults; an explicit 0 means "no limit". */
 	req.limits.cpus = cpus && json_is_number(cpus) ? json_number_value(cpus) : 0;
 	req.limits.memory_bytes = mem && json_is_integer(mem) ? (uint64_t)json_integer_value(mem)
-							     : kn_default_memory_limit();
+				  : req.isolation == KN_ISOLATION_VM || (req.isolation == KN_ISOLATION_DEFAULT && st->default_vm)
+				  ? (uint64_t)KN_VM_DEFAULT_RAM_MIB << 20 /* the guest's RAM, see vm.h */
+				  : kn_default_memory_limit();
 	req.limits.pids = pids && json_is_integer(pids) ? (uint64_t)json_integer_value(pids)
 							: KN_DEFAULT_PIDS;
 	struct kn_sandbox *sb;
@@ -364,7 +384,7 @@ static void handle_exec(struct kn_store *st, struct kn_sandbox *sb, const char *
 	struct kn_sandbox_spec spec;
 	kn_store_spec(st, sb, &spec);
 	struct kn_exec_result res;
-	if (kn_ns_exec(&spec, sb->init_pid, &sb->cg, &ex, &res, &err) < 0) {
+	if ((sb->vm ? kn_vm_exec : kn_ns_exec)(&spec, sb->init_pid, &sb->cg, &ex, &res, &err) < 0) {
 		respond_kn_error(r, &err);
 		goto out_null;
 	}

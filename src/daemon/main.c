@@ -25,6 +25,7 @@
 #include "daemon/store.h"
 #include "sandbox/base.h"
 #include "sandbox/seccomp.h"
+#include "sandbox/vm.h"
 
 #define DEFAULT_SOCKET "/run/kennel/kenneld.sock"
 #define DEFAULT_STATE_DIR "/var/lib/kennel"
@@ -33,7 +34,7 @@
 static void usage(FILE *f)
 {
 	fprintf(f, "usage: kenneld [--socket PATH] [--state-dir DIR] [--group NAME] [--hosts FILE]\n"
-		   "               [--upstream-ca FILE] [--debug]\n"
+		   "               [--upstream-ca FILE] [--isolation ns|vm] [--vm-assets DIR] [--debug]\n"
 		   "\n"
 		   "The kennel daemon: creates and runs sandboxes; serves the API on a Unix socket.\n"
 		   "\n"
@@ -43,6 +44,9 @@ static void usage(FILE *f)
 		   ", created if missing)\n"
 		   "  --hosts FILE          name overrides for the proxy's resolver (/etc/hosts syntax)\n"
 		   "  --upstream-ca FILE    PEM CAs the proxy also trusts for upstream TLS\n"
+		   "  --isolation ns|vm     isolation of sandboxes created without one (default ns)\n"
+		   "  --vm-assets DIR       guest kernel and initramfs of vm sandboxes (default: vm/\n"
+		   "                        next to kenneld, where `make vm` puts them)\n"
 		   "  --debug               log every request and step\n"
 		   "  -h, --help            this help\n"
 		   "  --version             print the version\n");
@@ -73,12 +77,13 @@ static void ensure_group(const char *group)
 int main(int argc, char **argv)
 {
 	const char *sock = DEFAULT_SOCKET, *state = DEFAULT_STATE_DIR, *group = DEFAULT_GROUP;
-	const char *hosts = NULL, *upstream_ca = NULL;
-	int debug = 0;
+	const char *hosts = NULL, *upstream_ca = NULL, *vm_assets = NULL;
+	int debug = 0, default_vm = 0;
 	static const struct option opts[] = {
 		{"socket", required_argument, NULL, 's'}, {"state-dir", required_argument, NULL, 'd'},
 		{"group", required_argument, NULL, 'g'},  {"debug", no_argument, NULL, 'D'},
 		{"hosts", required_argument, NULL, 'H'},  {"upstream-ca", required_argument, NULL, 'C'},
+		{"isolation", required_argument, NULL, 'I'}, {"vm-assets", required_argument, NULL, 'A'},
 		{"help", no_argument, NULL, 'h'},         {"version", no_argument, NULL, 'V'},
 		{NULL, 0, NULL, 0}};
 	int c;
@@ -91,6 +96,15 @@ int main(int argc, char **argv)
 		case 'H': hosts = optarg; break;
 		case 'C': upstream_ca = optarg; break;
 		case 'D': debug = 1; break;
+		case 'A': vm_assets = optarg; break;
+		case 'I':
+			if (strcmp(optarg, "ns") && strcmp(optarg, "vm")) {
+				fprintf(stderr, "kenneld: --isolation: want ns or vm, not %s\n", optarg);
+				usage(stderr);
+				return 2;
+			}
+			default_vm = !strcmp(optarg, "vm");
+			break;
 		case 'h': usage(stdout); return 0;
 		case 'V': printf("kenneld %s (%s)\n", KENNEL_VERSION, KENNEL_GIT_REV); return 0;
 		default:
@@ -138,6 +152,15 @@ int main(int argc, char **argv)
 	char real_state[PATH_MAX];
 	kn_error err = {0};
 	struct kn_store st;
+	char assets[PATH_MAX];
+	if (vm_assets) {
+		snprintf(assets, sizeof(assets), "%s", vm_assets);
+	} else {
+		ssize_t n = readlink("/proc/self/exe", assets, sizeof(assets) - 4);
+		char *slash = n > 0 ? memrchr(assets, '/', (size_t)n) : NULL;
+		snprintf(slash ? slash : assets, sizeof(assets) - (size_t)(slash ? slash - assets : 0), "%s",
+			 slash ? "/vm" : "vm");
+	}
 	if (kn_store_open(&st, state, &err) < 0 || !realpath(state, real_state)) {
 		log_error("state dir %s: %s", state, err.msg[0] ? err.msg : strerror(errno));
 		return 1;
@@ -162,6 +185,12 @@ int main(int argc, char **argv)
 	    kn_store_open(&st, real_state, &err) < 0 || kn_store_load_default_policy(&st, &err) < 0 ||
 	    kn_store_load(&st, &err) < 0 || kn_secrets_load(&st, &err) < 0 ||
 	    kn_mgr_reconcile(&st, &err) < 0) {
+		log_error("%s", err.msg);
+		return 1;
+	}
+	snprintf(st.vm_assets, sizeof(st.vm_assets), "%s", assets);
+	st.default_vm = default_vm;
+	if (default_vm && kn_vm_check(assets, &err) < 0) {
 		log_error("%s", err.msg);
 		return 1;
 	}

@@ -21,6 +21,7 @@
 #include "daemon/proxy_sup.h"
 #include "daemon/secrets.h"
 #include "sandbox/base.h"
+#include "sandbox/vm.h"
 
 /* Below this a shell cannot even start; it catches "--memory 64" meant as MiB. */
 #define KN_MIN_MEMORY (16u << 20)
@@ -157,6 +158,11 @@ int kn_mgr_create(struct kn_store *st, const struct kn_create_req *req, struct k
 	snprintf(sb->dir, sizeof(sb->dir), "%s/sandboxes/%s", st->state_dir, name);
 	now_rfc3339(sb->created, sizeof(sb->created));
 	sb->limits = req->limits;
+	sb->vm = req->isolation == KN_ISOLATION_VM || (req->isolation == KN_ISOLATION_DEFAULT && st->default_vm);
+	if (sb->vm && kn_vm_check(st->vm_assets, err) < 0) {
+		kn_sandbox_free(sb);
+		return kn_fail_class(err, EINVAL, "create sandbox %s: %s", name, err->msg);
+	}
 	sb->uid_base = kn_store_free_uid_base(st);
 	sb->n_workspaces = req->n_workspaces;
 	memcpy(sb->workspaces, req->workspaces, sizeof(req->workspaces[0]) * req->n_workspaces);
@@ -261,11 +267,18 @@ int kn_mgr_start(struct kn_store *st, struct kn_sandbox *sb, kn_error *err)
 	/* A CA that cannot be made fails the start. */
 	if (make_ca(st, sb, err) < 0)
 		return kn_fail_prefix(err, "start sandbox %s", sb->name);
+	struct kn_limits limits = sb->limits;
+	if (sb->vm) {
+		/* Each boot has its own exec token; the limit holds QEMU around
+		 * the guest's RAM. */
+		kn_vm_new_token(sb->vm_token);
+		limits.memory_bytes = kn_vm_memory_limit(kn_vm_ram_mib(sb->limits.memory_bytes));
+	}
 	struct kn_sandbox_spec spec;
 	kn_store_spec(st, sb, &spec);
 	trust_ca(sb, &spec);
 	seed_home(sb, &spec);
-	if (kn_cgroup_create(sb->name, &sb->limits, &sb->cg, err) < 0)
+	if (kn_cgroup_create(sb->name, &limits, &sb->cg, err) < 0)
 		return kn_fail_prefix(err, "start sandbox %s", sb->name);
 	pid_t pid;
 	int pidfd;
@@ -283,7 +296,7 @@ int kn_mgr_start(struct kn_store *st, struct kn_sandbox *sb, kn_error *err)
 		kn_mgr_stop(st, sb, &ignored);
 		return -1;
 	}
-	log_info("started sandbox %s (init pid %d)", sb->name, (int)pid);
+	log_info("started sandbox %s (init pid %d%s)", sb->name, (int)pid, sb->vm ? ", a QEMU microVM" : "");
 	kn_mgr_connect_proxy(st, sb);
 	return 0;
 }

@@ -15,6 +15,7 @@
 #include "common/util.h"
 #include "policy/policy_json.h"
 #include "sandbox/idmap.h"
+#include "sandbox/vm.h"
 
 /* Docker Sandboxes' default: allow, with the private ranges blocked (the
  * policy engine's built-in block list). */
@@ -187,6 +188,14 @@ void kn_store_spec(const struct kn_store *st, const struct kn_sandbox *sb, struc
 	spec->has_ca = sb->has_ca;
 	spec->n_workspaces = sb->n_workspaces;
 	memcpy(spec->workspaces, sb->workspaces, sizeof(sb->workspaces[0]) * sb->n_workspaces);
+	if (sb->vm) {
+		spec->vm.enabled = 1;
+		spec->vm.assets = st->vm_assets;
+		spec->vm.vcpus = kn_vm_vcpus(sb->limits.cpus);
+		spec->vm.ram_mib = kn_vm_ram_mib(sb->limits.memory_bytes);
+		spec->vm.kvm = kn_vm_kvm_usable();
+		memcpy(spec->vm.token, sb->vm_token, sizeof(spec->vm.token));
+	}
 }
 
 json_t *kn_sandbox_config_json(const struct kn_sandbox *sb)
@@ -200,7 +209,7 @@ json_t *kn_sandbox_config_json(const struct kn_sandbox *sb)
 	json_object_set_new(limits, "memory", sb->limits.memory_bytes ? json_integer((json_int_t)sb->limits.memory_bytes) : json_null());
 	json_object_set_new(limits, "pids", sb->limits.pids ? json_integer((json_int_t)sb->limits.pids) : json_null());
 	return json_pack("{s:s,s:s,s:s,s:s,s:o,s:o,s:o,s:I,s:O}", "name", sb->name, "agent",
-			 sb->agent, "isolation", "ns", "created", sb->created, "workspaces", ws, "image",
+			 sb->agent, "isolation", sb->vm ? "vm" : "ns", "created", sb->created, "workspaces", ws, "image",
 			 sb->image[0] ? json_string(sb->image) : json_null(), "limits", limits,
 			 "uid_base", (json_int_t)sb->uid_base, "policy",
 			 sb->policy ? sb->policy : json_null());
@@ -208,14 +217,16 @@ json_t *kn_sandbox_config_json(const struct kn_sandbox *sb)
 
 int kn_sandbox_from_config_json(json_t *j, struct kn_sandbox *sb, kn_error *err)
 {
-	const char *name = NULL, *agent = NULL, *created = NULL, *reason;
+	const char *name = NULL, *agent = NULL, *created = NULL, *reason, *isolation = "ns";
 	json_t *ws = NULL, *image = NULL, *limits = NULL, *policy = NULL;
 	json_int_t uid_base = 0;
 	json_error_t je;
-	if (json_unpack_ex(j, &je, 0, "{s:s,s:s,s:s,s:o,s?o,s?o,s:I,s?o}", "name", &name, "agent",
+	if (json_unpack_ex(j, &je, 0, "{s:s,s:s,s:s,s:o,s?o,s?o,s:I,s?o,s?s}", "name", &name, "agent",
 			   &agent, "created", &created, "workspaces", &ws, "image", &image, "limits",
-			   &limits, "uid_base", &uid_base, "policy", &policy) < 0)
+			   &limits, "uid_base", &uid_base, "policy", &policy, "isolation", &isolation) < 0)
 		return kn_fail(err, "config: %s", je.text);
+	if (strcmp(isolation, "ns") && strcmp(isolation, "vm"))
+		return kn_fail(err, "config: unknown isolation %s", isolation);
 	if (!kn_name_valid(name, &reason))
 		return kn_fail(err, "config: %s", reason);
 	if (!json_is_array(ws) || json_array_size(ws) > KN_MAX_WORKSPACES)
@@ -227,6 +238,7 @@ int kn_sandbox_from_config_json(json_t *j, struct kn_sandbox *sb, kn_error *err)
 		return kn_fail_prefix(err, "config policy");
 	snprintf(sb->name, sizeof(sb->name), "%s", name);
 	snprintf(sb->agent, sizeof(sb->agent), "%s", agent);
+	sb->vm = !strcmp(isolation, "vm");
 	snprintf(sb->created, sizeof(sb->created), "%s", created);
 	snprintf(sb->image, sizeof(sb->image), "%s", json_is_string(image) ? json_string_value(image) : "");
 	sb->uid_base = (uint32_t)uid_base;
@@ -284,10 +296,10 @@ int kn_store_save_config(const struct kn_sandbox *sb, kn_error *err)
 int kn_store_save_runtime(const struct kn_sandbox *sb, kn_error *err)
 {
 	/* After a power loss no init runs anyway: no fsync needed. */
-	return save_json_how(sb->dir, "runtime.json",
-			 json_pack("{s:i,s:I}", "pid", (int)sb->init_pid, "start_time",
-				   (json_int_t)sb->init_start),
-			 0, err);
+	json_t *j = json_pack("{s:i,s:I}", "pid", (int)sb->init_pid, "start_time", (json_int_t)sb->init_start);
+	if (j && sb->vm)
+		json_object_set_new(j, "vm_token", json_string(sb->vm_token));
+	return save_json_how(sb->dir, "runtime.json", j, 0, err);
 }
 
 int kn_store_clear_runtime(const struct kn_sandbox *sb, kn_error *err)
@@ -299,7 +311,7 @@ int kn_store_clear_runtime(const struct kn_sandbox *sb, kn_error *err)
 	return 0;
 }
 
-int kn_store_read_runtime(const struct kn_sandbox *sb, pid_t *pid, unsigned long long *start)
+int kn_store_read_runtime(struct kn_sandbox *sb, pid_t *pid, unsigned long long *start)
 {
 	char path[PATH_MAX];
 	snprintf(path, sizeof(path), "%s/runtime.json", sb->dir);
@@ -309,7 +321,11 @@ int kn_store_read_runtime(const struct kn_sandbox *sb, pid_t *pid, unsigned long
 		return 0;
 	int p = 0;
 	json_int_t s = 0;
-	int ok = json_unpack(j, "{s:i,s:I}", "pid", &p, "start_time", &s) == 0 && p > 1;
+	const char *token = "";
+	int ok = json_unpack(j, "{s:i,s:I,s?s}", "pid", &p, "start_time", &s, "vm_token", &token) == 0 &&
+		 p > 1 && (!sb->vm || strlen(token) == KN_VM_TOKEN_LEN);
+	if (ok && sb->vm)
+		memcpy(sb->vm_token, token, KN_VM_TOKEN_LEN + 1);
 	json_decref(j);
 	if (!ok)
 		return 0;

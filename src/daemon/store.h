@@ -38,6 +38,7 @@ struct kn_sandbox {
 	uint32_t uid_base;
 	size_t n_workspaces;
 	struct kn_workspace workspaces[KN_MAX_WORKSPACES];
+	int vm;                    /* isolation "vm" (sandbox/vm.h), else "ns" */
 	int has_ca;                /* ca.crt + ca.key in dir (ca.h) */
 	char ca_sha256[KN_CA_FINGERPRINT_LEN]; /* its fingerprint, for inspect */
 	/* runtime */
@@ -45,6 +46,7 @@ struct kn_sandbox {
 	unsigned long long init_start; /* /proc/<pid>/stat start time: pid identity */
 	int init_pidfd;
 	int init_is_child;         /* started by this daemon (else adopted) */
+	char vm_token[KN_VM_TOKEN_LEN + 1]; /* vm: the running guest's exec token */
 	struct kn_cgroup cg;
 	json_t *policy;            /* canonical network policy (policy_json.h), owned */
 	struct kn_sandbox *next;
@@ -60,6 +62,8 @@ struct kn_store {
 	json_t *default_policy;       /* for new sandboxes; canonical, owned */
 	json_t *secrets;              /* secrets.h: the stored list, values included; owned */
 	struct kn_proxy_sup *proxy;   /* NULL in unit tests: no proxy to tell */
+	char vm_assets[PATH_MAX];     /* guest kernel and initramfs (sandbox/vm.h) */
+	int default_vm;               /* isolation of a create that names none */
 };
 
 int kn_name_valid(const char *name, const char **reason);
@@ -88,8 +92,10 @@ int kn_store_save_runtime(const struct kn_sandbox *sb, kn_error *err);
 int kn_store_clear_runtime(const struct kn_sandbox *sb, kn_error *err);
 /* Loads every sandbox; removes unfinished creates and emptied trash. */
 int kn_store_load(struct kn_store *st, kn_error *err);
-/* Reads runtime.json: 1 with pid/start filled, 0 when absent. */
-int kn_store_read_runtime(const struct kn_sandbox *sb, pid_t *pid, unsigned long long *start);
+/* Reads runtime.json: 1 with pid/start filled (and, for a vm sandbox, its
+ * vm_token), 0 when absent. runtime.json holds the token: the state dir is
+ * root's alone, and a restarted daemon needs it to reach the running guest. */
+int kn_store_read_runtime(struct kn_sandbox *sb, pid_t *pid, unsigned long long *start);
 void kn_store_add(struct kn_store *st, struct kn_sandbox *sb);
 void kn_store_unlink(struct kn_store *st, struct kn_sandbox *sb);
 /* Move the sandbox folder to trash and delete it. */

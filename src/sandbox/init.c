@@ -1,18 +1,21 @@
 #define _GNU_SOURCE
 #include "sandbox/init.h"
+#include "sandbox/netns.h"
 
 #include <errno.h>
 #include <signal.h>
+#include <stdio.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 static const int forwarded[] = {SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2};
 
-void kn_init_run(void)
+/* Waits for signals until `payload` (> 0) exits, forwarding and reaping;
+ * returns its exit status. Without a payload it never returns. */
+static int serve(pid_t payload)
 {
 	sigset_t all;
 	sigfillset(&all);
-	sigprocmask(SIG_BLOCK, &all, NULL);
 	for (;;) {
 		siginfo_t si;
 		int sig = sigwaitinfo(&all, &si);
@@ -23,7 +26,49 @@ void kn_init_run(void)
 				kill(-1, sig);
 		/* Reap everything that is ready: several children may have exited
 		 * behind a single SIGCHLD. */
-		while (waitpid(-1, NULL, WNOHANG) > 0)
-			;
+		int status;
+		pid_t pid;
+		while ((pid = waitpid(-1, &status, WNOHANG)) > 0)
+			if (pid == payload)
+				return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 	}
+}
+
+void kn_init_run(void)
+{
+	sigset_t all;
+	sigfillset(&all);
+	sigprocmask(SIG_BLOCK, &all, NULL);
+	serve(-1);
+	_exit(1);
+}
+
+void kn_init_run_spawn(char *const argv[])
+{
+	sigset_t all, none;
+	sigfillset(&all);
+	sigemptyset(&none);
+	sigprocmask(SIG_BLOCK, &all, NULL);
+	if (!argv[0]) {
+		dprintf(2, "kennel-init: --spawn needs a command\n");
+		_exit(1);
+	}
+	pid_t pid = fork();
+	if (pid < 0) {
+		dprintf(2, "kennel-init: fork %s: %m\n", argv[0]);
+		_exit(1);
+	}
+	if (pid == 0) {
+		/* The proxy listeners stay with PID 1, where the daemon fetches them. */
+		close(KN_INIT_FD_PROXY4);
+		close(KN_INIT_FD_PROXY6);
+		sigprocmask(SIG_SETMASK, &none, NULL);
+		execv(argv[0], argv);
+		dprintf(2, "kennel-init: exec %s: %m\n", argv[0]);
+		_exit(127);
+	}
+	int status = serve(pid);
+	/* The payload is the sandbox: what it leaves behind goes with it. */
+	kill(-1, SIGKILL);
+	_exit(status);
 }

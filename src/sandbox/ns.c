@@ -30,6 +30,7 @@
 #include "sandbox/rlimits.h"
 #include "sandbox/rootfs.h"
 #include "sandbox/seccomp.h"
+#include "sandbox/vm.h"
 
 /* Messages between the daemon and a starting sandbox; errors carry text. */
 #define MSG_NEED_MAPS "maps?"
@@ -212,6 +213,20 @@ static void __attribute__((noreturn)) sandbox_child(const struct kn_sandbox_spec
 		child_fail(sock, &err);
 	/* IPv6 is optional: a kernel booted with ipv6.disable=1 has no ::1. */
 	int proxy6 = kn_netns_proxy_listener(AF_INET6, &err);
+	/* A vm sandbox's boot files and console log: opened while the host's
+	 * files are still in reach. */
+	int kernel = -1, initrd = -1, console = -1;
+	if (s->vm.enabled) {
+		char log[PATH_MAX];
+		snprintf(log, sizeof(log), "%s/%s", s->dir, KN_VM_CONSOLE_LOG);
+		console = open(log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+		if (console < 0) {
+			kn_fail_errno(&err, "open %s", log);
+			child_fail(sock, &err);
+		}
+		if (kn_vm_boot_fds(s, &kernel, &initrd, &err) < 0)
+			child_fail(sock, &err);
+	}
 	if (kn_rootfs_setup(s, fds, &err) < 0)
 		child_fail(sock, &err);
 	close(fds->root_userns);
@@ -239,8 +254,8 @@ static void __attribute__((noreturn)) sandbox_child(const struct kn_sandbox_spec
 		child_fail(sock, &err);
 	}
 	dup2(devnull, 0);
-	dup2(devnull, 1);
-	dup2(devnull, 2);
+	dup2(console >= 0 ? console : devnull, 1);
+	dup2(console >= 0 ? console : devnull, 2);
 	/* Init keeps the proxy listeners at fixed fds for the daemon to fetch.
 	 * Lift every fd above the targets first so no dup2 clobbers another
 	 * (the setup socket too: it may sit on a target). */
@@ -248,17 +263,33 @@ static void __attribute__((noreturn)) sandbox_child(const struct kn_sandbox_spec
 	exe = fcntl(exe, F_DUPFD_CLOEXEC, KN_INIT_FD_HIGH);
 	proxy4 = fcntl(proxy4, F_DUPFD, KN_INIT_FD_HIGH);
 	proxy6 = proxy6 >= 0 ? fcntl(proxy6, F_DUPFD, KN_INIT_FD_HIGH) : -1;
+	if (s->vm.enabled) {
+		kernel = fcntl(kernel, F_DUPFD_CLOEXEC, KN_INIT_FD_HIGH);
+		initrd = fcntl(initrd, F_DUPFD_CLOEXEC, KN_INIT_FD_HIGH);
+		if (kernel < 0 || initrd < 0)
+			_exit(1);
+	}
 	if (sock < 0 || exe < 0 || proxy4 < 0 || dup3(exe, KN_INIT_FD_EXE, O_CLOEXEC) < 0 ||
 	    dup2(proxy4, KN_INIT_FD_PROXY4) < 0)
 		_exit(1);
 	if (proxy6 >= 0 ? dup2(proxy6, KN_INIT_FD_PROXY6) < 0 : close(KN_INIT_FD_PROXY6) < 0 && errno != EBADF)
 		_exit(1);
+	if (s->vm.enabled && (dup2(kernel, KN_VM_FD_KERNEL) < 0 || dup2(initrd, KN_VM_FD_INITRD) < 0))
+		_exit(1);
 	/* Ready only now: the daemon fetches the listeners from these fds as
 	 * soon as it hears it (before, they held the setup socket or /dev/null,
 	 * which it handed to the proxy). */
 	send_msg(sock, MSG_READY);
-	syscall(SYS_close_range, KN_INIT_FD_EXE + 1, ~0U, 0);
-	char *const init_argv[] = {KN_INIT_ARGV0, NULL};
+	syscall(SYS_close_range, (s->vm.enabled ? KN_VM_FD_INITRD : KN_INIT_FD_EXE) + 1, ~0U, 0);
+	char *init_argv[80] = {KN_INIT_ARGV0, NULL};
+	if (s->vm.enabled) {
+		char *const *qemu = kn_vm_qemu_argv(s);
+		size_t n = 1;
+		init_argv[n++] = "--spawn";
+		for (size_t i = 0; qemu[i] && n < KN_ARRAY_SIZE(init_argv) - 1; i++)
+			init_argv[n++] = qemu[i];
+		init_argv[n] = NULL;
+	}
 	char *const init_env[] = {NULL};
 	syscall(SYS_execveat, KN_INIT_FD_EXE, "", init_argv, init_env, AT_EMPTY_PATH);
 	_exit(1);
@@ -284,10 +315,17 @@ static int make_userns_fds(const struct kn_sandbox_spec *s, struct kn_rootfs_fds
 			return kn_fail_errno(err, "stat workspace %s", s->workspaces[i].path);
 		if (!S_ISDIR(st.st_mode))
 			return kn_fail(err, "workspace %s is not a directory", s->workspaces[i].path);
-		/* The workspace owner's files are the agent's, both ways. */
-		struct kn_idmap u = {st.st_uid, s->uid_base + KN_AGENT_UID, 1};
-		struct kn_idmap g = {st.st_gid, s->uid_base + KN_AGENT_UID, 1};
-		fds->ws_userns[i] = kn_idmap_userns_fd(&u, 1, &g, 1, err);
+		/* The workspace owner's files are the agent's, both ways. A vm
+		 * sandbox's QEMU creates a guest's file as the sandbox's root and
+		 * then gives it to the guest's owner (9p passthrough): the
+		 * sandbox's root needs a mapping too, to itself, for that moment
+		 * (and a file root makes in the guest stays the sandbox root's). */
+		struct kn_idmap u[2] = {{st.st_uid, s->uid_base + KN_AGENT_UID, 1},
+					{s->uid_base, s->uid_base, 1}};
+		struct kn_idmap g[2] = {{st.st_gid, s->uid_base + KN_AGENT_UID, 1},
+					{s->uid_base, s->uid_base, 1}};
+		size_t n = s->vm.enabled && st.st_uid != s->uid_base && st.st_gid != s->uid_base ? 2 : 1;
+		fds->ws_userns[i] = kn_idmap_userns_fd(u, n, g, n, err);
 		if (fds->ws_userns[i] < 0)
 			return kn_fail_prefix(err, "workspace %s", s->workspaces[i].path);
 	}

@@ -18,6 +18,7 @@
 #include "common/util.h"
 #include "sandbox/base.h"
 #include "sandbox/idmap.h"
+#include "sandbox/vm_host.h"
 
 /* /dev inside: a tmpfs never needs more than a few entries. */
 #define DEV_TMPFS_OPTS "mode=755,size=64k,nr_inodes=64"
@@ -262,6 +263,25 @@ static int setup_proc(int rootfd, uid_t root_uid, kn_error *err)
 	return 0;
 }
 
+/* /proc, /sys and /dev of an ns sandbox. */
+static int setup_kernel_fs(int rootfd, uid_t root_uid, kn_error *err)
+{
+	if (setup_proc(rootfd, root_uid, err) < 0)
+		return -1;
+	if (mount_at(rootfd, "sys", root_uid, "sysfs", "sysfs",
+		     MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL, err) < 0)
+		return -1;
+	return setup_dev(rootfd, root_uid, err);
+}
+
+static int setup_tmp(int rootfd, uid_t root_uid, kn_error *err)
+{
+	char tmp_opts[128];
+	snprintf(tmp_opts, sizeof(tmp_opts), TMP_TMPFS_OPTS ",uid=%u,gid=%u", (unsigned)root_uid,
+		 (unsigned)root_uid);
+	return mount_at(rootfd, "tmp", root_uid, "tmpfs", "tmpfs", MS_NOSUID | MS_NODEV, tmp_opts, err);
+}
+
 int kn_rootfs_setup(const struct kn_sandbox_spec *s, const struct kn_rootfs_fds *fds, kn_error *err)
 {
 	uid_t root_uid = s->uid_base;
@@ -298,17 +318,22 @@ int kn_rootfs_setup(const struct kn_sandbox_spec *s, const struct kn_rootfs_fds 
 				return -1;
 		}
 	}
-	if (setup_proc(rootfd, root_uid, err) < 0)
+	if (s->vm.enabled) {
+		/* The guest mounts its own kernel file systems; the mount points
+		 * must be there. */
+		static const char *const guest_mounts[] = {"proc", "sys", "dev"};
+		for (size_t i = 0; i < KN_ARRAY_SIZE(guest_mounts); i++) {
+			int fd = mkdirs_in_root(rootfd, guest_mounts[i], root_uid, err);
+			if (fd < 0)
+				return -1;
+			close(fd);
+		}
+	} else if (setup_kernel_fs(rootfd, root_uid, err) < 0) {
 		return -1;
-	if (mount_at(rootfd, "sys", root_uid, "sysfs", "sysfs",
-		     MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL, err) < 0)
-		return -1;
-	if (setup_dev(rootfd, root_uid, err) < 0)
-		return -1;
-	char tmp_opts[128];
-	snprintf(tmp_opts, sizeof(tmp_opts), TMP_TMPFS_OPTS ",uid=%u,gid=%u", (unsigned)root_uid,
-		 (unsigned)root_uid);
-	if (mount_at(rootfd, "tmp", root_uid, "tmpfs", "tmpfs", MS_NOSUID | MS_NODEV, tmp_opts, err) < 0)
+	}
+	/* /tmp before the workspaces, which may be below it; a guest's is this
+	 * one too, over 9p, for the same reason. */
+	if (setup_tmp(rootfd, root_uid, err) < 0)
 		return -1;
 	for (size_t i = 0; i < s->n_workspaces; i++) {
 		const struct kn_workspace *w = &s->workspaces[i];
@@ -331,6 +356,8 @@ int kn_rootfs_setup(const struct kn_sandbox_spec *s, const struct kn_rootfs_fds 
 		if (rc < 0)
 			return kn_fail_prefix(err, "workspace %s", w->path);
 	}
+	if (s->vm.enabled)
+		return kn_vm_host_root(s, err);
 	if (fchdir(rootfd) < 0)
 		return kn_fail_errno(err, "chdir %s", rootfs);
 	/* pivot_root(".", ".") stacks the old root under the new one; detach it. */

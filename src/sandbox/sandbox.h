@@ -37,6 +37,7 @@
 
 #include "common/error.h"
 #include "sandbox/cgroup.h"
+#include "sandbox/vm_proto.h"
 
 /* Enough for a project and a few read-only reference checkouts; each is a
  * mount, and mounts per namespace are a kernel-limited resource. */
@@ -52,6 +53,17 @@ struct kn_workspace {
 	int readonly;
 };
 
+/* A vm sandbox (vm.h): the same namespaces, cgroup and root, with QEMU as the
+ * payload instead of an agent's processes. */
+struct kn_vm_spec {
+	int enabled;
+	const char *assets;   /* directory with vmlinux and initramfs.cpio (vm.h) */
+	unsigned vcpus;
+	uint64_t ram_mib;
+	int kvm;              /* /dev/kvm is there: accelerate */
+	char token[KN_VM_TOKEN_LEN + 1]; /* the exec token of this boot (vm_proto.h) */
+};
+
 struct kn_sandbox_spec {
 	const char *name;     /* also the hostname */
 	const char *dir;      /* the sandbox's folder in the state dir */
@@ -61,6 +73,7 @@ struct kn_sandbox_spec {
 	int has_ca;           /* a kennel CA is installed: exec sets kn_trust_env */
 	size_t n_workspaces;
 	struct kn_workspace workspaces[KN_MAX_WORKSPACES];
+	struct kn_vm_spec vm;
 };
 
 struct kn_exec_spec {

@@ -1,0 +1,27 @@
+/* exec_env.h — the environment a command in a sandbox starts with.
+ *
+ * Contract: kn_exec_env fills env (KN_EXEC_MAX_ENV slots) with, in this order
+ * and each name once: the request's own NAME=VALUE entries (at most
+ * KN_EXEC_MAX_ENV - KN_EXEC_ENV_RESERVED of them), then the defaults (PATH,
+ * HOME, USER, LOGNAME, SHELL, HOSTNAME, TERM, LANG, KENNEL_SANDBOX), the proxy
+ * entries (netns.h) and, when spec->has_ca, the trust entries (trust.h) for
+ * whatever the request did not set; NULL-terminated. The strings are the
+ * request's, static ones, or in static storage that the next call overwrites:
+ * for a process about to exec (ns) or to send them (vm). */
+#ifndef KENNEL_EXEC_ENV_H
+#define KENNEL_EXEC_ENV_H
+
+#include "sandbox/sandbox.h"
+
+/* Environment entries a command gets on top of the defaults; the API bounds
+ * the request size, this bounds the array built from it. */
+#define KN_EXEC_MAX_ENV 512
+/* Room kept for the defaults, the proxy and the trust entries (9 + 13 + 6
+ * today) and the terminating NULL. */
+#define KN_EXEC_ENV_RESERVED 40
+#define KN_EXEC_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+void kn_exec_env(const struct kn_sandbox_spec *spec, const struct kn_exec_spec *ex,
+		 char *env[KN_EXEC_MAX_ENV]);
+
+#endif

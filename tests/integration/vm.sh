@@ -1,0 +1,165 @@
+# --isolation vm end to end, under TCG where there is no usable KVM: a QEMU
+# microVM with Debian's kernel and kennel-init as its init, inside the same
+# namespaces and cgroup as an ns sandbox. A representative subset of the
+# lifecycle, exec and proxy tests of the other scripts, run again in a guest
+# (each guest boot costs ~2 s of emulated CPU here), and what only a VM must
+# show: its own kernel, no way out but the proxy, the workspace shared both
+# ways with host ownership, the host invisible, and nothing lost or left behind
+# when QEMU or the daemon is killed.
+. "$(dirname "$0")/../lib.sh"
+. "$(dirname "$0")/../helpers/proxy_lib.sh"
+
+if [ ! -r "$KENNEL_BUILD/vm/vmlinux" ] || [ ! -x /usr/bin/qemu-system-x86_64 ]; then
+	fail vm_assets "no $KENNEL_BUILD/vm/vmlinux or QEMU: run make vm (make check does)"
+	exit 1
+fi
+make_ca upstream-ca
+make_leaf upstream-ca good "DNS:allowed.test,DNS:other.test"
+tls_server_start good; GOOD=$TLS_PORT
+upstream_start
+start_daemon --hosts "$T/hosts" --upstream-ca "$T/upstream-ca.crt" || exit 1
+WS=$T/ws
+mkdir -p "$WS"
+echo "from the host" >"$WS/host-file"
+chown -R 4321:4321 "$WS"
+# The first exec waits for the guest to boot: generous under TCG on a busy machine.
+kx() { timeout 120 "$KENNEL" exec "$@"; }
+
+check "create --isolation vm" "$KENNEL" create --isolation vm --name vm1 --cpus 1 --memory 512m shell "$WS"
+check_out "inspect: isolation vm" '"isolation": *"vm"' "$KENNEL" inspect vm1
+check_out "inspect: the guest's vCPUs and RAM from --cpus and --memory" \
+	'"vcpus": *1,.*"ram_mib": *512|"ram_mib": *512.*"vcpus": *1' sh -c "'$KENNEL' inspect vm1 | tr -d '\n'"
+# QEMU's own process (PID 1, kennel-init --spawn, names it in its arguments too).
+qemu_pid() { pgrep -f "^/usr/bin/qemu-system-x86_64 -name kennel-$1( |\$)" | head -1; }
+for _ in $(seq 1 50); do QPID=$(qemu_pid vm1); [ -n "$QPID" ] && break; sleep 0.1; done
+if [ -n "$QPID" ]; then pass "QEMU runs"; else fail "QEMU runs" "$(cat "$KENNEL_STATE/sandboxes/vm1/console.log")"; fi
+check_out "QEMU runs as the sandbox's root, an unprivileged host uid" '^[0-9]{9,}$' \
+	ps -o uid= -p "${QPID:-1}"
+check_out "QEMU runs in the sandbox's cgroup" "/vm1\$" sh -c "grep -m1 -E '^0::|memory' /proc/${QPID:-1}/cgroup"
+check_out "QEMU has seccomp filters (kennel's and its own)" '^Seccomp:[[:space:]]*2' \
+	grep '^Seccomp:' "/proc/${QPID:-1}/status"
+
+# --- exec: the same contract as ns ---------------------------------------------------
+host_kernel=$(uname -r)
+out=$(kx vm1 uname -r 2>&1)
+if [ -n "$out" ] && [ "$out" != "$host_kernel" ] && grep -q '^6\.' <<<"$out"; then
+	pass "the guest runs its own kernel ($out, host $host_kernel)"
+else
+	fail "the guest runs its own kernel" "guest: $out" "host: $host_kernel" \
+		"$(tail -20 "$KENNEL_STATE/sandboxes/vm1/console.log")"
+fi
+check_out "exec as the agent, uid 1000" '^uid=1000\(agent\) gid=1000\(agent\)' kx vm1 id
+check_out "exec -u root" '^0$' kx -u root vm1 id -u
+check_out "hostname is the sandbox name" '^vm1$' kx vm1 hostname
+check_out "the working directory is the workspace" "^$WS\$" kx vm1 pwd
+kx vm1 sh -c 'echo out; echo err >&2; exit 7' >"$T/o" 2>"$T/e"
+rc=$?
+if [ "$rc" = 7 ] && [ "$(cat "$T/o")" = out ] && [ "$(cat "$T/e")" = err ]; then
+	pass "exit status and stdout/stderr come back apart"
+else
+	fail "exit status and stdout/stderr come back apart" "rc=$rc out=$(cat "$T/o") err=$(cat "$T/e")"
+fi
+check_out "stdin with -i reaches the command, EOF ends it" '^hello vm$' \
+	sh -c "echo 'hello vm' | timeout 120 '$KENNEL' exec -i vm1 cat"
+check_out "a missing command: 127" 'exit=127' sh -c "timeout 120 '$KENNEL' exec vm1 no-such-cmd; echo exit=\$?"
+check_out "a tty: the command has a terminal of the given size" '^/dev/pts/[0-9]+ 33 101' \
+	in_pty sh -c "stty rows 33 cols 101; '$KENNEL' exec -t vm1 sh -c 'echo \$(tty) \$(stty size)'"
+check_out "the environment carries the proxy settings" '^HTTPS_PROXY=http://127.0.0.1:3128$' \
+	kx vm1 sh -c 'env | grep ^HTTPS_PROXY='
+big=$(kx vm1 sh -c 'head -c 3000000 /dev/zero | tr "\0" x' | wc -c)
+if [ "$big" = 3000000 ]; then pass "3 MB of output arrive whole"; else fail "3 MB of output arrive whole" "got $big"; fi
+
+# --- the workspace, both ways, with host ownership ---------------------------------------
+check_out "the guest reads the host's file" '^from the host$' kx vm1 cat "$WS/host-file"
+check "the guest writes into the workspace" kx vm1 sh -c "echo 'from the guest' > '$WS/guest-file'"
+check_out "... the host sees it" '^from the guest$' cat "$WS/guest-file"
+check_out "... owned by the workspace's owner on the host" '^4321:4321$' stat -c '%u:%g' "$WS/guest-file"
+check_out "the workspace owner's files are the agent's inside" '^agent$' kx vm1 stat -c '%U' "$WS/host-file"
+echo "changed on the host" >"$WS/host-file"
+check_out "a change on the host shows at once" '^changed on the host$' kx vm1 cat "$WS/host-file"
+
+# --- the host is invisible -----------------------------------------------------------------
+check_out "the guest sees only its own processes" '^ok$' kx vm1 sh -c \
+	"[ ! -e /proc/$DAEMON_PID ] || ! grep -q kenneld /proc/$DAEMON_PID/cmdline 2>/dev/null; echo ok"
+check_out "PID 1 is the guest's init" '^/init' kx vm1 sh -c 'tr "\0" " " </proc/1/cmdline'
+check_out "no host home, no /root of the host, no daemon socket" '^ok$' kx vm1 sh -c \
+	"[ ! -e '$KENNEL_SOCKET' ] && [ ! -e '$T/kenneld.log' ] && ! ls /root >/dev/null 2>&1; echo ok"
+check_out "the guest's only interfaces are lo and eth0" '^eth0 lo$' kx vm1 sh -c 'ls /sys/class/net | sort | tr "\n" " " | sed "s/ \$//"'
+check_out "no default route" '^none$' kx vm1 sh -c \
+	"awk 'NR>1 && \$2==\"00000000\"' /proc/net/route | grep -q . && echo route || echo none"
+
+# --- the network: the proxy and nothing else ---------------------------------------------
+check "policy: allow the test upstreams" "$KENNEL" network proxy vm1 --allow-cidr 127.0.0.0/8 --block-host blocked.test
+check_out "HTTP through the proxy" '^hello from upstream$' kx vm1 curl -s -m 30 "http://allowed.test:$UP_PORT/"
+check_out "a blocked host gets 403 with the rule" 'X-Kennel-Policy: block-host blocked.test' \
+	kx vm1 curl -s -i -m 30 "http://blocked.test:$UP_PORT/"
+VALUE=sk-vm-$RANDOM$RANDOM$RANDOM
+printf '%s\n' "$VALUE" | check "secret set" "$KENNEL" secret set anthropic --host allowed.test --header x-api-key
+check_out "HTTPS intercepted, verified with the sandbox's CA, the key injected" "^x-api-key: $VALUE\$" \
+	kx vm1 curl -sS -m 30 -H 'x-api-key: proxy-managed' "https://allowed.test:$GOOD/values"
+check_fails "the key is nowhere in the guest's files" kx -u root vm1 sh -c \
+	"grep -rqs -- '$VALUE' /etc /tmp /root /home /run '$WS'"
+PY='import socket, errno
+def tcp(host, port):
+    s = socket.socket(); s.settimeout(5)
+    try:
+        s.connect((host, port)); print("connected")
+    except OSError as e:
+        print(errno.errorcode.get(e.errno, "timeout" if isinstance(e, socket.timeout) else e))
+'
+check_out "no TCP to the host's loopback servers (the guest's 127.0.0.1 is its own)" '^ECONNREFUSED$' \
+	kx vm1 python3 -c "$PY
+tcp('127.0.0.1', $UP_PORT)"
+check_out "no TCP to QEMU's host address" '^(ECONNREFUSED|timeout|ECONNRESET)$' kx vm1 python3 -c "$PY
+tcp('10.0.2.2', $UP_PORT)"
+check_out "no TCP to the proxy address on another port" '^(ECONNREFUSED|timeout|ECONNRESET)$' \
+	kx vm1 python3 -c "$PY
+tcp('10.0.2.100', 80)"
+check_out "no TCP to any other address" '^(ENETUNREACH|EHOSTUNREACH)$' kx vm1 python3 -c "$PY
+tcp('192.0.2.1', 80)"
+check_out "no DNS: QEMU's resolver is off" '^no answer$' kx vm1 python3 -c '
+import socket
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.settimeout(3)
+q = b"\x12\x34\x01\x00\x00\x01\x00\x00\x00\x00\x00\x00\x07example\x03com\x00\x00\x01\x00\x01"
+try:
+    s.sendto(q, ("10.0.2.3", 53)); s.recvfrom(512); print("answer")
+except OSError:
+    print("no answer")'
+check_out "no name resolution" '^no answer$' kx vm1 sh -c 'getent hosts allowed.test || echo "no answer"'
+check_out "no ICMP out" '^(EPERM|EACCES|no reply)$' kx vm1 python3 -c '
+import socket, errno
+try:
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM, socket.IPPROTO_ICMP); s.settimeout(3)
+    s.sendto(b"\x08\x00\xf7\xff\x00\x00\x00\x00", ("10.0.2.2", 0)); s.recvfrom(64); print("reply")
+except socket.timeout:
+    print("no reply")
+except OSError as e:
+    print(errno.errorcode.get(e.errno, e))'
+check_out "the decision log has the guest's requests" '"host":"blocked.test"' "$KENNEL" network log vm1 --json
+
+# --- state survives QEMU's death and the daemon's ---------------------------------------
+check "a file in the writable layer" kx -u root vm1 sh -c 'echo kept > /usr/local/vm-mark'
+QPID=$(qemu_pid vm1)
+kill -9 "${QPID:-0}" 2>/dev/null
+stopped=0
+for _ in $(seq 1 100); do
+	"$KENNEL" inspect vm1 2>/dev/null | grep -q '"status": *"stopped"' && { stopped=1; break; }
+	sleep 0.1
+done
+if [ $stopped = 1 ]; then pass "QEMU killed: the sandbox is stopped"; else fail "QEMU killed: the sandbox is stopped"; fi
+check_out "... and starts again on exec, its layer kept" '^kept$' kx vm1 cat /usr/local/vm-mark
+kill -9 "$DAEMON_PID"
+wait "$DAEMON_PID" 2>/dev/null
+DAEMON_PID=
+start_daemon --hosts "$T/hosts" --upstream-ca "$T/upstream-ca.crt" || exit 1
+check_out "daemon killed and restarted: the running guest is adopted" '"status": *"running"' "$KENNEL" inspect vm1
+check_out "... and exec still reaches it" '^kept$' kx vm1 cat /usr/local/vm-mark
+
+# --- rm leaves nothing -------------------------------------------------------------------
+QPID=$(qemu_pid vm1)
+check "rm -f" "$KENNEL" rm -f vm1
+check_fails "no QEMU left" alive "${QPID:-999999999}"
+check_fails "no state folder left" test -e "$KENNEL_STATE/sandboxes/vm1"
+check_out "no cgroup left" '^0$' sh -c "find /sys/fs/cgroup -type d -name vm1 2>/dev/null | wc -l"
+check_out "no mount left" '^0$' sh -c "grep -c 'sandboxes/vm1' /proc/self/mountinfo"
+check_out "the workspace is intact" '^from the guest$' cat "$WS/guest-file"
