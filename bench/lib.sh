@@ -10,7 +10,8 @@
 # order, the sandboxes named in bench_sandboxes (the caller lists every name it may
 # create), the daemon, any process still in the daemon's cgroups (they can only be
 # this run's sandboxes), those cgroups and the temp dir. A caller with cleanup of its
-# own sets bench_extra_cleanup to a command, run first.
+# own sets bench_extra_cleanup to a command, run first; bench_daemon_extra (an
+# array) holds more kenneld options.
 
 bench_die() { echo "bench: $*" >&2; exit 1; }
 
@@ -18,6 +19,7 @@ bench_here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 bench_build=$(cd "${KENNEL_BUILD:-$bench_here/../build}" && pwd)
 bench_sandboxes=()
 bench_extra_cleanup=
+bench_daemon_extra=()
 bench_tmp=
 daemon_pid=
 # kenneld answers within milliseconds; 10 s covers building its base on a busy machine.
@@ -39,7 +41,8 @@ bench_daemon_spawn() {
 	local i
 	# --group root: the default group (kennel) would be created on the host.
 	"$bench_bin/kenneld" --socket "$bench_tmp/kenneld.sock" --state-dir "$bench_tmp/state" \
-		--group root >>"$bench_tmp/kenneld.log" 2>&1 </dev/null &
+		--group root ${bench_daemon_extra[@]+"${bench_daemon_extra[@]}"} \
+		>>"$bench_tmp/kenneld.log" 2>&1 </dev/null &
 	daemon_pid=$!
 	for ((i = 0; i < bench_ready_tries; i++)); do
 		"${kennel[@]}" version >/dev/null 2>&1 && return 0

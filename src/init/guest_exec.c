@@ -540,6 +540,11 @@ void kn_guest_exec(int sock, char *token)
 	sigprocmask(SIG_SETMASK, &chld, NULL);
 	signal(SIGPIPE, SIG_IGN);
 	S.sock = sock;
+	/* The host waits for this before it sends anything (vm_proto.h). */
+	uint8_t hello[KN_VM_FRAME_HEAD];
+	kn_vm_frame_head(hello, KN_VM_HELLO, 0);
+	if (send(sock, hello, sizeof(hello), MSG_NOSIGNAL) != (ssize_t)sizeof(hello))
+		_exit(0);
 	uint8_t *buf = read_request(sock, &len);
 	if (!buf || kn_vm_req_decode(buf, len, &req, &reason) < 0)
 		_exit(0);

@@ -2,10 +2,11 @@
  *
  * Contract: kn_guest_exec runs in a process PID 1 forked for a connection
  * accepted on the exec port, speaks vm_proto.h on `sock`, and never returns.
- *  - It waits at most KN_GUEST_REQ_TIMEOUT_MS for the KN_VM_REQ frame, decodes
- *    it and compares its token with `token` in constant time; a late, bad or
- *    unauthenticated request gets the connection closed without a byte. Then
- *    it wipes both tokens from its memory (the command is forked later).
+ *  - It sends KN_VM_HELLO, then waits at most KN_GUEST_REQ_TIMEOUT_MS for the
+ *    KN_VM_REQ frame, decodes it and compares its token with `token` in
+ *    constant time; a late, bad or unauthenticated request gets the
+ *    connection closed without another byte. Then it wipes both tokens from
+ *    its memory (the command is forked later).
  *  - The command: with tty, a pty from /dev/ptmx is its controlling terminal
  *    (window size from the request, 24x80 when unset; slave owned by uid:tty);
  *    else pipes for stdout and stderr, and for stdin when stdin_open (else

@@ -35,10 +35,19 @@
 #include "sandbox/vm_proto.h"
 
 /* A guest that has just been created is still booting (about 2 s under TCG):
- * QEMU accepts at once but closes the connection while nothing listens in the
- * guest. The first exec waits this long for the guest before giving up. */
+ * QEMU accepts at once, then closes the connection or holds it in its own TCP
+ * retries while nothing listens in the guest. The first exec waits this long
+ * for the guest before giving up. */
 #define VM_BOOT_WAIT_MS 60000
-#define VM_RETRY_MS 50
+#define VM_RETRY_MS 20
+/* How long one connection may take to bring the guest's KN_VM_HELLO: a booted
+ * guest answers in milliseconds (tens under TCG on a busy host). The wait grows
+ * by a step at each try, up to the last, so a slow guest is still reached; a
+ * step, not doubling, because every try before the guest listens is lost
+ * anyway and a long wait then only delays the first exec. */
+#define VM_HELLO_FIRST_MS 100
+#define VM_HELLO_STEP_MS 50
+#define VM_HELLO_MAX_MS 3200
 /* Bytes read from the command's input before they go out as one frame. */
 #define VM_STDIN_CHUNK 65536
 
@@ -147,41 +156,60 @@ static int connect_exec_port(void)
 	return fd;
 }
 
-/* Connects and sends the request until the guest answers STARTED or ERROR.
- * Returns the socket with *pid set; -1 with err set. */
+/* 0 when the guest's KN_VM_HELLO arrives on sock within ms. */
+static int await_hello(int sock, int ms)
+{
+	struct pollfd p = {.fd = sock, .events = POLLIN};
+	char type;
+	uint8_t *data;
+	uint32_t len;
+	if (poll(&p, 1, ms) != 1 || recv_frame(sock, &type, &data, &len) < 0)
+		return -1;
+	free(data);
+	return type == KN_VM_HELLO && len == 0 ? 0 : -1;
+}
+
+/* Connects until the guest says hello (nothing is sent before, so giving up
+ * on a connection is safe), then sends the request and waits for STARTED or
+ * ERROR. Returns the socket with *pid set; -1 with err set. */
 static int start_in_guest(const struct kn_sandbox_spec *s, const uint8_t *req, size_t req_len,
 			  pid_t *pid, kn_error *err)
 {
 	long long deadline = now_ms() + VM_BOOT_WAIT_MS;
+	int hello_ms = VM_HELLO_FIRST_MS;
+	int sock;
 	for (;;) {
-		int sock = connect_exec_port();
-		char type = 0;
-		uint8_t *p = NULL;
-		uint32_t len = 0;
-		if (sock >= 0 && send_frame(sock, KN_VM_REQ, req, (uint32_t)req_len) == 0 &&
-		    recv_frame(sock, &type, &p, &len) == 0) {
-			if (type == KN_VM_STARTED && len == 4) {
-				*pid = (pid_t)((uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
-					       (uint32_t)p[2] << 8 | p[3]);
-				free(p);
-				return sock;
-			}
-			if (type == KN_VM_ERROR)
-				kn_fail(err, "in the guest of %s: %.*s", s->name, (int)(len > 512 ? 512 : len),
-					(const char *)p);
-			else
-				kn_fail(err, "guest of %s answered an exec with frame '%c'", s->name, type);
-			free(p);
-			close(sock);
-			return -1;
-		}
+		sock = connect_exec_port();
+		if (sock >= 0 && await_hello(sock, hello_ms) == 0)
+			break;
 		if (sock >= 0)
 			close(sock);
 		if (now_ms() >= deadline)
 			return kn_fail(err, "the guest of %s did not answer within %d s (its console: %s/console.log)",
 				       s->name, VM_BOOT_WAIT_MS / 1000, s->dir);
+		hello_ms = hello_ms + VM_HELLO_STEP_MS > VM_HELLO_MAX_MS ? VM_HELLO_MAX_MS
+									  : hello_ms + VM_HELLO_STEP_MS;
 		usleep(VM_RETRY_MS * 1000);
 	}
+	char type = 0;
+	uint8_t *p = NULL;
+	uint32_t len = 0;
+	if (send_frame(sock, KN_VM_REQ, req, (uint32_t)req_len) < 0 || recv_frame(sock, &type, &p, &len) < 0) {
+		close(sock);
+		return kn_fail(err, "the guest of %s closed the exec connection", s->name);
+	}
+	if (type == KN_VM_STARTED && len == 4) {
+		*pid = (pid_t)((uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3]);
+		free(p);
+		return sock;
+	}
+	if (type == KN_VM_ERROR)
+		kn_fail(err, "in the guest of %s: %.*s", s->name, (int)(len > 512 ? 512 : len), (const char *)p);
+	else
+		kn_fail(err, "guest of %s answered an exec with frame '%c'", s->name, type);
+	free(p);
+	close(sock);
+	return -1;
 }
 
 static uint32_t be32(const uint8_t *p)

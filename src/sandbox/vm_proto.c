@@ -18,7 +18,7 @@ void kn_vm_frame_head(uint8_t head[KN_VM_FRAME_HEAD], char type, uint32_t len)
 
 int kn_vm_frame_parse_head(const uint8_t head[KN_VM_FRAME_HEAD], char *type, uint32_t *len)
 {
-	static const char known[] = {KN_VM_REQ,    KN_VM_STDIN,  KN_VM_STDIN_EOF, KN_VM_RESIZE,
+	static const char known[] = {KN_VM_HELLO, KN_VM_REQ,    KN_VM_STDIN,  KN_VM_STDIN_EOF, KN_VM_RESIZE,
 				     KN_VM_SIGNAL, KN_VM_STARTED, KN_VM_STDOUT,   KN_VM_STDERR,
 				     KN_VM_EXIT,   KN_VM_ERROR};
 	uint32_t n = (uint32_t)head[1] << 24 | (uint32_t)head[2] << 16 | (uint32_t)head[3] << 8 | head[4];

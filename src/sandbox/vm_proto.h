@@ -6,6 +6,12 @@
  * guest init accepts. Both directions carry frames: a type byte, the payload length
  * as 4 bytes big endian, the payload (at most KN_VM_FRAME_MAX bytes).
  *
+ *  guest -> host, at once on accepting: KN_VM_HELLO (empty). Until it comes, the
+ *    host has sent nothing and may give up and retry: while the guest boots,
+ *    QEMU accepts the host's connection but holds it in its own TCP retries
+ *    toward a guest not yet listening (seconds), so a host that wrote its
+ *    request first would wait them out, and one that gave up after writing
+ *    could not know whether the command started.
  *  host -> guest: KN_VM_REQ first and once (kn_vm_req_encode); then any number of
  *    KN_VM_STDIN (bytes), KN_VM_STDIN_EOF (empty), KN_VM_RESIZE (rows, cols: 2 + 2
  *    bytes big endian), KN_VM_SIGNAL (1 byte: a signal number, delivered to the
@@ -56,6 +62,7 @@
 #define KN_VM_HOSTNAME_MAX 63
 
 enum kn_vm_frame_type {
+	KN_VM_HELLO = 'H',
 	KN_VM_REQ = 'R',
 	KN_VM_STDIN = 'I',
 	KN_VM_STDIN_EOF = 'C',

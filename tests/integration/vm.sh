@@ -69,6 +69,29 @@ check_out "the environment carries the proxy settings" '^HTTPS_PROXY=http://127.
 big=$(kx vm1 sh -c 'head -c 3000000 /dev/zero | tr "\0" x' | wc -c)
 if [ "$big" = 3000000 ]; then pass "3 MB of output arrive whole"; else fail "3 MB of output arrive whole" "got $big"; fi
 
+check_out "--cpus 1 is the guest's vCPU count" '^1$' kx vm1 nproc
+check_out "--memory 512m is the guest's RAM" '^(4[5-9][0-9]|5[01][0-9])$' kx vm1 sh -c \
+	"awk '/^MemTotal/ {print int(\$2 / 1024)}' /proc/meminfo"
+
+# --- the exec port: only the daemon, with this boot's token ------------------------------
+check_out "the boot configuration (the token) is gone from the guest" '^gone$' kx -u root vm1 sh -c \
+	'[ ! -e /kennel.conf ] && echo gone'
+check_out "a request with a forged token, sent from inside, runs nothing and gets no answer but the greeting" '^closed, nothing ran$' \
+	kx vm1 python3 -c '
+import socket, struct, os
+fields = ["0" * 32, "1000", "1000", "/tmp", "0", "0", "24", "80", "2", "touch", "/tmp/forged", "1", "PATH=/usr/bin:/bin"]
+payload = b"".join(f.encode() + b"\0" for f in fields)
+s = socket.create_connection(("10.0.2.15", 7022), timeout=10)
+s.sendall(b"R" + struct.pack(">I", len(payload)) + payload)
+data = b""
+while True:
+    chunk = s.recv(100)
+    if not chunk: break
+    data += chunk
+import time; time.sleep(1)
+# The guest greets every connection (vm_proto.h), then says nothing more.
+print("closed, nothing ran" if data == b"H\0\0\0\0" and not os.path.exists("/tmp/forged") else "answered: %r" % data)'
+
 # --- the workspace, both ways, with host ownership ---------------------------------------
 check_out "the guest reads the host's file" '^from the host$' kx vm1 cat "$WS/host-file"
 check "the guest writes into the workspace" kx vm1 sh -c "echo 'from the guest' > '$WS/guest-file'"
