@@ -9,8 +9,8 @@
  *     line in KN_GUEST_MODULE_ORDER, from KN_GUEST_MODULE_DIR, in that order;
  *  3. mounts the virtio-9p share KN_VM_ROOT_TAG (nosuid) and in it proc, a
  *     read-only sysfs, devtmpfs, a private devpts (/dev/ptmx usable), and
- *     tmpfs on /dev/shm (/tmp is the host side's, over 9p); then switches root as switch_root(8) does,
- *     deleting the initramfs's files first (their RAM is the guest's);
+ *     tmpfs on /dev/shm (/tmp is the host side's, over 9p); then switches
+ *     root as switch_root(8) does, deleting the initramfs's files first (their RAM is the guest's);
  *  4. sets the hostname, brings lo up and eth0 up as KN_VM_GUEST_ADDR/24 with
  *     no default route (the only way out is the proxy address, which is on
  *     that net), and turns IPv6 off;
@@ -18,7 +18,8 @@
  *     KN_VM_PROXY_ADDR:KN_VM_PROXY_PORT (so the proxy is where the ns backend
  *     has it), and on KN_VM_GUEST_ADDR:KN_VM_EXEC_PORT for exec sessions
  *     (guest_exec.h);
- *  6. accepts, forks a process per connection, reaps every child (orphans
+ *  6. sets the wall clock to the host's (guest_clock.h), in the background;
+ *     accepts, forks a process per connection, reaps every child (orphans
  *     included), and ignores signals sent to it.
  * A failure in 1-5 prints "kennel-guest: <what failed>: <reason>" on the
  * console and powers the guest off, so QEMU (-no-reboot) exits rather than
