@@ -183,8 +183,30 @@ DAEMON_PID=
 start_daemon --hosts "$T/hosts" --upstream-ca "$T/upstream-ca.crt" || exit 1
 check_out "daemon killed and restarted: the running guest is adopted" '"status": *"running"' "$KENNEL" inspect vm1
 check_out "... and exec still reaches it" '^kept$' kx vm1 cat /usr/local/vm-mark
+QPID_ADOPTED=$(qemu_pid vm1)
+
+check "stop" "$KENNEL" stop vm1
+check_out "... stopped" '"status": *"stopped"' "$KENNEL" inspect vm1
+check_fails "... QEMU is gone" alive "${QPID_ADOPTED:-999999999}"
+
+# --- kenneld --isolation vm: the default for new sandboxes; kennel run on a terminal ------
+stop_daemon
+start_daemon --hosts "$T/hosts" --upstream-ca "$T/upstream-ca.crt" --isolation vm || exit 1
+WS2=$T/ws2
+mkdir -p "$WS2"
+out=$(cd "$WS2" && printf 'uname -r; echo "sum=$((6*7))"; exit\n' | in_pty "$KENNEL" run --name vm2 shell . 2>&1)
+if grep -q 'sum=42' <<<"$out" && ! grep -q "$host_kernel" <<<"$out"; then
+	pass "kennel run on a terminal gives a shell in a guest"
+else
+	fail "kennel run on a terminal gives a shell in a guest" "$out"
+fi
+check_out "... a vm, by the daemon's default" '"isolation": *"vm"' "$KENNEL" inspect vm2
+check_out "... and --isolation ns still makes an ns sandbox" '"isolation": *"ns"' sh -c \
+	"'$KENNEL' create --isolation ns --name ns2 shell '$WS2' >/dev/null && '$KENNEL' inspect ns2"
+check "rm the two" "$KENNEL" rm -f vm2 ns2
 
 # --- rm leaves nothing -------------------------------------------------------------------
+check "start again" kx vm1 true
 QPID=$(qemu_pid vm1)
 check "rm -f" "$KENNEL" rm -f vm1
 check_fails "no QEMU left" alive "${QPID:-999999999}"
