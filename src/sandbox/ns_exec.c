@@ -27,7 +27,6 @@
 #include "sandbox/seccomp.h"
 #include "sandbox/trust.h"
 
-
 static void __attribute__((noreturn)) die_child(const char *what, const char *obj)
 {
 	int e = errno;

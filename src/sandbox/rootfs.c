@@ -358,11 +358,16 @@ int kn_rootfs_setup(const struct kn_sandbox_spec *s, const struct kn_rootfs_fds 
 	}
 	if (s->vm.enabled)
 		return kn_vm_host_root(s, err);
-	if (fchdir(rootfd) < 0)
-		return kn_fail_errno(err, "chdir %s", rootfs);
+	return kn_rootfs_pivot(rootfs, err);
+}
+
+int kn_rootfs_pivot(const char *dir, kn_error *err)
+{
+	if (chdir(dir) < 0)
+		return kn_fail_errno(err, "chdir %s", dir);
 	/* pivot_root(".", ".") stacks the old root under the new one; detach it. */
 	if (syscall(SYS_pivot_root, ".", ".") < 0)
-		return kn_fail_errno(err, "pivot_root %s", rootfs);
+		return kn_fail_errno(err, "pivot_root %s", dir);
 	if (umount2(".", MNT_DETACH) < 0)
 		return kn_fail_errno(err, "detach old root");
 	if (chdir("/") < 0)

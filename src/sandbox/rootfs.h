@@ -21,7 +21,12 @@
  * own writable layer is replaced by a directory; anything but a real directory
  * elsewhere (inside a workspace, i.e. a host folder) refuses the start, and
  * nothing is ever created or removed there. Then pivot_root and detach the old root. Everything
- * is nosuid; everything but / and the layers is nodev. */
+ * is nosuid; everything but / and the layers is nodev.
+ *
+ * A vm sandbox (spec->vm.enabled) gets the same root without /proc, /sys and /dev
+ * (the guest mounts its own; /tmp is kept, as the workspaces may lie below it),
+ * and pivots into QEMU's own small root instead (vm_host.h), which holds it.
+ * kn_rootfs_pivot makes `dir` the root and detaches the old one. */
 #ifndef KENNEL_ROOTFS_H
 #define KENNEL_ROOTFS_H
 
@@ -37,5 +42,6 @@ struct kn_rootfs_fds {
 
 int kn_rootfs_setup(const struct kn_sandbox_spec *spec, const struct kn_rootfs_fds *fds,
 		    kn_error *err);
+int kn_rootfs_pivot(const char *dir, kn_error *err);
 
 #endif

@@ -27,6 +27,8 @@
  *    stopped sandbox's trust store (trust.h); run before every start.
  *  - kn_ns_seed_home: writes the agent's first-run files the stopped sandbox
  *    lacks into its home (home.h); run before every start.
+ * With spec->vm.enabled the same functions make a vm sandbox (vm.h): start runs
+ * QEMU as the payload of PID 1 and exec is kn_vm_exec (vm_exec.h).
  * The agent user is uid/gid KN_AGENT_UID inside; root inside is host uid_base. */
 #ifndef KENNEL_SANDBOX_H
 #define KENNEL_SANDBOX_H

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "common/util.h"
+#include "sandbox/rootfs.h"
 
 /* The tmpfs holds directories, symlinks and mount points only. */
 #define VMHOST_TMPFS_OPTS "mode=755,size=64k,nr_inodes=128"
@@ -141,13 +142,5 @@ int kn_vm_host_root(const struct kn_sandbox_spec *s, kn_error *err)
 		return -1;
 	if (mount(guest, p, NULL, MS_BIND | MS_REC, NULL) < 0)
 		return kn_fail_errno(err, "bind %s on %s", guest, p);
-	if (chdir(top) < 0)
-		return kn_fail_errno(err, "chdir %s", top);
-	if (syscall(SYS_pivot_root, ".", ".") < 0)
-		return kn_fail_errno(err, "pivot_root %s", top);
-	if (umount2(".", MNT_DETACH) < 0)
-		return kn_fail_errno(err, "detach old root");
-	if (chdir("/") < 0)
-		return kn_fail_errno(err, "chdir /");
-	return 0;
+	return kn_rootfs_pivot(top, err);
 }
