@@ -69,12 +69,19 @@ check_out "the environment carries the proxy settings" '^HTTPS_PROXY=http://127.
 big=$(kx vm1 sh -c 'head -c 3000000 /dev/zero | tr "\0" x' | wc -c)
 if [ "$big" = 3000000 ]; then pass "3 MB of output arrive whole"; else fail "3 MB of output arrive whole" "got $big"; fi
 
-before=$(date +%s.%N)
-guest=$(kx vm1 date +%s.%N)
-after=$(date +%s.%N)
-check_out "the guest's clock is the host's (within 0.3 s)" '^ok$' python3 -c "
+# The guest sets its clock in the background at the RTC's first tick after boot
+# (guest_clock.h): a few tries, a second apart.
+for _ in 1 2 3 4; do
+	before=$(date +%s.%N)
+	guest=$(kx vm1 date +%s.%N)
+	after=$(date +%s.%N)
+	clock=$(python3 -c "
 b, g, a = float('$before'), float('${guest:-0}'), float('$after')
-print('ok' if b - 0.3 <= g <= a + 0.3 else 'guest %.3f, host between %.3f and %.3f' % (g, b, a))"
+print('ok' if b - 0.3 <= g <= a + 0.3 else 'guest %.3f, host between %.3f and %.3f' % (g, b, a))")
+	[ "$clock" = ok ] && break
+	sleep 1
+done
+check_out "the guest's clock is the host's (within 0.3 s)" '^ok$' echo "$clock"
 check_out "--cpus 1 is the guest's vCPU count" '^1$' kx vm1 nproc
 check_out "--memory 512m is the guest's RAM" '^(4[5-9][0-9]|5[01][0-9])$' kx vm1 sh -c \
 	"awk '/^MemTotal/ {print int(\$2 / 1024)}' /proc/meminfo"
