@@ -21,9 +21,12 @@
 /* The guest's kernel command line. quiet: serial output is slow under TCG and
  * goes to console.log; panic=-1 with QEMU's -no-reboot turns a guest panic into
  * QEMU's exit; mitigations=off: the guest is a single tenant, and the
- * mitigations cost boot time under TCG (the host's own stay on). Under TCG a
- * tsc_early_khz= follows (see host_tsc_khz). */
-#define VM_CMDLINE "console=ttyS0 quiet panic=-1 rdinit=/init mitigations=off"
+ * mitigations cost boot time under TCG (the host's own stay on). tsc=reliable
+ * clocksource=tsc: the guest's TSC is the host's (TCG) or constant (KVM), but
+ * without the invariant-TSC flag Debian's kernel falls back to refined-jiffies,
+ * whose ticks an emulated guest loses on a busy host (measured: half a second
+ * behind within a minute). Under TCG a tsc_early_khz= follows (host_tsc_khz). */
+#define VM_CMDLINE "console=ttyS0 quiet panic=-1 rdinit=/init mitigations=off tsc=reliable clocksource=tsc"
 /* How long the host's TSC is timed against CLOCK_MONOTONIC_RAW: long enough
  * for a rate within 0.1 %, which the guest's clock tolerates. */
 #define TSC_CALIBRATE_NS 20000000LL
