@@ -203,8 +203,14 @@ static int start_in_guest(const struct kn_sandbox_spec *s, const uint8_t *req, s
 		free(p);
 		return sock;
 	}
-	if (type == KN_VM_ERROR)
+	if (type == KN_VM_ERROR) {
+		/* The guest's words go into the daemon's log and the client's
+		 * terminal: printable ASCII only. */
+		for (uint32_t i = 0; i < len; i++)
+			if (p[i] < 0x20 || p[i] > 0x7e)
+				p[i] = '?';
 		kn_fail(err, "in the guest of %s: %.*s", s->name, (int)(len > 512 ? 512 : len), (const char *)p);
+	}
 	else
 		kn_fail(err, "guest of %s answered an exec with frame '%c'", s->name, type);
 	free(p);
@@ -246,11 +252,15 @@ static int pump(int sock, int in, int out, int err_fd, int tty_fd, int winch)
 				if (send_frame(sock, KN_VM_STDIN, buf, (uint32_t)n) < 0)
 					return 125;
 			} else if (n == 0 || (errno != EINTR && errno != EAGAIN)) {
-				/* The client closed its input: EOF for the command (a pty
-				 * whose client went away stays open: the guest's pty has
-				 * no end of input). */
-				if (tty_fd < 0)
+				/* The client closed its input: EOF for the command; with a
+				 * tty the client hung up (its master is closed), which on an
+				 * ns sandbox's pty is SIGHUP for the command, and so here. */
+				if (tty_fd < 0) {
 					send_frame(sock, KN_VM_STDIN_EOF, NULL, 0);
+				} else {
+					uint8_t sig = SIGHUP;
+					send_frame(sock, KN_VM_SIGNAL, &sig, 1);
+				}
 				in = -1;
 			}
 		}
@@ -307,6 +317,9 @@ static void vm_helper(void *arg, int sock)
 			cfmakeraw(&t);
 			tcsetattr(slave, TCSANOW, &t);
 		}
+		/* The client's hang-up reaches this session leader as SIGHUP: it
+		 * is the command's to get (pump), not a reason to die here. */
+		signal(SIGHUP, SIG_IGN);
 		sigset_t set;
 		sigemptyset(&set);
 		sigaddset(&set, SIGWINCH);

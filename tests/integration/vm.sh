@@ -67,6 +67,13 @@ check_out "stdin with -i reaches the command, EOF ends it" '^hello vm$' \
 check_out "a missing command: 127" 'exit=127' sh -c "timeout 120 '$KENNEL' exec $VM1 no-such-cmd; echo exit=\$?"
 check_out "a tty: the command has a terminal of the given size" '^/dev/pts/[0-9]+ 33 101' \
 	in_pty sh -c "stty rows 33 cols 101; '$KENNEL' exec -t $VM1 sh -c 'echo \$(tty) \$(stty size)'"
+# A client that hangs up its terminal: SIGHUP for the command, as on an ns pty.
+(in_pty "$KENNEL" exec -t $VM1 sh -c 'trap "echo hup > /tmp/hup-seen; exit 1" HUP; sleep 600 & wait' \
+	>/dev/null 2>&1 &)
+for _ in $(seq 1 60); do kx $VM1 sh -c 'pgrep -x sleep' >/dev/null 2>&1 && break; sleep 0.5; done
+pkill -f "exec -t $VM1 sh -c trap" 2>/dev/null
+for _ in $(seq 1 20); do kx $VM1 test -e /tmp/hup-seen && break; sleep 0.5; done
+check_out "a client that hangs up its terminal sends the command SIGHUP" '^hup$' kx $VM1 cat /tmp/hup-seen
 check_out "the environment carries the proxy settings" '^HTTPS_PROXY=http://127.0.0.1:3128$' \
 	kx $VM1 sh -c 'env | grep ^HTTPS_PROXY='
 big=$(kx $VM1 sh -c 'head -c 3000000 /dev/zero | tr "\0" x' | wc -c)
