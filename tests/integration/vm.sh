@@ -28,6 +28,11 @@ chown -R 4321:4321 "$WS"
 # The first exec waits for the guest to boot: generous under TCG on a busy machine.
 kx() { timeout 120 "$KENNEL" exec "$@"; }
 
+run_split "$KENNEL" create --isolation xen shell "$WS"
+check_out "--isolation xen: usage error, exit 2" '^2 .*--isolation: want ns or vm' echo "$rc $err"
+api POST /sandboxes "{\"agent\":\"shell\",\"workspaces\":[{\"path\":\"$WS\"}],\"isolation\":\"xen\"}"
+check_out "API: isolation xen is a 400 naming the field" '^400 .*isolation must be' echo "$code $body"
+check_out "... and nothing was made" '^0$' sh -c "'$KENNEL' ls -q | wc -l"
 check "create --isolation vm" "$KENNEL" create --isolation vm --name $VM1 --cpus 1 --memory 512m shell "$WS"
 check_out "inspect: isolation vm" '"isolation": *"vm"' "$KENNEL" inspect $VM1
 check_out "inspect: the guest's vCPUs and RAM from --cpus and --memory" \
