@@ -26,7 +26,16 @@
  * without the invariant-TSC flag Debian's kernel falls back to refined-jiffies,
  * whose ticks an emulated guest loses on a busy host (measured: half a second
  * behind within a minute). Under TCG a tsc_early_khz= follows (host_tsc_khz). */
-#define VM_CMDLINE "console=ttyS0 quiet panic=-1 rdinit=/init mitigations=off tsc=reliable clocksource=tsc"
+#define VM_CMDLINE                                                                      \
+	"console=ttyS0 quiet panic=-1 rdinit=/init mitigations=off tsc=reliable clocksource=tsc " \
+	"cryptomgr.notests initcall_blacklist=" VM_SKIPPED_INITCALLS
+/* Boot-time work a sandbox's guest has no use for, found with initcall_debug
+ * under TCG: the kernel crypto self-tests (cryptomgr.notests: 0.35 s in
+ * crypto_algapi_init alone, ~0.9 s of boot in all; the guest's TLS is in user
+ * space), loading the distribution's X.509 certificates (0.11 s: modules then
+ * load unverified, with a taint, as signature enforcement is off), the block
+ * tracer, zswap and the TPM (none here). */
+#define VM_SKIPPED_INITCALLS "load_system_certificate_list,init_blk_tracer,init_zswap,tpm_init"
 /* How long the host's TSC is timed against CLOCK_MONOTONIC_RAW: long enough
  * for a rate within 0.1 %, which the guest's clock tolerates. */
 #define TSC_CALIBRATE_NS 20000000LL
@@ -245,7 +254,7 @@ static unsigned long host_tsc_khz(void)
 
 char *const *kn_vm_qemu_argv(const struct kn_sandbox_spec *s)
 {
-	static char cmdline[256];
+	static char cmdline[512];
 	static char mem[32], smp[32], accel[64], name[96], fsdev[128], kernel[32], initrd[32];
 	static char netdev[256];
 	static char *argv[64];

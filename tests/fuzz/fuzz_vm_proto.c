@@ -61,7 +61,7 @@ static void fuzz_head(const uint8_t *data, size_t size)
 	if (kn_vm_frame_parse_head(data, &type, &len) < 0)
 		return;
 	ASSERT(len <= KN_VM_FRAME_MAX);
-	ASSERT(strchr("RICWKSOEXF", type) && type != '\0');
+	ASSERT(strchr("HRICWKSOEXF", type) && type != '\0');
 	uint8_t head[KN_VM_FRAME_HEAD];
 	kn_vm_frame_head(head, type, len);
 	ASSERT(memcmp(head, data, KN_VM_FRAME_HEAD) == 0);

@@ -53,9 +53,9 @@ static uint8_t *copy(const uint8_t *p, size_t len)
 
 static void test_frame_head_round_trip(void)
 {
-	static const char types[] = {KN_VM_REQ,    KN_VM_STDIN,  KN_VM_STDIN_EOF, KN_VM_RESIZE,
-				     KN_VM_SIGNAL, KN_VM_STARTED, KN_VM_STDOUT,   KN_VM_STDERR,
-				     KN_VM_EXIT,   KN_VM_ERROR};
+	static const char types[] = {KN_VM_HELLO,  KN_VM_REQ,     KN_VM_STDIN,  KN_VM_STDIN_EOF,
+				     KN_VM_RESIZE, KN_VM_SIGNAL,  KN_VM_STARTED, KN_VM_STDOUT,
+				     KN_VM_STDERR, KN_VM_EXIT,    KN_VM_ERROR};
 	static const uint32_t lens[] = {0, 1, 255, 256, 65536, 0x000abcde, KN_VM_FRAME_MAX};
 	for (size_t t = 0; t < sizeof(types); t++)
 		for (size_t l = 0; l < sizeof(lens) / sizeof(lens[0]); l++) {
@@ -80,6 +80,7 @@ struct head_case {
 static const struct head_case bad_heads[] = {
 	{"type NUL", {0, 0, 0, 0, 1}},
 	{"type lower-case r", {'r', 0, 0, 0, 1}},
+	{"type lower-case h", {'h', 0, 0, 0, 0}},
 	{"type A", {'A', 0, 0, 0, 0}},
 	{"type 0xff", {0xff, 0, 0, 0, 0}},
 	{"length max+1", {'O', 0x00, 0x10, 0x00, 0x01}},
