@@ -26,7 +26,6 @@
 #include <unistd.h>
 
 #include "common/util.h"
-#include "init/guest_clock.h"
 #include "init/guest_exec.h"
 #include "init/relay.h"
 #include "sandbox/sandbox.h"
@@ -414,6 +413,5 @@ void kn_guest_run(void)
 	if (sfd < 0)
 		die("signalfd");
 	dprintf(2, "kennel-guest: ready after %ld ms\n", boot_ms());
-	kn_guest_clock_sync();
 	serve(proxy_l, exec_l, sfd);
 }

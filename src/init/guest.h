@@ -18,8 +18,7 @@
  *     KN_VM_PROXY_ADDR:KN_VM_PROXY_PORT (so the proxy is where the ns backend
  *     has it), and on KN_VM_GUEST_ADDR:KN_VM_EXEC_PORT for exec sessions
  *     (guest_exec.h);
- *  6. sets the wall clock to the host's (guest_clock.h), in the background;
- *     accepts, forks a process per connection, reaps every child (orphans
+ *  6. accepts, forks a process per connection, reaps every child (orphans
  *     included), and ignores signals sent to it.
  * A failure in 1-5 prints "kennel-guest: <what failed>: <reason>" on the
  * console and powers the guest off, so QEMU (-no-reboot) exits rather than

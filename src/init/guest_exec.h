@@ -6,7 +6,8 @@
  *    KN_VM_REQ frame, decodes it and compares its token with `token` in
  *    constant time; a late, bad or unauthenticated request gets the
  *    connection closed without another byte. Then it wipes both tokens from
- *    its memory (the command is forked later).
+ *    its memory (the command is forked later), and steps the guest's clock to
+ *    the host's when the request shows it more than KN_VM_CLOCK_SLACK_MS off.
  *  - The command: with tty, a pty from /dev/ptmx is its controlling terminal
  *    (window size from the request, 24x80 when unset; slave owned by uid:tty);
  *    else pipes for stdout and stderr, and for stdin when stdin_open (else

@@ -340,6 +340,9 @@ static void vm_helper(void *arg, int sock)
 		.stdin_open = !ex->tty && fstat(ex->stdio[0], &st) == 0 && S_ISFIFO(st.st_mode),
 		.argv = (char **)ex->argv, .env = env};
 	memcpy(req.token, s->vm.token, sizeof(req.token));
+	struct timespec now;
+	clock_gettime(CLOCK_REALTIME, &now);
+	req.time_ms = (uint64_t)now.tv_sec * 1000 + (uint64_t)now.tv_nsec / 1000000;
 	size_t req_len = 0;
 	uint8_t *payload = kn_vm_req_encode(&req, &req_len);
 	explicit_bzero(req.token, sizeof(req.token));

@@ -68,10 +68,10 @@ static void put(struct out *o, const char *s)
 	o->len += n;
 }
 
-static void put_u(struct out *o, unsigned long v)
+static void put_u(struct out *o, unsigned long long v)
 {
 	char num[24];
-	snprintf(num, sizeof(num), "%lu", v);
+	snprintf(num, sizeof(num), "%llu", v);
 	put(o, num);
 }
 
@@ -105,6 +105,7 @@ uint8_t *kn_vm_req_encode(const struct kn_vm_req *r, size_t *len)
 	put_u(&o, envc);
 	for (size_t i = 0; i < envc; i++)
 		put(&o, r->env[i]);
+	put_u(&o, r->time_ms);
 	if (o.failed || o.len > KN_VM_FRAME_MAX) {
 		free(o.buf);
 		return NULL;
@@ -130,20 +131,28 @@ static char *field(struct in *in)
 }
 
 /* A decimal number up to max: no sign, no spaces, no leading zeros but "0". */
-static int number(struct in *in, unsigned long max, unsigned long *v)
+static int number64(struct in *in, unsigned long long max, unsigned long long *v)
 {
 	char *f = field(in);
-	if (!f || !*f || strlen(f) > 10 || (f[0] == '0' && f[1]))
+	if (!f || !*f || strlen(f) > 20 || (f[0] == '0' && f[1]))
 		return -1;
-	unsigned long n = 0;
+	unsigned long long n = 0;
 	for (char *c = f; *c; c++) {
-		if (*c < '0' || *c > '9')
+		unsigned d = (unsigned)(*c - '0');
+		if (*c < '0' || *c > '9' || d > max || n > (max - d) / 10)
 			return -1;
-		n = n * 10 + (unsigned long)(*c - '0');
+		n = n * 10 + d;
 	}
-	if (n > max)
-		return -1;
 	*v = n;
+	return 0;
+}
+
+static int number(struct in *in, unsigned long max, unsigned long *v)
+{
+	unsigned long long n;
+	if (number64(in, max, &n) < 0)
+		return -1;
+	*v = (unsigned long)n;
 	return 0;
 }
 
@@ -200,6 +209,12 @@ int kn_vm_req_decode(uint8_t *buf, size_t len, struct kn_vm_req *r, const char *
 		kn_vm_req_free(r);
 		return *reason = "env", -1;
 	}
+	unsigned long long t;
+	if (number64(&in, UINT64_MAX, &t) < 0) {
+		kn_vm_req_free(r);
+		return *reason = "time", -1;
+	}
+	r->time_ms = t;
 	if (in.p < in.end) {
 		kn_vm_req_free(r);
 		return *reason = "trailing data", -1;

@@ -58,6 +58,9 @@
 /* argv and env entries one request may carry (the API's own bounds are lower). */
 #define KN_VM_REQ_MAX_ARGS 4096
 #define KN_VM_REQ_MAX_ENV 4096
+/* Clock difference a guest lets pass: a request's own trip takes a few ms;
+ * file times and make's comparisons care about more than this. */
+#define KN_VM_CLOCK_SLACK_MS 20
 /* A hostname, as the API bounds sandbox names. */
 #define KN_VM_HOSTNAME_MAX 63
 
@@ -90,12 +93,17 @@ struct kn_vm_req {
 	uint16_t rows, cols;  /* with tty */
 	char **argv;          /* NULL-terminated, at least one entry */
 	char **env;           /* NULL-terminated: the command's whole environment */
+	uint64_t time_ms;     /* the host's CLOCK_REALTIME when sent, in ms (see below) */
 };
 
 /* Encodes `req` as a payload: NUL-terminated fields in this order: token, uid,
- * gid, workdir, tty, stdin_open, rows, cols (decimal), argc, argv..., envc, env...
- * Returns a malloc'd buffer and its length, or NULL (out of memory, or a field
- * the decoder would refuse). */
+ * gid, workdir, tty, stdin_open, rows, cols (decimal), argc, argv..., envc, env...,
+ * time_ms (decimal). Returns a malloc'd buffer and its length, or NULL (out of
+ * memory, or a field the decoder would refuse).
+ * time_ms: a guest's clock starts from the emulated RTC, whose seconds tick from
+ * QEMU's start rather than the host's, and an emulated guest drifts; the guest
+ * steps its clock to the host's when an authenticated request finds it more
+ * than KN_VM_CLOCK_SLACK_MS off, before the command starts. */
 uint8_t *kn_vm_req_encode(const struct kn_vm_req *req, size_t *len);
 /* Decodes a payload in place (the strings point into `buf`, which the decoder
  * NUL-terminates; it must have room for one byte after `len`). argv and env are

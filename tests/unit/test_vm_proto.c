@@ -108,6 +108,7 @@ static void check_same_req(const struct kn_vm_req *a, const struct kn_vm_req *b)
 	CHECK_STR_EQ(a->workdir, b->workdir);
 	CHECK(!!a->tty == !!b->tty && !!a->stdin_open == !!b->stdin_open);
 	CHECK(a->rows == b->rows && a->cols == b->cols);
+	CHECK(a->time_ms == b->time_ms);
 	size_t i;
 	for (i = 0; a->argv[i] && b->argv[i]; i++)
 		CHECK_STR_EQ(a->argv[i], b->argv[i]);
@@ -157,6 +158,8 @@ static struct kn_vm_req make_req(const struct req_case *c)
 	r.cols = c->cols;
 	r.argv = (char **)c->argv;
 	r.env = (char **)c->env;
+	/* The host's clock in ms: today's 13 digits, and the extremes. */
+	r.time_ms = c->uid == 0xfffffffeu ? UINT64_MAX : c->uid == 1 ? 0 : 1795000000123ULL;
 	return r;
 }
 
@@ -231,11 +234,12 @@ static void test_req_wire_layout(void)
 					 "ls\0"
 					 "\0"
 					 "1\0"
-					 "A=1";
+					 "A=1\0"
+					 "1795000000123";
 	const char *argv[] = {"ls", "", NULL}, *env[] = {"A=1", NULL};
 	struct kn_vm_req r = {.uid = 1000, .gid = 1001, .workdir = "/w", .tty = 7,
 			      .stdin_open = 0, .rows = 24, .cols = 80,
-			      .argv = (char **)argv, .env = (char **)env};
+			      .argv = (char **)argv, .env = (char **)env, .time_ms = 1795000000123ULL};
 	memcpy(r.token, TOKEN, sizeof(TOKEN));
 	size_t len = 0;
 	uint8_t *p = kn_vm_req_encode(&r, &len);
@@ -252,7 +256,8 @@ struct bad_req_case {
 };
 
 #define IDS "1000", "1000"
-#define REST_OK "/", "0", "0", "0", "0", "1", "sh", "0"
+#define TIME_OK "1795000000123"
+#define REST_OK "/", "0", "0", "0", "0", "1", "sh", "0", TIME_OK
 
 static const struct bad_req_case bad_reqs[] = {
 	{"empty payload", {NULL}, "token"},
@@ -300,8 +305,18 @@ static const struct bad_req_case bad_reqs[] = {
 	 "env"},
 	{"trailing field", {TOKEN, IDS, REST_OK, "extra", NULL}, "trailing data"},
 	{"trailing empty field", {TOKEN, IDS, REST_OK, "", NULL}, "trailing data"},
-	{"trailing env entry", {TOKEN, IDS, "/", "0", "0", "0", "0", "1", "sh", "1", "A=1", "B=2",
-				NULL}, "trailing data"},
+	{"an env entry past envc, read as the time", {TOKEN, IDS, "/", "0", "0", "0", "0", "1", "sh",
+						      "1", "A=1", "B=2", NULL}, "time"},
+	{"trailing env entry", {TOKEN, IDS, "/", "0", "0", "0", "0", "1", "sh", "1", "A=1", TIME_OK,
+				"B=2", NULL}, "trailing data"},
+	{"time missing", {TOKEN, IDS, "/", "0", "0", "0", "0", "1", "sh", "0", NULL}, "time"},
+	{"time empty", {TOKEN, IDS, "/", "0", "0", "0", "0", "1", "sh", "0", "", NULL}, "time"},
+	{"time leading zero", {TOKEN, IDS, "/", "0", "0", "0", "0", "1", "sh", "0", "01", NULL}, "time"},
+	{"time negative", {TOKEN, IDS, "/", "0", "0", "0", "0", "1", "sh", "0", "-1", NULL}, "time"},
+	{"time 2^64", {TOKEN, IDS, "/", "0", "0", "0", "0", "1", "sh", "0", "18446744073709551616",
+		       NULL}, "time"},
+	{"time 21 digits", {TOKEN, IDS, "/", "0", "0", "0", "0", "1", "sh", "0",
+			    "100000000000000000000", NULL}, "time"},
 };
 
 /* The payload of a row: each field followed by its NUL. */
