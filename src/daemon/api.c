@@ -217,8 +217,7 @@ static void handle_create(struct kn_store *st, const char *body, size_t len, str
 		respond_error(r, 400, "isolation must be \"ns\" or \"vm\"");
 		goto out;
 	}
-	req.isolation = !isolation ? KN_ISOLATION_DEFAULT
-				   : !strcmp(isolation, "vm") ? KN_ISOLATION_VM : KN_ISOLATION_NS;
+	req.vm = isolation ? !strcmp(isolation, "vm") : st->default_vm;
 	if (!json_is_array(ws) || json_array_size(ws) == 0 || json_array_size(ws) > KN_MAX_WORKSPACES) {
 		respond_error(r, 400, "workspaces must be a list of 1 to %d entries", KN_MAX_WORKSPACES);
 		goto out;
@@ -254,8 +253,7 @@ static void handle_create(struct kn_store *st, const char *body, size_t len, str
 	/* Absent limits get safe defaults; an explicit 0 means "no limit". */
 	req.limits.cpus = cpus && json_is_number(cpus) ? json_number_value(cpus) : 0;
 	req.limits.memory_bytes = mem && json_is_integer(mem) ? (uint64_t)json_integer_value(mem)
-				  : req.isolation == KN_ISOLATION_VM || (req.isolation == KN_ISOLATION_DEFAULT && st->default_vm)
-				  ? (uint64_t)KN_VM_DEFAULT_RAM_MIB << 20 /* the guest's RAM, see vm.h */
+				  : req.vm ? (uint64_t)KN_VM_DEFAULT_RAM_MIB << 20 /* the guest's RAM, see vm.h */
 				  : kn_default_memory_limit();
 	req.limits.pids = pids && json_is_integer(pids) ? (uint64_t)json_integer_value(pids)
 							: KN_DEFAULT_PIDS;

@@ -158,10 +158,16 @@ int kn_mgr_create(struct kn_store *st, const struct kn_create_req *req, struct k
 	snprintf(sb->dir, sizeof(sb->dir), "%s/sandboxes/%s", st->state_dir, name);
 	now_rfc3339(sb->created, sizeof(sb->created));
 	sb->limits = req->limits;
-	sb->vm = req->isolation == KN_ISOLATION_VM || (req->isolation == KN_ISOLATION_DEFAULT && st->default_vm);
+	sb->vm = req->vm;
 	if (sb->vm && kn_vm_check(st->vm_assets, err) < 0) {
 		kn_sandbox_free(sb);
-		return kn_fail_class(err, EINVAL, "create sandbox %s: %s", name, err->msg);
+		kn_fail_prefix(err, "create sandbox %s", name);
+		/* A 400: the request asks for what this host lacks. (Not
+		 * kn_fail_class with err->msg as an argument: it would format
+		 * into the buffer it reads.) */
+		if (err)
+			err->errnum = EINVAL;
+		return -1;
 	}
 	sb->uid_base = kn_store_free_uid_base(st);
 	sb->n_workspaces = req->n_workspaces;

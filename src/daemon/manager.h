@@ -31,10 +31,9 @@ struct kn_create_req {
 	size_t n_workspaces;
 	struct kn_workspace workspaces[KN_MAX_WORKSPACES];
 	struct kn_limits limits;
-	int isolation;        /* KN_ISOLATION_* */
+	int vm;               /* isolation "vm", as the caller resolved it (the request's,
+			       * else kenneld's --isolation) */
 };
-
-enum { KN_ISOLATION_DEFAULT, KN_ISOLATION_NS, KN_ISOLATION_VM };
 
 
 int kn_mgr_create(struct kn_store *st, const struct kn_create_req *req, struct kn_sandbox **out,

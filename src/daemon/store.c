@@ -194,6 +194,7 @@ void kn_store_spec(const struct kn_store *st, const struct kn_sandbox *sb, struc
 		spec->vm.vcpus = kn_vm_vcpus(sb->limits.cpus);
 		spec->vm.ram_mib = kn_vm_ram_mib(sb->limits.memory_bytes);
 		spec->vm.kvm = kn_vm_kvm_usable();
+		spec->vm.tsc_khz = spec->vm.kvm ? 0 : kn_vm_host_tsc_khz();
 		memcpy(spec->vm.token, sb->vm_token, sizeof(spec->vm.token));
 	}
 }

@@ -751,16 +751,6 @@ static const struct kn_cgroup_dir *unified_dir(const struct kn_cgroup *cg)
 	return NULL;
 }
 
-int kn_cgroup_add_pid(const struct kn_cgroup *cg, pid_t pid, kn_error *err)
-{
-	char v[32];
-	snprintf(v, sizeof(v), "%d", (int)pid);
-	for (size_t i = 0; i < cg->ndirs; i++)
-		if (write_in(cg->dirs[i].path, "cgroup.procs", v, err) < 0)
-			return kn_fail_prefix(err, "add pid %d to cgroup %s", (int)pid, cg->name);
-	return 0;
-}
-
 int kn_cgroup_enter_self(const struct kn_cgroup *cg, unsigned flags, kn_error *err)
 {
 	for (size_t i = 0; i < cg->ndirs; i++) {
@@ -777,13 +767,9 @@ int kn_cgroup_enter_self(const struct kn_cgroup *cg, unsigned flags, kn_error *e
 	return 0;
 }
 
-int kn_cgroup_unified_fd(const struct kn_cgroup *cg, kn_error *err)
+/* An O_DIRECTORY fd of the sandbox's v2 cgroup, for CLONE_INTO_CGROUP. */
+static int unified_fd(const struct kn_cgroup_dir *d, kn_error *err)
 {
-	const struct kn_cgroup_dir *d = unified_dir(cg);
-	if (!d) {
-		errno = ENOENT;
-		return kn_fail(err, "cgroup %s has no cgroup v2 directory", cg->name);
-	}
 	int fd = open(d->path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (fd < 0)
 		return kn_fail_errno(err, "open %s", d->path);
@@ -793,7 +779,8 @@ int kn_cgroup_unified_fd(const struct kn_cgroup *cg, kn_error *err)
 pid_t kn_cgroup_clone(const struct kn_cgroup *cg, uint64_t flags, int *pidfd, kn_error *err)
 {
 	_cleanup_close_ int dir = -1;
-	if (unified_dir(cg) && (dir = kn_cgroup_unified_fd(cg, err)) < 0)
+	const struct kn_cgroup_dir *u = unified_dir(cg);
+	if (u && (dir = unified_fd(u, err)) < 0)
 		return -1;
 	struct clone_args args = {
 		.flags = flags | CLONE_PIDFD | (dir >= 0 ? CLONE_INTO_CGROUP : 0),

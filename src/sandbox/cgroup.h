@@ -46,9 +46,8 @@
  * global threadgroup lock, whose RCU grace period costs 10-30 ms on an idle machine,
  * while a single-threaded process writing "0" to a v1 `tasks` file moves itself without
  * it. v2 has no such file, so the fast way into the unified cgroup is to be born there:
- * clone3 with CLONE_INTO_CGROUP and the fd of kn_cgroup_unified_fd, after which the
- * child calls kn_cgroup_enter_self(cg, KN_CGROUP_CLONED_INTO_UNIFIED, ...) for the v1
- * hierarchies. kn_cgroup_add_pid (another process) always takes the slow path. */
+ * clone3 with CLONE_INTO_CGROUP (kn_cgroup_clone), after which the child calls
+ * kn_cgroup_enter_self(cg, KN_CGROUP_CLONED_INTO_UNIFIED, ...) for the v1 hierarchies. */
 #ifndef KENNEL_SANDBOX_CGROUP_H
 #define KENNEL_SANDBOX_CGROUP_H
 
@@ -122,16 +121,12 @@ void kn_cgroup_set_options(unsigned options);
 int kn_cgroup_create(const char *name, const struct kn_limits *lim, struct kn_cgroup *cg,
 		     kn_error *err);
 int kn_cgroup_open(const char *name, struct kn_cgroup *cg, kn_error *err);
-int kn_cgroup_add_pid(const struct kn_cgroup *cg, pid_t pid, kn_error *err);
 /* Flags of kn_cgroup_enter_self. */
 enum {
 	KN_CGROUP_CLONED_INTO_UNIFIED = 1u << 0, /* skip the v2 directory: already in it */
 };
 /* Moves the calling process, which must be single-threaded, into every directory. */
 int kn_cgroup_enter_self(const struct kn_cgroup *cg, unsigned flags, kn_error *err);
-/* An O_DIRECTORY fd of the sandbox's v2 cgroup for clone3's CLONE_INTO_CGROUP; -1 with
- * err->errnum ENOENT when the sandbox has none (no unified hierarchy in use). */
-int kn_cgroup_unified_fd(const struct kn_cgroup *cg, kn_error *err);
 /* fork(2) as clone3 with `flags` (e.g. namespaces) and CLONE_PIDFD, born into the v2
  * cgroup when there is one; returns the child's pid and its pidfd in the parent, 0 in
  * the child, which next calls kn_cgroup_enter_self(cg, KN_CGROUP_CLONED_INTO_UNIFIED). */

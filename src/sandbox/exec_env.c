@@ -7,6 +7,11 @@
 #include "sandbox/netns.h"
 #include "sandbox/trust.h"
 
+const char *kn_exec_workdir(const struct kn_sandbox_spec *s, const struct kn_exec_spec *ex)
+{
+	return ex->workdir ? ex->workdir : s->n_workspaces ? s->workspaces[0].path : "/";
+}
+
 static int env_has(char **env, size_t n, const char *entry)
 {
 	size_t klen = strcspn(entry, "=");

@@ -7,7 +7,10 @@
  * entries (netns.h) and, when spec->has_ca, the trust entries (trust.h) for
  * whatever the request did not set; NULL-terminated. The strings are the
  * request's, static ones, or in static storage that the next call overwrites:
- * for a process about to exec (ns) or to send them (vm). */
+ * for a process about to exec (ns) or to send them (vm).
+ * kn_exec_workdir is where the command starts: the request's workdir, else the
+ * first workspace, else /; a terminal the request gives no size is
+ * KN_EXEC_DEFAULT_ROWS x KN_EXEC_DEFAULT_COLS. */
 #ifndef KENNEL_EXEC_ENV_H
 #define KENNEL_EXEC_ENV_H
 
@@ -21,6 +24,11 @@
 #define KN_EXEC_ENV_RESERVED 40
 #define KN_EXEC_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
+/* The classic terminal size, for clients that send none (curl, scripts). */
+#define KN_EXEC_DEFAULT_ROWS 24
+#define KN_EXEC_DEFAULT_COLS 80
+
+const char *kn_exec_workdir(const struct kn_sandbox_spec *spec, const struct kn_exec_spec *ex);
 void kn_exec_env(const struct kn_sandbox_spec *spec, const struct kn_exec_spec *ex,
 		 char *env[KN_EXEC_MAX_ENV]);
 

@@ -89,7 +89,7 @@ static void __attribute__((noreturn)) exec_child(const struct kn_sandbox_spec *s
 	if (setgroups(ex->uid == 0 ? 0 : 1, groups) < 0 || setresgid(ex->gid, ex->gid, ex->gid) < 0 ||
 	    setresuid(ex->uid, ex->uid, ex->uid) < 0)
 		die_child("switch to uid", ex->uid ? KN_AGENT_NAME : "root");
-	const char *wd = ex->workdir ? ex->workdir : (s->n_workspaces ? s->workspaces[0].path : "/");
+	const char *wd = kn_exec_workdir(s, ex);
 	if (chdir(wd) < 0)
 		die_child("chdir", wd);
 	char *env[KN_EXEC_MAX_ENV];
@@ -156,7 +156,8 @@ static void exec_helper(void *arg, int sock)
 			kn_fail_errno(&err, "allocate a pty in sandbox %s", s->name);
 			goto fail;
 		}
-		struct winsize ws = {.ws_row = ex->rows ? ex->rows : 24, .ws_col = ex->cols ? ex->cols : 80};
+		struct winsize ws = {.ws_row = ex->rows ? ex->rows : KN_EXEC_DEFAULT_ROWS,
+				     .ws_col = ex->cols ? ex->cols : KN_EXEC_DEFAULT_COLS};
 		ioctl(master, TIOCSWINSZ, &ws);
 	}
 	pid_t child = fork();

@@ -63,6 +63,7 @@ struct kn_vm_spec {
 	unsigned vcpus;
 	uint64_t ram_mib;
 	int kvm;              /* /dev/kvm is there: accelerate */
+	unsigned long tsc_khz; /* TCG: the host's TSC rate, told to the guest (vm.h) */
 	char token[KN_VM_TOKEN_LEN + 1]; /* the exec token of this boot (vm_proto.h) */
 };
 

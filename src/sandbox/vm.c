@@ -25,7 +25,7 @@
  * clocksource=tsc: the guest's TSC is the host's (TCG) or constant (KVM), but
  * without the invariant-TSC flag Debian's kernel falls back to refined-jiffies,
  * whose ticks an emulated guest loses on a busy host (measured: half a second
- * behind within a minute). Under TCG a tsc_early_khz= follows (host_tsc_khz). */
+ * behind within a minute). Under TCG a tsc_early_khz= follows (vm.h). */
 #define VM_CMDLINE                                                                      \
 	"console=ttyS0 quiet panic=-1 rdinit=/init mitigations=off tsc=reliable clocksource=tsc " \
 	"cryptomgr.notests initcall_blacklist=" VM_SKIPPED_INITCALLS
@@ -233,11 +233,7 @@ static long long mono_raw_ns(void)
 	return (long long)t.tv_sec * 1000000000LL + t.tv_nsec;
 }
 
-/* Under TCG the guest's TSC is the host's. Debian's kernel calibrates it
- * against the emulated PIT, which on a loaded host fails or hangs ("Unable to
- * calibrate against PIT", seen with three guests booting on two busy cores);
- * told the rate, it skips that. Measured once per process. */
-static unsigned long host_tsc_khz(void)
+unsigned long kn_vm_host_tsc_khz(void)
 {
 	static unsigned long khz;
 	if (khz)
@@ -269,7 +265,7 @@ char *const *kn_vm_qemu_argv(const struct kn_sandbox_spec *s)
 	if (s->vm.kvm)
 		snprintf(cmdline, sizeof(cmdline), "%s", VM_CMDLINE);
 	else
-		snprintf(cmdline, sizeof(cmdline), "%s tsc_early_khz=%lu", VM_CMDLINE, host_tsc_khz());
+		snprintf(cmdline, sizeof(cmdline), "%s tsc_early_khz=%lu", VM_CMDLINE, s->vm.tsc_khz);
 	snprintf(kernel, sizeof(kernel), "/proc/self/fd/%d", KN_VM_FD_KERNEL);
 	snprintf(initrd, sizeof(initrd), "/proc/self/fd/%d", KN_VM_FD_INITRD);
 	snprintf(fsdev, sizeof(fsdev), "local,id=root,path=%s,security_model=passthrough,multidevs=remap",

@@ -66,6 +66,12 @@ int kn_vm_check(const char *assets, kn_error *err);
  * KVM fails at once, e.g. setting MSRs). Probed once per process, on first use;
  * without it, guests run under TCG. */
 int kn_vm_kvm_usable(void);
+/* The host's TSC rate in kHz, timed once per process (~20 ms) in the daemon,
+ * not in every starting sandbox: under TCG the guest's TSC is the host's, and
+ * Debian's kernel, left to calibrate it against the emulated PIT, fails or
+ * hangs on a loaded host ("Unable to calibrate against PIT", seen with three
+ * guests booting on two busy cores). The guest gets it as tsc_early_khz=. */
+unsigned long kn_vm_host_tsc_khz(void);
 #define KN_VM_KVM_PROBE_MS 300
 /* The guest's vCPUs for a CPU limit (whole CPUs, rounded up; 0 = no limit:
  * every host CPU) and its RAM for a memory limit (0: KN_VM_DEFAULT_RAM_MIB). */

@@ -156,6 +156,11 @@ static int connect_exec_port(void)
 	return fd;
 }
 
+static uint32_t be32(const uint8_t *p)
+{
+	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
 /* 0 when the guest's KN_VM_HELLO arrives on sock within ms. */
 static int await_hello(int sock, int ms)
 {
@@ -199,7 +204,7 @@ static int start_in_guest(const struct kn_sandbox_spec *s, const uint8_t *req, s
 		return kn_fail(err, "the guest of %s closed the exec connection", s->name);
 	}
 	if (type == KN_VM_STARTED && len == 4) {
-		*pid = (pid_t)((uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3]);
+		*pid = (pid_t)be32(p);
 		free(p);
 		return sock;
 	}
@@ -210,17 +215,12 @@ static int start_in_guest(const struct kn_sandbox_spec *s, const uint8_t *req, s
 			if (p[i] < 0x20 || p[i] > 0x7e)
 				p[i] = '?';
 		kn_fail(err, "in the guest of %s: %.*s", s->name, (int)(len > 512 ? 512 : len), (const char *)p);
-	}
-	else
+	} else {
 		kn_fail(err, "guest of %s answered an exec with frame '%c'", s->name, type);
+	}
 	free(p);
 	close(sock);
 	return -1;
-}
-
-static uint32_t be32(const uint8_t *p)
-{
-	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
 }
 
 /* Moves bytes until the guest's KN_VM_EXIT; returns the exit status. */
@@ -292,6 +292,8 @@ static void vm_helper(void *arg, int sock)
 	const struct kn_exec_spec *ex = a->ex;
 	kn_error err;
 	int master = -1, slave = -1, winch = -1;
+	struct winsize ws = {.ws_row = ex->rows ? ex->rows : KN_EXEC_DEFAULT_ROWS,
+			     .ws_col = ex->cols ? ex->cols : KN_EXEC_DEFAULT_COLS};
 	signal(SIGPIPE, SIG_IGN);
 	if (kn_exec_helper_enter(sock, ex->stdio, a->cg, &err) < 0)
 		kn_exec_helper_fail(sock, &err);
@@ -310,7 +312,6 @@ static void vm_helper(void *arg, int sock)
 			kn_fail_errno(&err, "allocate a pty for sandbox %s", s->name);
 			kn_exec_helper_fail(sock, &err);
 		}
-		struct winsize ws = {.ws_row = ex->rows ? ex->rows : 24, .ws_col = ex->cols ? ex->cols : 80};
 		ioctl(master, TIOCSWINSZ, &ws);
 		/* Raw: the guest's pty does echo, line editing and signals. */
 		if (tcgetattr(slave, &t) == 0) {
@@ -335,8 +336,7 @@ static void vm_helper(void *arg, int sock)
 	struct stat st;
 	struct kn_vm_req req = {
 		.uid = ex->uid, .gid = ex->gid,
-		.workdir = ex->workdir ? ex->workdir : (s->n_workspaces ? s->workspaces[0].path : "/"),
-		.tty = ex->tty, .rows = ex->rows ? ex->rows : 24, .cols = ex->cols ? ex->cols : 80,
+		.workdir = kn_exec_workdir(s, ex), .tty = ex->tty, .rows = ws.ws_row, .cols = ws.ws_col,
 		.stdin_open = !ex->tty && fstat(ex->stdio[0], &st) == 0 && S_ISFIFO(st.st_mode),
 		.argv = (char **)ex->argv, .env = env};
 	memcpy(req.token, s->vm.token, sizeof(req.token));

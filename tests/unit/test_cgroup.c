@@ -249,9 +249,9 @@ static void test_limits_read_back(void)
 	destroy(&cg);
 }
 
-/* Parent-side add_pid, child-side enter_self and a child born in the cgroup
- * (kn_cgroup_clone, then enter_self for v1) all put the process everywhere. */
-static void test_add_pid(void)
+/* enter_self, and a child born in the cgroup (kn_cgroup_clone, then
+ * enter_self for v1), both put the process everywhere. */
+static void test_enter(void)
 {
 	struct kn_cgroup cg;
 	struct kn_limits lim = {.pids = 16};
@@ -262,11 +262,6 @@ static void test_add_pid(void)
 	kn_error err = {0};
 	int ready[2];
 	CHECK(pipe2(ready, O_CLOEXEC) == 0);
-	pid_t added = fork();
-	if (added == 0) {
-		for (;;)
-			pause();
-	}
 	pid_t entered = fork();
 	if (entered == 0) {
 		if (kn_cgroup_enter_self(&cg, 0, NULL) < 0)
@@ -285,20 +280,15 @@ static void test_add_pid(void)
 			pause();
 	}
 	CHECK(cloned > 0 && cloned_pidfd >= 0);
-	int r = kn_cgroup_add_pid(&cg, added, &err);
-	if (r < 0)
-		printf("  %s\n", err.msg);
-	CHECK(r == 0);
 	CHECK(wait_ready(ready[0], 2));
 	for (size_t i = 0; i < cg.ndirs; i++) {
-		CHECK(file_has_pid(cg.dirs[i].path, added));
 		CHECK(file_has_pid(cg.dirs[i].path, entered));
 		CHECK(file_has_pid(cg.dirs[i].path, cloned));
 	}
 	CHECK(kn_cgroup_is_populated(&cg, &err) == 1);
 	CHECK(kn_cgroup_kill(&cg, &err) == 0);
 	CHECK(kn_cgroup_is_populated(&cg, &err) == 0);
-	CHECK(reap_all() == 3);
+	CHECK(reap_all() == 2);
 	if (cloned_pidfd >= 0)
 		close(cloned_pidfd);
 	close(ready[0]);
@@ -687,7 +677,7 @@ int main(void)
 		void (*fn)(void);
 	} tests[] = {
 		{"limits_read_back", test_limits_read_back},
-		{"add_pid", test_add_pid},
+		{"enter", test_enter},
 		{"oom_kills_only_the_sandbox", test_oom_kills_only_the_sandbox},
 		{"fork_bomb_is_contained", test_fork_bomb_is_contained},
 		{"kill_empties_many", test_kill_empties_many},
