@@ -28,6 +28,7 @@
 #include "proxy/control.h"
 #include "proxy/limits.h"
 #include "proxy/loop.h"
+#include "proxy/mint.h"
 #include "proxy/tls.h"
 #include "proxy/worker.h"
 
@@ -427,15 +428,18 @@ static int validate_fds(const int *fds, size_t n_fds, kn_error *err)
 	return 0;
 }
 
-/* A CA the workers would refuse must be refused here: a worker that fails a
- * message is replaced and replayed the table, and would fail again. */
+/* A CA the workers would refuse must be refused here, where kenneld hears of
+ * it: workers parse a CA only at its first interception (tls.h), where a bad
+ * one could only fail connections. */
 static int check_ca(const struct kp_command *cmd, kn_error *err)
 {
-	struct kp_ca *ca = kp_ca_new(cmd->ca_cert, strlen(cmd->ca_cert), cmd->ca_key,
-				     strlen(cmd->ca_key), err);
-	if (!ca)
+	X509 *cert = NULL;
+	EVP_PKEY *key = NULL;
+	if (kp_ca_parse(cmd->ca_cert, strlen(cmd->ca_cert), cmd->ca_key, strlen(cmd->ca_key), &cert,
+			&key, err) < 0)
 		return kn_fail_prefix(err, "ca");
-	kp_ca_free(ca);
+	X509_free(cert);
+	EVP_PKEY_free(key);
 	return 0;
 }
 

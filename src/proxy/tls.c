@@ -10,6 +10,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "common/wipe.h"
 #include "proxy/mint.h"
 #include "proxy/tls_io.h"
 
@@ -207,21 +208,46 @@ struct kp_ca *kp_ca_new(const char *cert_pem, size_t cert_len, const char *key_p
 			size_t key_len, kn_error *err)
 {
 	struct kp_ca *ca = calloc(1, sizeof(*ca));
-	if (!ca) {
+	if (!ca || !(ca->cert_pem = malloc(cert_len + 1)) || !(ca->key_pem = malloc(key_len + 1))) {
+		kp_ca_free(ca);
 		kn_fail(err, "out of memory");
 		return NULL;
 	}
-	if (kp_ca_parse(cert_pem, cert_len, key_pem, key_len, &ca->cert, &ca->key, err) < 0) {
-		free(ca);
-		return NULL;
-	}
+	memcpy(ca->cert_pem, cert_pem, cert_len);
+	ca->cert_pem[cert_len] = '\0';
+	memcpy(ca->key_pem, key_pem, key_len);
+	ca->key_pem[key_len] = '\0';
+	ca->cert_len = cert_len;
+	ca->key_len = key_len;
 	return ca;
+}
+
+/* The PEM copies go once parsed or freed: the key's is a secret. */
+static void drop_pem(struct kp_ca *ca)
+{
+	kn_wipe_free(ca->key_pem);
+	free(ca->cert_pem);
+	ca->key_pem = ca->cert_pem = NULL;
+}
+
+/* The CA's certificate and key, parsed at its first use (tls.h says why).
+ * A refused pair keeps its PEM, so every later use names the reason again. */
+static int ca_parsed(struct kp_ca *ca, kn_error *err)
+{
+	if (ca->cert)
+		return 0;
+	if (kp_ca_parse(ca->cert_pem, ca->cert_len, ca->key_pem, ca->key_len, &ca->cert,
+			&ca->key, err) < 0)
+		return kn_fail_prefix(err, "sandbox CA");
+	drop_pem(ca);
+	return 0;
 }
 
 void kp_ca_free(struct kp_ca *ca)
 {
 	if (!ca)
 		return;
+	drop_pem(ca);
 	for (size_t i = 0; i < ca->nleaves; i++)
 		X509_free(ca->leaves[i].cert);
 	free(ca->leaves);
@@ -289,6 +315,8 @@ static X509 *leaf_for(struct kp_ca *ca, EVP_PKEY *leaf_key, const char *host, kn
 SSL *kp_tls_client_ssl(struct kp_tls *t, struct kp_ca *ca, int fd, struct kp_sni_check *sni,
 		       kn_error *err)
 {
+	if (ca_parsed(ca, err) < 0)
+		return NULL;
 	X509 *leaf = leaf_for(ca, t->leaf_key, sni->expect, err);
 	if (!leaf)
 		return NULL;

@@ -22,10 +22,17 @@
  *                    verification checks the certificate names `host` (DNS
  *                    name or IP address). Verification failures surface as a
  *                    failed handshake; kp_tls_verify_error says why.
- *   kp_ca_new / kp_ca_free   a sandbox's CA (kenneld's PEM, mint.h checks it)
- *                    and its leaf cache: at most KP_LEAF_CACHE_MAX hosts, the
- *                    least recently used dropped; a leaf within
- *                    KP_LEAF_RENEW_S of its end is minted again.
+ *   kp_ca_new / kp_ca_free   a sandbox's CA (kenneld's PEM, kept in a copy
+ *                    that is wiped when freed) and its leaf cache: at most
+ *                    KP_LEAF_CACHE_MAX hosts, the least recently used dropped;
+ *                    a leaf within KP_LEAF_RENEW_S of its end is minted again.
+ *                    The PEM is parsed (mint.h's kp_ca_parse, with its checks)
+ *                    at the first kp_tls_client_ssl, not here: parsing costs
+ *                    ~0.8 ms of OpenSSL 3 decoder set-up, every worker would
+ *                    pay it on the path of every sandbox start, and most
+ *                    sandboxes never intercept in most workers. The master
+ *                    checks each CA with kp_ca_parse before any worker gets
+ *                    it, so a refusal here means only memory ran out.
  *   kp_tls_client_ssl  an SSL for one sandbox connection on `fd`, presenting
  *                    the leaf for `sni->expect` (a canonical host). Its
  *                    servername callback compares the ClientHello's SNI, after
@@ -72,7 +79,9 @@ struct kp_leaf {
 };
 
 struct kp_ca {
-	X509 *cert;
+	char *cert_pem, *key_pem; /* until parsed; NULL after */
+	size_t cert_len, key_len;
+	X509 *cert;               /* NULL until the first leaf */
 	EVP_PKEY *key;
 	struct kp_leaf *leaves;
 	size_t nleaves;

@@ -729,15 +729,41 @@ static void test_leaf_cache(void)
 	kp_ca_free(NULL);
 }
 
-static void test_ca_new_refuses(void)
+/* kp_ca_new keeps the PEM; the first client SSL parses it and refuses a bad
+ * pair with kp_ca_parse's reason, again at every later try. */
+static void test_ca_refused_at_first_use(void)
 {
-	kn_error err = {0};
 	struct test_ca ee;
 	CHECK(make_ca(&ee, 0, CERT_END));
-	CHECK(kp_ca_new(ee.cert_pem, ee.cert_len, ee.key_pem, ee.key_len, &err) == NULL);
-	CHECK(strstr(err.msg, "not a CA") != NULL);
-	CHECK(kp_ca_new(ca_ec.cert_pem, ca_ec.cert_len, ee.key_pem, ee.key_len, &err) == NULL);
-	CHECK(strstr(err.msg, "does not match") != NULL);
+	struct {
+		const char *cert, *key;
+		size_t cert_len, key_len;
+		const char *want;
+	} bad[] = {
+		{ ee.cert_pem, ee.key_pem, ee.cert_len, ee.key_len, "not a CA" },
+		{ ca_ec.cert_pem, ee.key_pem, ca_ec.cert_len, ee.key_len, "does not match" },
+	};
+	int sp[2];
+	CHECK(socketpair(AF_UNIX, SOCK_STREAM, 0, sp) == 0);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		kn_error err = {0};
+		struct kp_ca *ca = kp_ca_new(bad[i].cert, bad[i].cert_len, bad[i].key, bad[i].key_len,
+					     &err);
+		CHECK(ca != NULL);
+		if (!ca)
+			continue;
+		struct kp_sni_check sni = { .expect = "a.example.com" };
+		for (int attempt = 0; attempt < 2; attempt++) {
+			err.msg[0] = '\0';
+			CHECK(kp_tls_client_ssl(&tls, ca, sp[0], &sni, &err) == NULL);
+			CHECK(strstr(err.msg, "sandbox CA") != NULL);
+			CHECK(strstr(err.msg, bad[i].want) != NULL);
+		}
+		CHECK(ca->nleaves == 0);
+		kp_ca_free(ca);
+	}
+	close(sp[0]);
+	close(sp[1]);
 	free_ca(&ee);
 }
 
@@ -1154,7 +1180,7 @@ int main(void)
 	RUN(test_ca_parse_refuses);
 	RUN(test_tls_init);
 	RUN(test_leaf_cache);
-	RUN(test_ca_new_refuses);
+	RUN(test_ca_refused_at_first_use);
 	RUN(test_handshake_sni);
 	RUN(test_handshake_alpn);
 	RUN(test_handshake_no_resumption);
