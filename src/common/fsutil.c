@@ -96,6 +96,12 @@ int kn_write_replace(const char *path, const void *data, size_t len, mode_t mode
 	return write_via_temp(path, data, len, mode, (uid_t)-1, (gid_t)-1, 0, err);
 }
 
+int kn_write_replace_owned(const char *path, const void *data, size_t len, mode_t mode, uid_t uid,
+			   gid_t gid, kn_error *err)
+{
+	return write_via_temp(path, data, len, mode, uid, gid, 0, err);
+}
+
 int kn_read_fd(int fd, const char *name, size_t max, char **out, size_t *out_len, kn_error *err)
 {
 	struct stat st;

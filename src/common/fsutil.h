@@ -26,6 +26,8 @@ int kn_write_atomic_owned(const char *path, const void *data, size_t len, mode_t
  * or the new content, but a power loss may lose the change. For files that are
  * rewritten at every start anyway (runtime state, derived views). */
 int kn_write_replace(const char *path, const void *data, size_t len, mode_t mode, kn_error *err);
+int kn_write_replace_owned(const char *path, const void *data, size_t len, mode_t mode, uid_t uid,
+			   gid_t gid, kn_error *err);
 int kn_read_file(const char *path, size_t max, char **out, size_t *out_len, kn_error *err);
 int kn_read_fd(int fd, const char *name, size_t max, char **out, size_t *out_len, kn_error *err);
 int kn_mkdir_p(const char *path, mode_t mode, kn_error *err);

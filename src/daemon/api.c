@@ -99,7 +99,7 @@ static json_t *sandbox_json(const struct kn_sandbox *sb)
 	if (sb->has_ca) {
 		char cert[PATH_MAX + 16];
 		snprintf(cert, sizeof(cert), "%s/%s", sb->dir, KN_CA_CERT_FILE);
-		ca = json_pack("{s:s,s:s}", "cert", cert, "sha256", sb->ca_sha256);
+		ca = json_pack("{s:s,s:s}", "cert", cert, "sha256", sb->ca.fingerprint);
 	}
 	json_object_set_new(j, "ca", ca);
 	if (sb->vm) {

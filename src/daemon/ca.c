@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +14,7 @@
 
 #include <openssl/bio.h>
 #include <openssl/bn.h>
+#include <openssl/core_names.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
@@ -99,7 +101,42 @@ static int set_validity(X509 *x, time_t now)
 	return 0;
 }
 
-int kn_ca_make(const char *name, time_t now, struct kn_ca_pem *out, kn_error *err)
+/* X509_set_pubkey encodes the key through OpenSSL 3's encoder framework,
+ * whose set-up was half of kn_ca_make's time (~0.45 of 0.9 ms here). A P-256
+ * SubjectPublicKeyInfo is the id-ecPublicKey algorithm with the curve's OID
+ * as parameter and the uncompressed point: set from those parts. */
+static int set_p256_pubkey(X509 *x, EVP_PKEY *key)
+{
+	size_t len = 0;
+	if (!EVP_PKEY_get_octet_string_param(key, OSSL_PKEY_PARAM_ENCODED_PUBLIC_KEY, NULL, 0, &len) ||
+	    len == 0 || len > INT32_MAX)
+		return -1;
+	unsigned char *point = OPENSSL_malloc(len);
+	if (!point ||
+	    !EVP_PKEY_get_octet_string_param(key, OSSL_PKEY_PARAM_ENCODED_PUBLIC_KEY, point, len, &len) ||
+	    !X509_PUBKEY_set0_param(X509_get_X509_PUBKEY(x), OBJ_nid2obj(NID_X9_62_id_ecPublicKey),
+				    V_ASN1_OBJECT, OBJ_nid2obj(NID_X9_62_prime256v1), point, (int)len)) {
+		OPENSSL_free(point);
+		return -1;
+	}
+	return 0;
+}
+
+static int describe(X509 *x, struct kn_ca_info *info)
+{
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned int n = 0;
+	info->fingerprint[0] = '\0';
+	if (!X509_digest(x, EVP_sha256(), md, &n) || n != 32)
+		return -1;
+	for (unsigned int i = 0; i < n; i++)
+		snprintf(info->fingerprint + 3 * i, 4, "%02X%s", md[i], i + 1 < n ? ":" : "");
+	info->subject_hash = X509_subject_name_hash(x);
+	return 0;
+}
+
+int kn_ca_make(const char *name, time_t now, struct kn_ca_pem *out, struct kn_ca_info *info,
+	       kn_error *err)
 {
 	memset(out, 0, sizeof(*out));
 	int rc = -1;
@@ -112,7 +149,7 @@ int kn_ca_make(const char *name, time_t now, struct kn_ca_pem *out, kn_error *er
 	}
 	x = X509_new();
 	if (!x || !X509_set_version(x, X509_VERSION_3) || set_serial(x) < 0 || set_name(x, name) < 0 ||
-	    set_validity(x, now) < 0 || !X509_set_pubkey(x, key)) {
+	    set_validity(x, now) < 0 || set_p256_pubkey(x, key) < 0) {
 		ssl_fail(err, "make the CA certificate");
 		goto out;
 	}
@@ -126,6 +163,10 @@ int kn_ca_make(const char *name, time_t now, struct kn_ca_pem *out, kn_error *er
 	}
 	if (!X509_sign(x, key, EVP_sha256())) {
 		ssl_fail(err, "sign the CA certificate");
+		goto out;
+	}
+	if (info && describe(x, info) < 0) {
+		ssl_fail(err, "fingerprint of the CA certificate");
 		goto out;
 	}
 	/* The key's PEM goes through secure memory: freed, it is wiped. */
@@ -166,16 +207,29 @@ static void path_in(char *out, size_t n, const char *dir, const char *file)
 	snprintf(out, n, "%s/%s", dir, file);
 }
 
-/* Both files there, regular, not symlinks. */
-static int pair_exists(const char *dir)
+/* Both files there, regular, not symlinks; the key's text starts a PEM block
+ * (not the zeros or nothing a power loss leaves of an unsynced file); the
+ * certificate described by `info` already, else parsing into it. */
+static int pair_usable(const char *dir, struct kn_ca_info *info)
 {
-	char p[PATH_MAX];
-	struct stat st;
+	static const char pem_start[] = "-----BEGIN ";
+	char p[PATH_MAX], head[sizeof(pem_start) - 1];
 	path_in(p, sizeof(p), dir, KN_CA_KEY_FILE);
-	if (lstat(p, &st) < 0 || !S_ISREG(st.st_mode))
+	_cleanup_close_ int fd = open(p, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	struct stat st;
+	if (fd < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) ||
+	    pread(fd, head, sizeof(head), 0) != (ssize_t)sizeof(head) ||
+	    memcmp(head, pem_start, sizeof(head)) != 0)
 		return 0;
 	path_in(p, sizeof(p), dir, KN_CA_CERT_FILE);
-	return lstat(p, &st) == 0 && S_ISREG(st.st_mode);
+	if (lstat(p, &st) < 0 || !S_ISREG(st.st_mode))
+		return 0;
+	if (info->fingerprint[0])
+		return 1;
+	_cleanup_free_ char *cert = NULL;
+	size_t len = 0;
+	return kn_read_file(p, KN_CA_FILE_MAX, &cert, &len, NULL) == 0 &&
+	       kn_ca_describe(cert, len, info, NULL) == 0;
 }
 
 /* An existing key keeps the owner and mode the contract promises. */
@@ -194,14 +248,14 @@ static int fix_key_file(const char *dir, uid_t uid, gid_t gid, kn_error *err)
 	return 0;
 }
 
-int kn_ca_ensure(const char *dir, const char *name, uid_t key_uid, gid_t key_gid, int *made,
-		 kn_error *err)
+int kn_ca_ensure(const char *dir, const char *name, uid_t key_uid, gid_t key_gid,
+		 struct kn_ca_info *info, int *made, kn_error *err)
 {
 	*made = 0;
-	if (pair_exists(dir))
+	if (pair_usable(dir, info))
 		return fix_key_file(dir, key_uid, key_gid, err);
 	struct kn_ca_pem pem;
-	if (kn_ca_make(name, time(NULL), &pem, err) < 0)
+	if (kn_ca_make(name, time(NULL), &pem, info, err) < 0)
 		return -1;
 	char p[PATH_MAX];
 	/* The certificate stands for the pair: it goes first when a stale one is
@@ -210,11 +264,11 @@ int kn_ca_ensure(const char *dir, const char *name, uid_t key_uid, gid_t key_gid
 	int rc = unlink(p) < 0 && errno != ENOENT ? kn_fail_errno(err, "unlink %s", p) : 0;
 	if (rc == 0) {
 		path_in(p, sizeof(p), dir, KN_CA_KEY_FILE);
-		rc = kn_write_atomic_owned(p, pem.key, pem.key_len, 0400, key_uid, key_gid, err);
+		rc = kn_write_replace_owned(p, pem.key, pem.key_len, 0400, key_uid, key_gid, err);
 	}
 	if (rc == 0) {
 		path_in(p, sizeof(p), dir, KN_CA_CERT_FILE);
-		rc = kn_write_atomic_owned(p, pem.cert, pem.cert_len, 0644, 0, 0, err);
+		rc = kn_write_replace_owned(p, pem.cert, pem.cert_len, 0644, 0, 0, err);
 	}
 	kn_ca_pem_clear(&pem);
 	if (rc == 0)
@@ -237,38 +291,21 @@ int kn_ca_load(const char *dir, struct kn_ca_pem *out, kn_error *err)
 	return 0;
 }
 
-int kn_ca_present(const char *dir, char fingerprint[KN_CA_FINGERPRINT_LEN])
+int kn_ca_present(const char *dir, struct kn_ca_info *info)
 {
-	if (!pair_exists(dir))
-		return 0;
-	if (fingerprint) {
-		char p[PATH_MAX];
-		_cleanup_free_ char *cert = NULL;
-		size_t len = 0;
-		fingerprint[0] = '\0';
-		path_in(p, sizeof(p), dir, KN_CA_CERT_FILE);
-		if (kn_read_file(p, KN_CA_FILE_MAX, &cert, &len, NULL) == 0)
-			kn_ca_fingerprint(cert, len, fingerprint, NULL);
-	}
-	return 1;
+	*info = (struct kn_ca_info){0};
+	return pair_usable(dir, info);
 }
 
-int kn_ca_fingerprint(const char *cert_pem, size_t len, char out[KN_CA_FINGERPRINT_LEN],
-		      kn_error *err)
+int kn_ca_describe(const char *cert_pem, size_t len, struct kn_ca_info *info, kn_error *err)
 {
-	out[0] = '\0';
-	BIO *b = BIO_new_mem_buf(cert_pem, (int)len);
+	*info = (struct kn_ca_info){0};
+	BIO *b = len <= INT32_MAX ? BIO_new_mem_buf(cert_pem, (int)len) : NULL;
 	X509 *x = b ? PEM_read_bio_X509(b, NULL, NULL, NULL) : NULL;
 	BIO_free(b);
-	unsigned char md[EVP_MAX_MD_SIZE];
-	unsigned int n = 0;
-	int ok = x && X509_digest(x, EVP_sha256(), md, &n) && n == 32;
+	int ok = x && describe(x, info) == 0;
 	X509_free(x);
-	if (!ok)
-		return ssl_fail(err, "fingerprint of the CA certificate");
-	for (unsigned int i = 0; i < n; i++)
-		snprintf(out + 3 * i, 4, "%02X%s", md[i], i + 1 < n ? ":" : "");
-	return 0;
+	return ok ? 0 : ssl_fail(err, "the CA certificate does not parse");
 }
 
 int kn_ca_count_certs(const char *pem, size_t len, kn_error *err)

@@ -118,11 +118,13 @@ static int make_ca(struct kn_store *st, struct kn_sandbox *sb, kn_error *err)
 	uid_t uid = st->proxy ? st->proxy->uid : 0;
 	gid_t gid = st->proxy ? st->proxy->gid : 0;
 	int made = 0;
-	if (kn_ca_ensure(sb->dir, sb->name, uid, gid, &made, err) < 0)
+	if (!sb->has_ca)
+		sb->ca = (struct kn_ca_info){0};
+	if (kn_ca_ensure(sb->dir, sb->name, uid, gid, &sb->ca, &made, err) < 0)
 		return kn_fail_prefix(err, "kennel CA");
-	sb->has_ca = kn_ca_present(sb->dir, sb->ca_sha256);
+	sb->has_ca = 1;
 	if (made)
-		log_info("sandbox %s: new kennel CA (SHA-256 %s)", sb->name, sb->ca_sha256);
+		log_info("sandbox %s: new kennel CA (SHA-256 %s)", sb->name, sb->ca.fingerprint);
 	return 0;
 }
 
@@ -250,7 +252,7 @@ static void trust_ca(const struct kn_sandbox *sb, const struct kn_sandbox_spec *
 	kn_error e;
 	snprintf(path, sizeof(path), "%s/%s", sb->dir, KN_CA_CERT_FILE);
 	if (kn_read_file(path, KN_CA_FILE_MAX, &cert, &len, &e) < 0 ||
-	    kn_ns_trust_ca(spec, cert, len, &e) < 0)
+	    kn_ns_trust_ca(spec, cert, len, sb->ca.subject_hash, &e) < 0)
 		log_error("sandbox %s: kennel CA not installed in its trust store, so it will "
 			  "not trust intercepted TLS: %s", sb->name, e.msg);
 }

@@ -459,7 +459,7 @@ int kn_store_load(struct kn_store *st, kn_error *err)
 		if (!sb->policy)
 			sb->policy = json_incref(st->default_policy);
 		snprintf(sb->dir, sizeof(sb->dir), "%s", sdir);
-		sb->has_ca = kn_ca_present(sdir, sb->ca_sha256);
+		sb->has_ca = kn_ca_present(sdir, &sb->ca);
 		sb->init_pidfd = -1;
 		kn_store_add(st, sb);
 	}

@@ -40,7 +40,7 @@ struct kn_sandbox {
 	struct kn_workspace workspaces[KN_MAX_WORKSPACES];
 	int vm;                    /* isolation "vm" (sandbox/vm.h), else "ns" */
 	int has_ca;                /* ca.crt + ca.key in dir (ca.h) */
-	char ca_sha256[KN_CA_FINGERPRINT_LEN]; /* its fingerprint, for inspect */
+	struct kn_ca_info ca;      /* what they are: inspect, the trust store */
 	/* runtime */
 	pid_t init_pid;            /* 0 when stopped */
 	unsigned long long init_start; /* /proc/<pid>/stat start time: pid identity */

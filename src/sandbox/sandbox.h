@@ -103,7 +103,7 @@ int kn_ns_start(const struct kn_sandbox_spec *spec, const struct kn_cgroup *cg, 
 int kn_ns_exec(const struct kn_sandbox_spec *spec, pid_t init_pid, const struct kn_cgroup *cg,
 	       const struct kn_exec_spec *ex, struct kn_exec_result *out, kn_error *err);
 int kn_ns_trust_ca(const struct kn_sandbox_spec *spec, const char *ca_pem, size_t ca_len,
-		   kn_error *err);
+		   unsigned long subject_hash, kn_error *err);
 struct kn_home_file;
 int kn_ns_seed_home(const struct kn_sandbox_spec *spec, const struct kn_home_file *files, size_t n,
 		    kn_error *err);

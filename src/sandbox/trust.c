@@ -11,11 +11,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <openssl/bio.h>
-#include <openssl/err.h>
-#include <openssl/pem.h>
-#include <openssl/x509.h>
-
 #include "common/fsutil.h"
 #include "common/log.h"
 #include "common/util.h"
@@ -125,25 +120,9 @@ static void hash_link(const struct kn_layer *l, int dirfd, const char *dir_rel, 
 }
 
 /* The certificate's subject hash (OpenSSL's, as in HASH.0 names). */
-static int subject_hash(const char *pem, size_t len, unsigned long *hash, kn_error *err)
+int kn_ns_trust_ca(const struct kn_sandbox_spec *s, const char *ca_pem, size_t ca_len,
+		   unsigned long hash, kn_error *err)
 {
-	BIO *b = BIO_new_mem_buf(pem, (int)len);
-	X509 *x = b ? PEM_read_bio_X509(b, NULL, NULL, NULL) : NULL;
-	BIO_free(b);
-	if (!x) {
-		ERR_clear_error();
-		return kn_fail(err, "the kennel CA certificate does not parse");
-	}
-	*hash = X509_subject_name_hash(x);
-	X509_free(x);
-	return 0;
-}
-
-int kn_ns_trust_ca(const struct kn_sandbox_spec *s, const char *ca_pem, size_t ca_len, kn_error *err)
-{
-	unsigned long hash = 0;
-	if (subject_hash(ca_pem, ca_len, &hash, err) < 0)
-		return -1;
 	struct kn_layer root, usr = {.uid_base = s->uid_base};
 	kn_layer_root(s, &root);
 	/* /usr is a layer of its own on the host base (rootfs.c), part of the

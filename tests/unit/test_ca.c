@@ -57,7 +57,7 @@ static void test_ca_certificate(void)
 	struct kn_ca_pem pem;
 	kn_error err = {0};
 	time_t now = time(NULL);
-	CHECK(kn_ca_make("proj", now, &pem, &err) == 0);
+	CHECK(kn_ca_make("proj", now, &pem, NULL, &err) == 0);
 	if (!pem.cert) {
 		printf("  %s\n", err.msg);
 		return;
@@ -135,7 +135,7 @@ static void test_ca_signs_a_verifying_leaf(void)
 {
 	struct kn_ca_pem pem;
 	kn_error err;
-	CHECK(kn_ca_make("leafy", time(NULL), &pem, &err) == 0);
+	CHECK(kn_ca_make("leafy", time(NULL), &pem, NULL, &err) == 0);
 	X509 *ca = cert_of(&pem);
 	EVP_PKEY *ca_key = key_of(&pem);
 	EVP_PKEY *leaf_key = EVP_EC_gen("P-256");
@@ -173,7 +173,7 @@ static void test_ca_signs_a_verifying_leaf(void)
 
 	/* ...and not against another sandbox's CA. */
 	struct kn_ca_pem other;
-	CHECK(kn_ca_make("other", time(NULL), &other, &err) == 0);
+	CHECK(kn_ca_make("other", time(NULL), &other, NULL, &err) == 0);
 	X509 *oca = cert_of(&other);
 	X509_STORE *ostore = X509_STORE_new();
 	X509_STORE_add_cert(ostore, oca);
@@ -198,8 +198,8 @@ static void test_two_cas_differ(void)
 {
 	struct kn_ca_pem a, b;
 	kn_error err;
-	CHECK(kn_ca_make("same", time(NULL), &a, &err) == 0);
-	CHECK(kn_ca_make("same", time(NULL), &b, &err) == 0);
+	CHECK(kn_ca_make("same", time(NULL), &a, NULL, &err) == 0);
+	CHECK(kn_ca_make("same", time(NULL), &b, NULL, &err) == 0);
 	CHECK(strcmp(a.cert, b.cert) != 0);
 	CHECK(strcmp(a.key, b.key) != 0);
 	X509 *xa = cert_of(&a), *xb = cert_of(&b);
@@ -218,7 +218,7 @@ static void test_long_name(void)
 	name[63] = '\0';
 	struct kn_ca_pem pem;
 	kn_error err = {0};
-	CHECK(kn_ca_make(name, time(NULL), &pem, &err) == 0);
+	CHECK(kn_ca_make(name, time(NULL), &pem, NULL, &err) == 0);
 	if (!pem.cert) {
 		printf("  %s\n", err.msg);
 		return;
@@ -237,20 +237,24 @@ static void test_fingerprint(void)
 {
 	struct kn_ca_pem pem;
 	kn_error err;
-	char fp[KN_CA_FINGERPRINT_LEN];
-	CHECK(kn_ca_make("fp", time(NULL), &pem, &err) == 0);
-	CHECK(kn_ca_fingerprint(pem.cert, pem.cert_len, fp, &err) == 0);
-	CHECK(strlen(fp) == 95);
+	struct kn_ca_info made, parsed;
+	CHECK(kn_ca_make("fp", time(NULL), &pem, &made, &err) == 0);
+	CHECK(kn_ca_describe(pem.cert, pem.cert_len, &parsed, &err) == 0);
+	CHECK(strlen(made.fingerprint) == 95);
+	CHECK_STR_EQ(made.fingerprint, parsed.fingerprint);
 	X509 *x = cert_of(&pem);
 	unsigned char md[32];
 	unsigned int n;
 	X509_digest(x, EVP_sha256(), md, &n);
 	char first[4];
 	snprintf(first, sizeof(first), "%02X:", md[0]);
-	CHECK(strncmp(fp, first, 3) == 0);
+	CHECK(strncmp(made.fingerprint, first, 3) == 0);
+	/* The hash the trust store's c_rehash link is named after. */
+	CHECK(made.subject_hash == X509_subject_name_hash(x));
+	CHECK(parsed.subject_hash == made.subject_hash);
 	X509_free(x);
-	CHECK(kn_ca_fingerprint("not a certificate", 17, fp, &err) < 0);
-	CHECK(fp[0] == '\0');
+	CHECK(kn_ca_describe("not a certificate", 17, &parsed, &err) < 0);
+	CHECK(parsed.fingerprint[0] == '\0');
 	kn_ca_pem_clear(&pem);
 }
 
@@ -284,19 +288,22 @@ static void test_files(void)
 	int made = -1;
 	/* Owned by a uid that is not ours, as kenneld gives it to kennel-proxy. */
 	uid_t owner = 4242;
-	CHECK(kn_ca_present(dir, NULL) == 0);
-	CHECK(kn_ca_ensure(dir, "sb", owner, owner, &made, &err) == 0);
+	struct kn_ca_info info = {0};
+	CHECK(kn_ca_present(dir, &info) == 0);
+	CHECK(kn_ca_ensure(dir, "sb", owner, owner, &info, &made, &err) == 0);
 	if (err.msg[0])
 		printf("  %s\n", err.msg);
 	CHECK(made == 1);
+	CHECK(strlen(info.fingerprint) == 95);
 	uid_t uid = 0;
 	CHECK(mode_of(dir, KN_CA_KEY_FILE, &uid) == 0400);
 	CHECK(uid == owner);
 	CHECK(mode_of(dir, KN_CA_CERT_FILE, &uid) == 0644);
 	CHECK(uid == 0);
-	char fp[KN_CA_FINGERPRINT_LEN];
-	CHECK(kn_ca_present(dir, fp) == 1);
-	CHECK(strlen(fp) == 95);
+	struct kn_ca_info read_back;
+	CHECK(kn_ca_present(dir, &read_back) == 1);
+	CHECK_STR_EQ(read_back.fingerprint, info.fingerprint);
+	CHECK(read_back.subject_hash == info.subject_hash);
 
 	/* Kept when complete; the key's mode and owner are put right. */
 	char *cert1 = slurp(dir, KN_CA_CERT_FILE);
@@ -304,8 +311,13 @@ static void test_files(void)
 	snprintf(p, sizeof(p), "%s/%s", dir, KN_CA_KEY_FILE);
 	CHECK(chmod(p, 0644) == 0);
 	CHECK(chown(p, 0, 0) == 0);
-	CHECK(kn_ca_ensure(dir, "sb", owner, owner, &made, &err) == 0);
+	CHECK(kn_ca_ensure(dir, "sb", owner, owner, &info, &made, &err) == 0);
 	CHECK(made == 0);
+	/* Unknown to the caller (a daemon that just started): parsed, kept. */
+	struct kn_ca_info fresh = {0};
+	CHECK(kn_ca_ensure(dir, "sb", owner, owner, &fresh, &made, &err) == 0);
+	CHECK(made == 0);
+	CHECK_STR_EQ(fresh.fingerprint, info.fingerprint);
 	CHECK(mode_of(dir, KN_CA_KEY_FILE, &uid) == 0400);
 	CHECK(uid == owner);
 	char *cert2 = slurp(dir, KN_CA_CERT_FILE);
@@ -324,12 +336,42 @@ static void test_files(void)
 
 	/* A lone certificate (a key lost) is not a CA: a new pair replaces it. */
 	CHECK(unlink(p) == 0);
-	CHECK(kn_ca_present(dir, NULL) == 0);
+	CHECK(kn_ca_present(dir, &read_back) == 0);
 	CHECK(kn_ca_load(dir, &pem, &err) < 0);
-	CHECK(kn_ca_ensure(dir, "sb", owner, owner, &made, &err) == 0);
+	CHECK(kn_ca_ensure(dir, "sb", owner, owner, &info, &made, &err) == 0);
 	CHECK(made == 1);
 	char *cert3 = slurp(dir, KN_CA_CERT_FILE);
 	CHECK(cert3 && cert1 && strcmp(cert1, cert3) != 0);
+	CHECK(kn_ca_present(dir, &read_back) == 1);
+	CHECK_STR_EQ(read_back.fingerprint, info.fingerprint);
+
+	/* What a power loss leaves of files written without fsync: a key of
+	 * zeros or of nothing, a certificate of zeros. Each pair is made anew,
+	 * even when the caller still holds the old one's description. */
+	static const struct {
+		const char *file;
+		size_t zeros;
+	} torn[] = { { KN_CA_KEY_FILE, 0 }, { KN_CA_KEY_FILE, 241 }, { KN_CA_CERT_FILE, 600 } };
+	for (size_t i = 0; i < sizeof(torn) / sizeof(torn[0]); i++) {
+		char old_fp[KN_CA_FINGERPRINT_LEN];
+		snprintf(old_fp, sizeof(old_fp), "%s", info.fingerprint);
+		char f[512];
+		snprintf(f, sizeof(f), "%s/%s", dir, torn[i].file);
+		FILE *fp = fopen(f, "w");
+		CHECK(fp != NULL);
+		for (size_t z = 0; fp && z < torn[i].zeros; z++)
+			fputc(0, fp);
+		if (fp)
+			fclose(fp);
+		CHECK(kn_ca_present(dir, &read_back) == 0);
+		if (!strcmp(torn[i].file, KN_CA_CERT_FILE))
+			info.fingerprint[0] = '\0'; /* a key intact, the certificate not: parsed */
+		CHECK(kn_ca_ensure(dir, "sb", owner, owner, &info, &made, &err) == 0);
+		CHECK(made == 1);
+		CHECK(strcmp(old_fp, info.fingerprint) != 0);
+		CHECK(kn_ca_present(dir, &read_back) == 1);
+		CHECK_STR_EQ(read_back.fingerprint, info.fingerprint);
+	}
 	/* No temp file left behind. */
 	char cmd[512];
 	snprintf(cmd, sizeof(cmd), "test $(ls -A %s | wc -l) -eq 2", dir);
@@ -343,8 +385,8 @@ static void test_count_certs(void)
 {
 	struct kn_ca_pem a, b;
 	kn_error err = {0};
-	CHECK(kn_ca_make("a", time(NULL), &a, &err) == 0);
-	CHECK(kn_ca_make("b", time(NULL), &b, &err) == 0);
+	CHECK(kn_ca_make("a", time(NULL), &a, NULL, &err) == 0);
+	CHECK(kn_ca_make("b", time(NULL), &b, NULL, &err) == 0);
 	char buf[8192];
 	int n = snprintf(buf, sizeof(buf), "# two CAs\n%s\nsome text between\n%s", a.cert, b.cert);
 	CHECK(kn_ca_count_certs(buf, (size_t)n, &err) == 2);
