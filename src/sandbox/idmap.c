@@ -45,65 +45,44 @@ int kn_idmap_write(pid_t pid, const struct kn_idmap *uid, size_t n_uid,
 	return write_map(pid, "gid_map", gid, n_gid, err);
 }
 
+/* The helper lives only to be a process in its new user namespace until the
+ * parent has opened the namespace and written its maps; then the parent kills
+ * it. It shares the daemon's memory (CLONE_VM: no page tables copied, which
+ * was most of a helper's cost), so it touches nothing but its own stack and
+ * makes no call that writes shared state: pause(2) returns only after a signal
+ * handler ran, and the helper has none that would run (the daemon's signals
+ * are blocked for signalfd or ignored, and the mask is inherited). */
+#define IDMAP_HELPER_STACK 16384
+static char helper_stack[IDMAP_HELPER_STACK] __attribute__((aligned(16)));
+
+__attribute__((no_sanitize("address", "undefined"))) static int hold_namespace(void *unused)
+{
+	(void)unused;
+	for (;;)
+		syscall(SYS_pause);
+	return 0;
+}
+
 int kn_idmap_userns_fd(const struct kn_idmap *uid, size_t n_uid, const struct kn_idmap *gid,
 		       size_t n_gid, kn_error *err)
 {
-	/* go: parent -> child "you may exit"; ready: child -> parent "unshared". */
-	int go[2], ready[2];
-	if (pipe2(go, O_CLOEXEC) < 0)
-		return kn_fail_errno(err, "pipe2 for idmap helper");
-	if (pipe2(ready, O_CLOEXEC) < 0) {
-		close(go[0]);
-		close(go[1]);
-		return kn_fail_errno(err, "pipe2 for idmap helper");
-	}
-	pid_t pid = fork();
-	if (pid < 0) {
-		close(go[0]);
-		close(go[1]);
-		close(ready[0]);
-		close(ready[1]);
-		return kn_fail_errno(err, "fork idmap helper");
-	}
-	if (pid == 0) {
-		char c = 'u';
-		close(go[1]);
-		close(ready[0]);
-		if (unshare(CLONE_NEWUSER) < 0 || write(ready[1], &c, 1) != 1)
-			_exit(1);
-		/* Stay alive, doing nothing, until the parent has our namespace fd. */
-		ssize_t r = read(go[0], &c, 1);
-		_exit(r < 0 ? 1 : 0);
-	}
-	close(go[0]);
-	close(ready[1]);
-	int rc = -1, fd = -1;
-	char path[64], c;
+	/* One stack serves every helper: each is reaped before the next. */
+	pid_t pid = clone(hold_namespace, helper_stack + sizeof(helper_stack),
+			  CLONE_NEWUSER | CLONE_VM | SIGCHLD, NULL);
+	if (pid < 0)
+		return kn_fail_errno(err, "clone an idmap helper into a new user namespace");
+	char path[64];
 	snprintf(path, sizeof(path), "/proc/%d/ns/user", (int)pid);
-	ssize_t r;
-	do
-		r = read(ready[0], &c, 1);
-	while (r < 0 && errno == EINTR);
-	close(ready[0]);
-	if (r != 1) {
-		kn_fail(err, "idmap helper could not enter a new user namespace");
-		goto out;
+	int fd = -1;
+	if (kn_idmap_write(pid, uid, n_uid, gid, n_gid, err) == 0) {
+		fd = open(path, O_RDONLY | O_CLOEXEC);
+		if (fd < 0)
+			kn_fail_errno(err, "open %s", path);
 	}
-	if (kn_idmap_write(pid, uid, n_uid, gid, n_gid, err) < 0)
-		goto out;
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0) {
-		kn_fail_errno(err, "open %s", path);
-		goto out;
-	}
-	rc = 0;
-out:
-	close(go[1]);
-	if (rc < 0)
-		kill(pid, SIGKILL);
+	kill(pid, SIGKILL);
 	while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
 		;
-	return rc < 0 ? -1 : fd;
+	return fd;
 }
 
 int kn_idmap_mount(int dirfd, const char *path, const char *shown, int userns_fd,

@@ -3,10 +3,10 @@
  *
  * Contract: the sandbox's user namespace maps inside ids 0..KN_IDMAP_RANGE-1 to
  * host ids base..base+KN_IDMAP_RANGE-1 (base is per sandbox, never 0).
- * kn_idmap_userns_fd forks a short-lived child that enters a fresh user
- * namespace, writes the requested maps for it, returns an O_CLOEXEC fd to that
- * namespace and reaps the child: the fd is what mount_setattr(MOUNT_ATTR_IDMAP)
- * wants. kn_idmap_mount clones `path` as a detached mount tree with that idmap
+ * kn_idmap_userns_fd clones a short-lived child into a fresh user namespace
+ * (sharing the caller's memory: not for a multi-threaded caller), writes the
+ * requested maps for it, returns an O_CLOEXEC fd to that namespace and kills
+ * and reaps the child: the fd is what mount_setattr(MOUNT_ATTR_IDMAP) wants. kn_idmap_mount clones `path` as a detached mount tree with that idmap
  * and the given MOUNT_ATTR_* flags and returns the tree's fd. Caller: root. */
 #ifndef KENNEL_IDMAP_H
 #define KENNEL_IDMAP_H
