@@ -91,10 +91,11 @@ static int find_for_agent(const struct cli_globals *globals, const char *agent,
 	return found;
 }
 
-/* Resolve the positionals to a sandbox name (malloc'd), creating it if needed. */
+/* Resolve the positionals to a sandbox (kenneld's object, *out), creating it
+ * if needed. */
 static int resolve_sandbox(const struct cli_command *cmd, const struct cli_globals *globals,
 			   const struct cli_create_options *opts, const char *target,
-			   const char *workspace_arg, char **name)
+			   const char *workspace_arg, json_t **out)
 {
 	kn_error err = {0};
 	json_t *sandbox = NULL;
@@ -139,11 +140,11 @@ static int resolve_sandbox(const struct cli_command *cmd, const struct cli_globa
 		fprintf(stderr, "kennel: sandbox '%s' exists; --cpus, --memory, --pids, "
 				"--image and --isolation only apply when a sandbox is created\n", target);
 	}
-	const char *n = json_string_value(json_object_get(sandbox, "name"));
-	*name = n ? strdup(n) : NULL;
-	json_decref(sandbox);
-	if (!*name)
+	if (!json_is_string(json_object_get(sandbox, "name"))) {
+		json_decref(sandbox);
 		return cli_report(&(kn_error){.msg = "kenneld's sandbox object has no name"});
+	}
+	*out = sandbox;
 	return 0;
 }
 
@@ -188,17 +189,25 @@ static int env_set(json_t *env, const char *entry)
 	return json_array_append_new(env, json_string(entry));
 }
 
-/* POST start, then the sandbox's command followed by `args`, with the
- * agent's environment, the key placeholders, then `user_env` (-e). */
-static int start_and_attach(const struct cli_globals *globals, const char *name, char **args,
+/* POST start unless `found` (kenneld's object, consumed) is running already
+ * (a create starts its sandbox), then the sandbox's command followed by `args`,
+ * with the agent's environment, the key placeholders, then `user_env` (-e). */
+static int start_and_attach(const struct cli_globals *globals, json_t *found, char **args,
 			    size_t n_args, json_t *user_env)
 {
 	kn_error err = {0};
-	char path[128];
-	json_t *sandbox = NULL;
-	snprintf(path, sizeof(path), "/sandboxes/%s/start", name);
-	if (cli_api_call(globals->socket_path, "POST", path, NULL, NULL, &sandbox, &err) < 0)
-		return cli_report(&err);
+	char path[128], name[128];
+	json_t *sandbox = found;
+	snprintf(name, sizeof(name), "%s", json_string_value(json_object_get(found, "name")));
+	const char *status = json_string_value(json_object_get(found, "status"));
+	if (!status || strcmp(status, "running") != 0) {
+		snprintf(path, sizeof(path), "/sandboxes/%s/start", name);
+		sandbox = NULL;
+		int rc = cli_api_call(globals->socket_path, "POST", path, NULL, NULL, &sandbox, &err);
+		json_decref(found);
+		if (rc < 0)
+			return cli_report(&err);
+	}
 	const json_t *command = json_object_get(sandbox, "command");
 	size_t n_cmd = json_array_size(command);
 	const char **argv = calloc(n_cmd + n_args + 1, sizeof(char *));
@@ -266,8 +275,8 @@ int cli_cmd_run(const struct cli_command *cmd, const struct cli_globals *globals
 		{NULL, 0, NULL, 0},
 	};
 	struct cli_create_options opts = {0};
-	json_t *user_env = json_array();
-	char *name = NULL, *entry;
+	json_t *user_env = json_array(), *sandbox = NULL;
+	char *entry;
 	const char *target, *workspace = NULL;
 	int c, i, rc = 0;
 	/* The caller's keys pass through jansson on their way to kenneld. */
@@ -309,12 +318,11 @@ int cli_cmd_run(const struct cli_command *cmd, const struct cli_globals *globals
 	}
 	if (i < argc)
 		i++; /* the "--" */
-	rc = resolve_sandbox(cmd, globals, &opts, target, workspace, &name);
+	rc = resolve_sandbox(cmd, globals, &opts, target, workspace, &sandbox);
 	if (rc == 0)
-		rc = start_and_attach(globals, name, argv + i, (size_t)(argc - i), user_env);
+		rc = start_and_attach(globals, sandbox, argv + i, (size_t)(argc - i), user_env);
 out:
 	json_decref(user_env);
-	free(name);
 	cli_create_options_clear(&opts);
 	return rc;
 }

@@ -40,6 +40,11 @@ check_out "run -e replaces the agent's own setting" '^echoer: overridden x$' ech
 check_out "run -e NAME without a value here is a usage error" 'ECHOER_UNSET is not set here' \
 	sh -c "'$KENNEL' run -e ECHOER_UNSET echoer '$WS' 2>&1; echo rc=\$?"
 check_out "... exit 2" 'rc=2$' sh -c "'$KENNEL' run -e ECHOER_UNSET echoer '$WS' 2>&1; echo rc=\$?"
+# run asks for a start only when the sandbox is not running: a stopped one starts again.
+"$KENNEL" stop echoer-ws >/dev/null
+out=$(timeout 120 "$KENNEL" run echoer "$WS" -- again </dev/null 2>&1)
+check_out "run starts a stopped sandbox again" '^echoer: unattended again$' echo "$out"
+check_out "... which is running after" '"status": "running"' "$KENNEL" inspect echoer-ws
 
 # --- hosts: allow-host rules of the agent's new sandboxes ---------------------------------
 check_out "the agent's hosts are allow-host rules of its sandbox, canonical" \
