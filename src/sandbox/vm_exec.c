@@ -39,15 +39,17 @@
  * retries while nothing listens in the guest. The first exec waits this long
  * for the guest before giving up. */
 #define VM_BOOT_WAIT_MS 60000
-#define VM_RETRY_MS 20
-/* How long one connection may take to bring the guest's KN_VM_HELLO: a booted
- * guest answers in milliseconds (tens under TCG on a busy host). The wait grows
- * by a step at each try, up to the last, so a slow guest is still reached; a
- * step, not doubling, because every try before the guest listens is lost
- * anyway and a long wait then only delays the first exec. */
-#define VM_HELLO_FIRST_MS 100
-#define VM_HELLO_STEP_MS 50
-#define VM_HELLO_MAX_MS 3200
+/* While no connection has brought the guest's KN_VM_HELLO, a new one is
+ * opened this often, and the older ones stay open: QEMU accepts each at once
+ * but holds it in its own TCP retries (a second or more) when its SYN reached
+ * a guest whose network was not up yet, so the first connection made after
+ * the guest is up is the one that answers first. Closing and reconnecting
+ * instead lost half a growing wait (~0.2 s) on every first exec. */
+#define VM_CONNECT_EVERY_MS 50
+/* Connections kept waiting at once, the oldest closed for a new one: each
+ * waits 40 x 50 ms = 2 s for HELLO, which a booted guest sends in
+ * milliseconds (tens under TCG on a busy host). */
+#define VM_CONNECTS_OPEN 40
 /* Bytes read from the command's input before they go out as one frame. */
 #define VM_STDIN_CHUNK 65536
 
@@ -161,41 +163,67 @@ static uint32_t be32(const uint8_t *p)
 	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
 }
 
-/* 0 when the guest's KN_VM_HELLO arrives on sock within ms. */
-static int await_hello(int sock, int ms)
+/* 0 when the frame waiting on sock is the guest's KN_VM_HELLO. */
+static int read_hello(int sock)
 {
-	struct pollfd p = {.fd = sock, .events = POLLIN};
 	char type;
 	uint8_t *data;
 	uint32_t len;
-	if (poll(&p, 1, ms) != 1 || recv_frame(sock, &type, &data, &len) < 0)
+	if (recv_frame(sock, &type, &data, &len) < 0)
 		return -1;
 	free(data);
 	return type == KN_VM_HELLO && len == 0 ? 0 : -1;
 }
 
-/* Connects until the guest says hello (nothing is sent before, so giving up
- * on a connection is safe), then sends the request and waits for STARTED or
- * ERROR. Returns the socket with *pid set; -1 with err set. */
+/* A connection the guest greeted: connections are opened every
+ * VM_CONNECT_EVERY_MS until one brings KN_VM_HELLO (nothing is sent before,
+ * so giving up on the others is safe). -1 at the deadline. */
+static int greeted_connection(long long deadline)
+{
+	struct pollfd open_fds[VM_CONNECTS_OPEN];
+	size_t next = 0; /* the slot the next connection takes, the oldest */
+	int won = -1;
+	for (size_t i = 0; i < VM_CONNECTS_OPEN; i++)
+		open_fds[i] = (struct pollfd){.fd = -1, .events = POLLIN};
+	while (won < 0 && now_ms() < deadline) {
+		int sock = connect_exec_port();
+		if (sock >= 0) {
+			if (open_fds[next].fd >= 0)
+				close(open_fds[next].fd);
+			open_fds[next].fd = sock;
+			next = (next + 1) % VM_CONNECTS_OPEN;
+		}
+		long long until = now_ms() + VM_CONNECT_EVERY_MS;
+		for (long long left; won < 0 && (left = until - now_ms()) > 0;) {
+			if (poll(open_fds, VM_CONNECTS_OPEN, (int)left) <= 0)
+				break;
+			for (size_t i = 0; i < VM_CONNECTS_OPEN && won < 0; i++) {
+				if (open_fds[i].fd < 0 || !open_fds[i].revents)
+					continue;
+				if (read_hello(open_fds[i].fd) == 0) {
+					won = open_fds[i].fd;
+				} else {
+					close(open_fds[i].fd); /* nothing listens yet, or not the guest */
+				}
+				open_fds[i].fd = -1;
+			}
+		}
+	}
+	for (size_t i = 0; i < VM_CONNECTS_OPEN; i++)
+		if (open_fds[i].fd >= 0)
+			close(open_fds[i].fd);
+	return won;
+}
+
+/* Connects until the guest says hello, then sends the request and waits for
+ * STARTED or ERROR. Returns the socket with *pid set; -1 with err set. */
 static int start_in_guest(const struct kn_sandbox_spec *s, const uint8_t *req, size_t req_len,
 			  pid_t *pid, kn_error *err)
 {
-	long long deadline = now_ms() + VM_BOOT_WAIT_MS;
-	int hello_ms = VM_HELLO_FIRST_MS;
-	int sock;
-	for (;;) {
-		sock = connect_exec_port();
-		if (sock >= 0 && await_hello(sock, hello_ms) == 0)
-			break;
-		if (sock >= 0)
-			close(sock);
-		if (now_ms() >= deadline)
-			return kn_fail(err, "the guest of %s did not answer within %d s (its console: %s/console.log)",
-				       s->name, VM_BOOT_WAIT_MS / 1000, s->dir);
-		hello_ms = hello_ms + VM_HELLO_STEP_MS > VM_HELLO_MAX_MS ? VM_HELLO_MAX_MS
-									  : hello_ms + VM_HELLO_STEP_MS;
-		usleep(VM_RETRY_MS * 1000);
-	}
+	int sock = greeted_connection(now_ms() + VM_BOOT_WAIT_MS);
+	if (sock < 0)
+		return kn_fail(err, "the guest of %s did not answer within %d s (its console: %s/console.log)",
+			       s->name, VM_BOOT_WAIT_MS / 1000, s->dir);
 	char type = 0;
 	uint8_t *p = NULL;
 	uint32_t len = 0;
