@@ -7,7 +7,8 @@
  *  2. reads the boot configuration (KN_VM_CONFIG_PATH, vm_proto.h) and keeps
  *     the exec token in memory only; loads the kernel modules named one per
  *     line in KN_GUEST_MODULE_ORDER, from KN_GUEST_MODULE_DIR, in that order;
- *  3. mounts the virtio-9p share KN_VM_ROOT_TAG (nosuid) and in it proc, a
+ *  3. mounts the virtio-9p share KN_VM_ROOT_TAG (nosuid), and on its /usr the
+ *     share KN_VM_USR_TAG (nosuid, cached) when QEMU has one; in it proc, a
  *     read-only sysfs, devtmpfs, a private devpts (/dev/ptmx usable), and
  *     tmpfs on /dev/shm (/tmp is the host side's, over 9p); then switches
  *     root as switch_root(8) does, deleting the initramfs's files first (their RAM is the guest's);

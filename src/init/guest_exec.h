@@ -28,8 +28,9 @@
  *  - Output goes out as KN_VM_STDOUT / KN_VM_STDERR frames of at most
  *    KN_GUEST_CHUNK bytes. After the command exits, what it left is still
  *    sent (pipes: until EOF or nothing more is readable; pty: until the slave
- *    is closed or quiet for KN_GUEST_PTY_DRAIN_MS), then KN_VM_EXIT (exit
- *    code, or 128+signal), then the socket is closed.
+ *    is closed or quiet for KN_GUEST_PTY_DRAIN_MS), then, once /usr's file
+ *    system is synced (what the command wrote there is on the host),
+ *    KN_VM_EXIT (exit code, or 128+signal), then the socket is closed.
  *  - Nothing blocks: bytes for the host wait in a buffer of at most
  *    KN_GUEST_OUT_MAX and stdin in one of KN_GUEST_IN_MAX, so a host that
  *    stops reading stalls the command's output (and a command that stops

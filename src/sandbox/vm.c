@@ -251,7 +251,8 @@ unsigned long kn_vm_host_tsc_khz(void)
 char *const *kn_vm_qemu_argv(const struct kn_sandbox_spec *s)
 {
 	static char cmdline[512];
-	static char mem[32], smp[32], accel[64], name[96], fsdev[128], kernel[32], initrd[32];
+	static char mem[32], smp[32], accel[64], name[96], fsdev[128], usr_fsdev[128], kernel[32];
+	static char initrd[32];
 	static char netdev[256];
 	static char *argv[64];
 	size_t n = 0;
@@ -270,6 +271,8 @@ char *const *kn_vm_qemu_argv(const struct kn_sandbox_spec *s)
 	snprintf(initrd, sizeof(initrd), "/proc/self/fd/%d", KN_VM_FD_INITRD);
 	snprintf(fsdev, sizeof(fsdev), "local,id=root,path=%s,security_model=passthrough,multidevs=remap",
 		 KN_VM_HOST_GUEST_DIR);
+	snprintf(usr_fsdev, sizeof(usr_fsdev),
+		 "local,id=usr,path=%s/usr,security_model=passthrough,multidevs=remap", KN_VM_HOST_GUEST_DIR);
 	/* QEMU runs the guestfwd command with the guest's connection on stdin and
 	 * stdout; /proc/1/exe is kennel-init (PID 1 of the sandbox's pid namespace). */
 	snprintf(netdev, sizeof(netdev),
@@ -298,6 +301,15 @@ char *const *kn_vm_qemu_argv(const struct kn_sandbox_spec *s)
 		NULL};
 	for (; fixed[n]; n++)
 		argv[n] = fixed[n];
+	/* The host base's /usr is the overlay rootfs.c made, a directory: shared
+	 * on its own, the guest caches it (guest.c says why). An image's /usr is
+	 * whatever the image has there, and stays part of the root share. */
+	if (!s->image) {
+		argv[n++] = "-fsdev";
+		argv[n++] = usr_fsdev;
+		argv[n++] = "-device";
+		argv[n++] = "virtio-9p-device,fsdev=usr,mount_tag=" KN_VM_USR_TAG;
+	}
 	argv[n] = NULL;
 	return argv;
 }

@@ -45,8 +45,10 @@
 #define KN_VM_PROXY_ADDR "10.0.2.100"
 #define KN_VM_PROXY_PORT 3128
 #define KN_VM_EXEC_PORT 7022
-/* The 9p tag under which QEMU shares the guest's root. */
+/* The 9p tag under which QEMU shares the guest's root, and the one under
+ * which it shares the root's /usr on its own (host base only: vm.h). */
 #define KN_VM_ROOT_TAG "kennelroot"
+#define KN_VM_USR_TAG "kennelusr"
 #define KN_VM_CONFIG_PATH "/kennel.conf"
 
 /* 128 bits of getrandom, as hex. */

@@ -29,3 +29,10 @@ check_out image_dir_unchanged '^absent$' sh -c "[ -e '$IMG/etc/new-file' ] && ec
 check_out image_file_in_layer '^x$' "$KENNEL" exec img cat /etc/new-file
 check_out image_must_exist 'is not an existing absolute directory' \
 	curl -s --unix-socket "$KENNEL_SOCKET" -d "{\"agent\":\"shell\",\"image\":\"$T/nope\",\"workspaces\":[{\"path\":\"$WS\"}]}" http://kenneld/sandboxes
+
+# The same image under a microVM: it has no /usr, so the guest's root share is all.
+IMGVM=imgvm-$$
+check create_vm_with_image "$KENNEL" create --isolation vm --name $IMGVM --image "$IMG" shell "$WS"
+check_out vm_image_is_the_root '^image-marker$' "$KENNEL" exec $IMGVM cat /etc/kennel-image-marker
+check_out vm_image_workspace "^$WS\$" "$KENNEL" exec $IMGVM sh -c 'cd '"$WS"' && echo $PWD'
+check vm_image_rm "$KENNEL" rm -f $IMGVM

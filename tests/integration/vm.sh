@@ -125,6 +125,13 @@ check_out "... owned by the workspace's owner on the host" '^4321:4321$' stat -c
 check_out "the workspace owner's files are the agent's inside" '^agent$' kx $VM1 stat -c '%U' "$WS/host-file"
 echo "changed on the host" >"$WS/host-file"
 check_out "a change on the host shows at once" '^changed on the host$' kx $VM1 cat "$WS/host-file"
+# /usr, which only the guest writes, is a share of its own that the guest caches; the
+# root (workspaces, /etc) is not cached.
+check_out "/usr is its own share, cached" '^kennelusr /usr 9p .*loose' kx $VM1 grep ' /usr ' /proc/mounts
+check_out "... the root's is not" '^kennelroot / 9p .*mmap' kx $VM1 grep ' / 9p ' /proc/mounts
+check "a write under /usr" kx -u root $VM1 sh -c 'head -c 300000 /dev/zero > /usr/local/vm-synced'
+check_out "... is in the sandbox's layer on the host when exec returns" '^300000$' \
+	stat -c %s "$KENNEL_STATE/sandboxes/$VM1/upper/usr/local/vm-synced"
 
 # --- the host is invisible -----------------------------------------------------------------
 check_out "the guest sees only its own processes" '^ok$' kx $VM1 sh -c \
