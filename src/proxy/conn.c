@@ -34,6 +34,7 @@ static void upstream_ready(struct kp_watch *w, uint32_t events);
 static void timer_fired(struct kp_timer *t);
 static void process_head(struct kp_conn *c);
 static void enter_head(struct kp_conn *c);
+static void open_upstream(struct kp_conn *c);
 
 static bool again(int e) { return e == EAGAIN || e == EWOULDBLOCK; }
 
@@ -131,6 +132,8 @@ static void upstream_close(struct kp_conn *c)
 
 	if (c->mitm)
 		kp_io_ssl_close(&c->mitm->up_ssl);
+	free(c->kept);
+	c->kept = NULL;
 	if (fd < 0)
 		return;
 	kp_watch_remove(&c->w->loop, &c->upstream);
@@ -334,8 +337,8 @@ void kp_conn_update_interest(struct kp_conn *c)
 	switch (c->state) {
 	case KP_CONN_HEAD:
 		cev = c->client_wait;
-		/* A kept upstream that closes must close the tunnel (below). */
-		if (kp_conn_up_ssl(c))
+		/* A kept upstream that closes must be noticed (idle_upstream_readable). */
+		if (c->upstream.fd >= 0)
 			uev = EPOLLIN;
 		break;
 	case KP_CONN_LINGER:
@@ -374,6 +377,20 @@ void kp_conn_update_interest(struct kp_conn *c)
 
 /* ---- dialling ---- */
 
+/* A plain-HTTP upstream just connected: what it was opened for, so that the
+ * next request can find it (conn.h). Without memory it is simply not kept. */
+static void remember_upstream(struct kp_conn *c)
+{
+	struct kp_request *rq = c->rq;
+
+	if (!c->kept && !(c->kept = malloc(sizeof(*c->kept))))
+		return;
+	snprintf(c->kept->host, sizeof(c->kept->host), "%s", rq->host);
+	c->kept->port = rq->dial.port;
+	c->kept->addr = rq->dial.addr;
+	c->kept->idle_since_ms = c->w->loop.now_ms;
+}
+
 static void connected(struct kp_conn *c)
 {
 	struct kp_request *rq = c->rq;
@@ -399,6 +416,8 @@ static void connected(struct kp_conn *c)
 		c->rec.status = 200;
 		kp_tunnel_start(c);
 	} else {
+		if (!rq->ex.reused)
+			remember_upstream(c);
 		kp_forward_start(c);
 	}
 }
@@ -546,6 +565,11 @@ static int prepare_exchange(struct kp_conn *c, const struct http_request *req,
 	}
 	x->head_request = strcmp(req->method, "HEAD") == 0;
 	x->client_minor = req->version_minor;
+	/* Idempotent (RFC 9110, 9.2.2) and wholly in uphead: it can be sent
+	 * again when a reused upstream closed as it went out (conn.h). */
+	x->retryable = x->req_mode == KP_BODY_NONE &&
+		       (strcmp(req->method, "GET") == 0 || x->head_request ||
+			strcmp(req->method, "OPTIONS") == 0);
 	/* HTTP/1.0 keep-alive is a legacy extension not worth its corner
 	 * cases: such clients get one request per connection. */
 	c->keep_alive = req->keep_alive && req->version_minor == 1;
@@ -634,11 +658,53 @@ static void mitm_request(struct kp_conn *c, const struct http_request *req, size
 	kp_forward_start(c);
 }
 
+/* The kept upstream serves this allowed plain request when it was opened for
+ * the same canonical host and port, its address still passes the policy in
+ * force and it is not too old (conn.h): forward on it now. false: the caller
+ * closes it and goes the usual way (which refuses an address now blocked). */
+static bool reuse_upstream(struct kp_conn *c)
+{
+	struct kp_request *rq = c->rq;
+	const struct kp_kept_upstream *k = c->kept;
+	struct kp_candidates one = { .n = 1 }, allowed;
+	struct kn_decision block;
+
+	if (!k || c->upstream.fd < 0 || k->port != c->rec.port || strcmp(k->host, rq->host) != 0)
+		return false;
+	if (c->w->loop.now_ms - k->idle_since_ms >= KP_UPSTREAM_REUSE_IDLE_MS)
+		return false;
+	one.addr[0] = k->addr;
+	if (kp_filter_candidates(&rq->policy->policy, &one, &allowed, &block) == 0)
+		return false;
+	rq->dial.port = k->port;
+	rq->dial.addr = k->addr;
+	rq->ex.reused = true;
+	connected(c);
+	return true;
+}
+
+bool kp_conn_retry_upstream(struct kp_conn *c)
+{
+	struct kp_request *rq = c->rq;
+	struct kp_exchange *x = rq ? &rq->ex : NULL;
+
+	if (!x || rq->is_connect || !x->reused || !x->retryable || x->up_answered ||
+	    x->client_started)
+		return false;
+	log_debug("sandbox %s: the kept upstream to %s port %u closed as a %s went out on it; "
+		  "sending it again on a new connection", c->sb->name, rq->host, c->rec.port,
+		  c->rec.method);
+	upstream_close(c);
+	kp_exchange_rewind(x);
+	c->rec.has_addr = false;
+	open_upstream(c);
+	return true;
+}
+
 /* Everything that depends on the head happens here, while the head's bytes
  * are still in c->in; they are consumed once the decision needs them no more. */
 static void start_request(struct kp_conn *c, const struct http_request *req, size_t head_len)
 {
-	struct kp_worker *w = c->w;
 	struct kp_target t;
 	const char *reason = NULL;
 
@@ -667,7 +733,11 @@ static void start_request(struct kp_conn *c, const struct http_request *req, siz
 			bad_request(c, reason);
 			return;
 		}
-		if (prepare_exchange(c, req, &t, NULL) < 0)
+		/* No "Connection: close" upstream unless the client asked for it:
+		 * the upstream may then keep its connection for this client's
+		 * next request (see the top of conn.h). Never secrets in clear. */
+		struct kp_rewrite_opts opts = { .persistent = true };
+		if (prepare_exchange(c, req, &t, &opts) < 0)
 			return;
 	}
 	c->rec.port = t.port;
@@ -682,6 +752,18 @@ static void start_request(struct kp_conn *c, const struct http_request *req, siz
 		kp_conn_reply(c, 403, KP_DECISION_BLOCK, "blocked by policy", d.rule, NULL);
 		return;
 	}
+	if (!rq->is_connect && reuse_upstream(c))
+		return;
+	upstream_close(c); /* a kept upstream that is not this request's */
+	open_upstream(c);
+}
+
+/* The usual way to the request's upstream: its literal address, the hosts
+ * override or a lookup, then the candidates' check and the dial. */
+static void open_upstream(struct kp_conn *c)
+{
+	struct kp_worker *w = c->w;
+	struct kp_request *rq = c->rq;
 
 	rq->connect_deadline_ms = w->loop.now_ms + w->opt->connect_timeout_ms;
 	arm(c, w->opt->connect_timeout_ms);
@@ -781,17 +863,22 @@ static void head_readable(struct kp_conn *c)
 	}
 }
 
-void kp_conn_exchange_done(struct kp_conn *c, bool keep_client)
+void kp_conn_exchange_done(struct kp_conn *c, bool keep_client, bool keep_upstream)
 {
 	record_write(c);
 	request_free(c);
-	if (!keep_client || !c->keep_alive) {
+	/* An intercepted tunnel has no other upstream to go to. */
+	if (!keep_client || !c->keep_alive || (c->mitm && !keep_upstream)) {
 		upstream_close(c);
 		linger(c);
 		return;
 	}
-	if (!c->mitm)
-		upstream_close(c); /* plain HTTP: one upstream connection per request */
+	if (!c->mitm) {
+		if (keep_upstream && c->kept)
+			c->kept->idle_since_ms = c->w->loop.now_ms;
+		else
+			upstream_close(c);
+	}
 	enter_head(c);
 }
 
@@ -879,12 +966,14 @@ static void client_ready(struct kp_watch *w, uint32_t events)
 	}
 }
 
-/* The upstream of an intercepted tunnel stirred between requests. A TLS
- * record that carries no data (a session ticket, a key update) changes
- * nothing; an end, an error or bytes nobody asked for end the tunnel, as the
- * server ending its side of a direct connection would: the client sees its
- * idle connection close and opens a new one, rather than sending its next
- * request into a connection that can only answer 502. */
+/* A kept upstream stirred between requests. A TLS record that carries no
+ * data (a session ticket, a key update) changes nothing; an end, an error or
+ * bytes nobody asked for mean it cannot carry another request. In an
+ * intercepted tunnel that ends the tunnel, as the server ending its side of a
+ * direct connection would: the client sees its idle connection close and
+ * opens a new one, rather than sending its next request into a connection
+ * that can only answer 502. In clear only the upstream is closed: the
+ * client's next request dials a new one. */
 static void idle_upstream_readable(struct kp_conn *c)
 {
 	char sink[256];
@@ -893,9 +982,16 @@ static void idle_upstream_readable(struct kp_conn *c)
 	ssize_t n = kp_io_recv(c->upstream.fd, kp_conn_up_ssl(c), sink, sizeof(sink), &wait, &why);
 	if (n == KP_IO_WAIT)
 		return;
-	log_debug("sandbox %s: the upstream of an idle tunnel to %s %s", c->sb->name,
-		  c->mitm->host, n == 0 ? "closed" : n > 0 ? "sent unrequested bytes" : "failed");
-	kp_conn_close(c, NULL);
+	const char *what = n == 0 ? "closed" : n > 0 ? "sent unrequested bytes" : "failed";
+	if (c->mitm) {
+		log_debug("sandbox %s: the upstream of an idle tunnel to %s %s", c->sb->name,
+			  c->mitm->host, what);
+		kp_conn_close(c, NULL);
+		return;
+	}
+	log_debug("sandbox %s: the kept upstream to %s port %u %s while idle: dropped", c->sb->name,
+		  c->kept ? c->kept->host : "-", c->kept ? c->kept->port : 0, what);
+	upstream_close(c);
 }
 
 static void upstream_ready(struct kp_watch *w, uint32_t events)
@@ -904,8 +1000,7 @@ static void upstream_ready(struct kp_watch *w, uint32_t events)
 
 	switch (c->state) {
 	case KP_CONN_HEAD:
-		if (c->mitm)
-			idle_upstream_readable(c);
+		idle_upstream_readable(c);
 		return;
 	case KP_CONN_DIAL:
 		dial_writable(c);
@@ -919,6 +1014,8 @@ static void upstream_ready(struct kp_watch *w, uint32_t events)
 		return;
 	case KP_CONN_FORWARD:
 		if ((events & (EPOLLERR | EPOLLHUP)) && !(w->events & (EPOLLIN | EPOLLOUT))) {
+			if (kp_conn_retry_upstream(c))
+				return;
 			if (c->rq->ex.client_started)
 				kp_conn_close(c, "upstream connection lost");
 			else

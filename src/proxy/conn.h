@@ -4,7 +4,10 @@
  *   HEAD     reading a request head (http.h; parsed again only when new bytes
  *            hold a LF). Deadline: the header timeout from accept or from the
  *            first byte of a later request; the keep-alive timeout while a kept
- *            connection waits for that first byte. A bad head gets 400.
+ *            connection waits for that first byte. A bad head gets 400. A
+ *            kept upstream (below) is watched meanwhile: one that closes,
+ *            fails or sends bytes nobody asked for is closed, and the client
+ *            connection stays (its next request dials afresh).
  *   RESOLVE  the host passed kn_policy_check_host and is a name not in the
  *            hosts override: a resolver thread looks it up.
  *   DIAL     non-blocking connect to the allowed candidates in order; one
@@ -24,6 +27,24 @@
  * The decision (403 naming the rule) comes from decide.h: host first, then
  * every candidate address; only addresses that passed are dialled. A policy
  * reference is held from the head to the end of the decision.
+ *
+ * Plain HTTP keeps its upstream connection after an exchange when forward.h
+ * says both sides persist (keep_upstream); `kept` (heap) remembers what it
+ * was opened for: the canonical host (as kp_decide_host made it), the port
+ * and the address dialled. The next request is decided as any other (a 403
+ * closes the kept upstream; so does a CONNECT). It goes out on the kept
+ * upstream, with no lookup and no dial, only when its canonical host and
+ * port are the kept ones, the kept address still passes the address check
+ * under the policy in force (kp_filter_candidates, the check every dialled
+ * candidate passes) and the upstream has been idle less than
+ * KP_UPSTREAM_REUSE_IDLE_MS; otherwise the kept upstream is closed and the
+ * request resolves and dials as usual, and is refused there if the address is
+ * now blocked. The decision line of a reused exchange names the kept address.
+ * A reused upstream can close just as a request goes out on it: if it fails
+ * before a single response byte arrives and the request is GET, HEAD or
+ * OPTIONS without a body, kp_conn_retry_upstream dials afresh and sends it
+ * again, once (the fresh connection is not reused, so never twice); any other
+ * request gets 502 as for any lost upstream.
  *
  * A request inside an intercepted tunnel must be in origin-form with a Host
  * that names the CONNECT host and port (421 otherwise), is decided again
@@ -107,6 +128,14 @@ struct kp_request {
 	struct kp_exchange ex;
 };
 
+/* What a kept plain-HTTP upstream connection was opened for (see the top). */
+struct kp_kept_upstream {
+	char host[KN_HOST_BUFSZ]; /* canonical */
+	uint16_t port;
+	struct kn_addr addr;      /* the address dialled */
+	uint64_t idle_since_ms;   /* loop clock: when its last exchange ended */
+};
+
 struct kp_conn {
 	struct kp_worker *w;
 	struct kp_sandbox *sb;
@@ -129,6 +158,9 @@ struct kp_conn {
 	struct kp_record rec;
 	struct kp_request *rq;
 	struct kp_mitm *mitm; /* an intercepted CONNECT: both TLS sessions */
+	/* Plain HTTP: set while `upstream` is a connection dialled for a plain
+	 * request (one in progress, or kept for the next); freed with it. */
+	struct kp_kept_upstream *kept;
 	uint32_t client_wait; /* HEAD, REPLY: the event a TLS read/write waits for */
 
 	char *reply;         /* canned reply being written */
@@ -146,9 +178,15 @@ void kp_conn_reply(struct kp_conn *c, int status, enum kp_verdict_kind decision,
 /* Close now; `error` (static, may be NULL) goes into the decision line if
  * one is still open. */
 void kp_conn_close(struct kp_conn *c, const char *error);
-/* The plain-HTTP exchange is complete: log it, drop the upstream, and either
- * read the next request or close. */
-void kp_conn_exchange_done(struct kp_conn *c, bool keep_client);
+/* An exchange is complete: log it, then read the next request (keeping the
+ * upstream connection if `keep_upstream`; inside an intercepted tunnel
+ * without it the tunnel ends) or close. */
+void kp_conn_exchange_done(struct kp_conn *c, bool keep_client, bool keep_upstream);
+/* The upstream of the exchange in progress failed: true when it was a reused
+ * one that never answered and the request may be sent again (see the top):
+ * the exchange is rewound and a fresh connection dialled for it. false: the
+ * caller fails the exchange as before. */
+bool kp_conn_retry_upstream(struct kp_conn *c);
 /* Re-register the client and upstream interest for the current state. */
 void kp_conn_update_interest(struct kp_conn *c);
 /* A name lookup came back (resolve.h); frees `job`. */

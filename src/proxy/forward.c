@@ -13,6 +13,8 @@
 #include "proxy/forward.h"
 
 #include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <openssl/crypto.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -51,6 +53,25 @@ void kp_exchange_free(struct kp_exchange *x)
 	free(x->scratch);
 	kp_buf_free(&x->down);
 	memset(x, 0, sizeof(*x));
+}
+
+void kp_exchange_rewind(struct kp_exchange *x)
+{
+	/* The request as prepare_exchange left it; everything else (response
+	 * state, buffers, what was sent) starts again. */
+	struct kp_exchange req = {
+		.uphead = x->uphead,
+		.uphead_len = x->uphead_len,
+		.req_mode = x->req_mode,
+		.req_left = x->req_left,
+		.head_request = x->head_request,
+		.websocket = x->websocket,
+		.client_minor = x->client_minor,
+		.retryable = x->retryable,
+	};
+	x->uphead = NULL; /* kept, not wiped */
+	kp_exchange_free(x);
+	*x = req;
 }
 
 /* ---- request: client -> upstream ---- */
@@ -371,6 +392,25 @@ static ssize_t send_response(struct kp_conn *c, struct kp_exchange *x, uint32_t 
 	return n;
 }
 
+/* A response that came in part on an upstream connection that has carried
+ * bytes both ways before (a reused one, or any inside a TLS tunnel): ACK what
+ * was read now. Linux delays the ACK on such a connection (it expects to send
+ * it with our next bytes, and we have none to send), and a server that writes
+ * its head and its body separately with Nagle on (Python's http.server does)
+ * holds the body until that ACK: 40 ms per response. A new connection ACKs at
+ * once by itself. Once per exchange is enough: we send nothing more, so the
+ * connection stays in that mode until the next request. A failure only costs
+ * the delay, so it is not reported. */
+static void ack_now(struct kp_conn *c, struct kp_exchange *x)
+{
+	int one = 1;
+
+	if (x->acked_now || !x->up_answered || (!x->reused && !c->mitm))
+		return;
+	x->acked_now = true;
+	setsockopt(c->upstream.fd, IPPROTO_TCP, TCP_QUICKACK, &one, sizeof(one));
+}
+
 static enum pump_result pump_response(struct kp_conn *c, struct kp_exchange *x,
 				      struct pump_error *pe)
 {
@@ -421,12 +461,14 @@ static enum pump_result pump_response(struct kp_conn *c, struct kp_exchange *x,
 			if (x->down.len == 0)
 				kp_buf_free(&x->down);
 			x->resp_up_ev = wait;
+			ack_now(c, x);
 			return PUMP_OK;
 		}
 		if (n < 0) {
 			pe->reason = "upstream connection failed during the response";
 			return PUMP_UP_ERROR;
 		}
+		x->up_answered = true;
 		x->down.len += (size_t)n;
 		c->last_active_ms = c->w->loop.now_ms;
 	}
@@ -446,6 +488,10 @@ static void fail(struct kp_conn *c, enum pump_result r, const struct pump_error 
 		kp_conn_close(c, NULL);
 		return;
 	}
+	/* A reused upstream that closed as the request went out: maybe sent
+	 * again on a fresh connection. */
+	if (r == PUMP_UP_ERROR && kp_conn_retry_upstream(c))
+		return;
 	if (r == PUMP_CLIENT_ERROR || x->client_started) {
 		kp_conn_close(c, reason);
 		return;
@@ -482,7 +528,12 @@ static void run(struct kp_conn *c)
 	if (delivered) {
 		bool request_complete = x->req_done && x->req_ready == 0 &&
 					x->uphead_off == x->uphead_len;
-		kp_conn_exchange_done(c, x->keep_client && request_complete);
+		bool keep_client = x->keep_client && request_complete;
+		/* See forward.h: bytes after the response's end, or its stream's
+		 * end, mean the upstream is no longer where a next answer starts. */
+		bool keep_upstream = keep_client && x->up_reusable && x->down.len == 0 &&
+				     !x->upstream_eof && (c->mitm || !x->head_request);
+		kp_conn_exchange_done(c, keep_client, keep_upstream);
 		return;
 	}
 	kp_conn_update_interest(c);

@@ -26,9 +26,25 @@
  * the response was not close-delimited and the request body was complete;
  * inside an intercepted tunnel also only when the upstream keeps its
  * connection (`up_reusable`: the next request goes over the same one).
+ * The upstream connection may carry another request (keep_upstream, passed
+ * to kp_conn_exchange_done) only when the client connection is kept, the
+ * response allowed it (`up_reusable`: HTTP/1.1 without Connection: close, or
+ * HTTP/1.0 with keep-alive), its end came from its own framing
+ * (Content-Length, a complete chunked body, or none by rule), and no byte
+ * came after that end, nor an end of the stream; in clear, also not after a
+ * HEAD request: a server that sends a body to HEAD anyway would have it read
+ * as the answer to the next request. (Inside a tunnel the client chose to
+ * reuse the connection, as it would directly, and a HEAD does not end it.)
+ * Plain requests are sent without "Connection: close" when the client keeps
+ * its connection, so that the upstream can keep its own (rewrite.h,
+ * `persistent`).
  * Failures before the first response byte reached the client become a canned
  * 400 (bad request body) or 502 (upstream failed or misbehaved); after it, the
- * client connection is closed. Every failure is recorded in the decision line. */
+ * client connection is closed. An upstream failure of an exchange on a reused
+ * connection before any response byte first asks kp_conn_retry_upstream
+ * (conn.h), which may send the request again on a fresh one
+ * (kp_exchange_rewind puts the exchange back to before its first byte).
+ * Every failure is recorded in the decision line. */
 #ifndef KENNEL_PROXY_FORWARD_H
 #define KENNEL_PROXY_FORWARD_H
 
@@ -66,6 +82,8 @@ struct kp_exchange {
 	bool head_request;
 	bool websocket; /* the request asked for Upgrade: websocket */
 	int client_minor;
+	bool retryable; /* GET, HEAD or OPTIONS without a body: may be sent twice */
+	bool reused;    /* on an upstream connection kept from an earlier exchange */
 
 	/* response */
 	struct kp_buf down;
@@ -79,6 +97,8 @@ struct kp_exchange {
 	size_t chead_len, chead_off;
 	bool client_started; /* a response byte reached the client */
 	bool upstream_eof;
+	bool up_answered;    /* a byte (of any response head) came from the upstream */
+	bool acked_now;      /* TCP_QUICKACK was set for this response (forward.c) */
 	bool keep_client;
 	bool up_reusable;    /* the upstream may carry another request */
 
@@ -92,5 +112,8 @@ void kp_forward_start(struct kp_conn *c);
 void kp_forward_event(struct kp_conn *c);
 void kp_forward_interest(const struct kp_conn *c, uint32_t *client_ev, uint32_t *up_ev);
 void kp_exchange_free(struct kp_exchange *x);
+/* Back to before kp_forward_start, keeping the request (its head, its
+ * framing): for a retryable request only, whose bytes all live in `uphead`. */
+void kp_exchange_rewind(struct kp_exchange *x);
 
 #endif

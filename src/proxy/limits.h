@@ -31,6 +31,16 @@
  * get its chance before the overall deadline. */
 #define KP_DIAL_ATTEMPT_TIMEOUT_MS 5000
 
+/* A plain-HTTP upstream connection kept after its exchange (conn.h) is used
+ * for the client's next request only if it has been idle for less than this;
+ * an older one is closed and a fresh one dialled. Servers close idle
+ * keep-alive connections on their own clock (Apache httpd and Node.js after
+ * 5 s), and a request sent as that happens is lost: one that cannot be sent
+ * again (a body, a method that is not idempotent) would get 502. 4 s stays
+ * under the shortest common server timeout with a second to spare for the
+ * round trip, and still covers the back-to-back requests reuse is for. */
+#define KP_UPSTREAM_REUSE_IDLE_MS 4000
+
 /* A tunnel or forwarded exchange with no byte moving either way. Long polls,
  * server-sent events and idle keep-alive pools inside TLS tunnels sit quiet for
  * minutes; 10 min is above the 5 min most servers use, so the server usually

@@ -15,9 +15,10 @@
  * Request: "METHOD path HTTP/1.x" (the client's version, so an HTTP/1.0
  * client's server never answers chunked), "Host: <target authority>" first, the
  * end-to-end headers in order (the client's Host dropped), then
- * "Connection: close" unless `opts->persistent` (NULL opts: all off) (plain HTTP: one upstream
- * connection per request; inside an intercepted tunnel the upstream
- * connection is kept unless the client asked for close). For each of
+ * "Connection: close" unless `opts->persistent` (NULL opts: all off). kennel-
+ * proxy passes persistent for plain HTTP and inside intercepted tunnels alike,
+ * so the upstream is asked to close only when the client asked (conn.h says
+ * when an upstream connection is kept for the next request). For each of
  * `opts->set` every header of that name is dropped and "name: value" added
  * after Host (credential injection: the value is trusted, never client
  * bytes).

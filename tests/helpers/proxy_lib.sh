@@ -24,6 +24,8 @@
 #   raw PORT                  send stdin to 127.0.0.1:PORT as it is, print the
 #                             answer's status line (or "closed")
 #   raw_all PORT              the same, every status line until the close
+#   steps PORT STEP...        one client connection to 127.0.0.1:PORT, the
+#                             steps in order (steps.py below)
 #   log_lines                 the decision log's lines
 #   worker_pids               the proxy's worker processes
 # $T/hosts maps allowed.test, blocked.test and other.test to 127.0.0.1,
@@ -118,12 +120,33 @@ wait_log_lines() {
 # the same without the first line: the client speaks first),
 # /redirect?to=URL (302 to URL), /echo (the request body back), /chunked, /close (close-delimited),
 # /slow (answers after 3 s); HEAD and 100-continue work as http.server does.
+# For connection reuse, each answering "PORT N\n": the client port of the
+# connection it came on and its number on that connection (from 1):
+# /peer; /say-close (Content-Length and "Connection: close", but the
+# connection stays open); /unframed (no Content-Length, no Connection header:
+# delimited by the close that follows); /idle-close (closes the connection
+# 0.2 s after the answer); /drop-next (the next request on the connection is
+# read and the connection closed without an answer). /stats: "live PORT..."
+# (the client ports of the connections open now).
 cat >"$T/upstream.py" <<'EOF'
-import http.server, socketserver, ssl, sys, time
+import http.server, socketserver, ssl, sys, threading, time
 
 class H(http.server.BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    live = set()
+    lock = threading.Lock()
     def log_message(self, *a): pass
+    def setup(self):
+        super().setup()
+        self.nreq, self.drop_next = 0, False
+        with H.lock:
+            H.live.add(self.client_address[1])
+    def finish(self):
+        with H.lock:
+            H.live.discard(self.client_address[1])
+        super().finish()
+    def peer(self):
+        return ("%d %d\n" % (self.client_address[1], self.nreq)).encode()
     def send_body(self, body, ctype="text/plain"):
         self.send_response(200)
         self.send_header("Content-Type", ctype)
@@ -144,7 +167,37 @@ class H(http.server.BaseHTTPRequestHandler):
         return self.rfile.read(int(self.headers.get("Content-Length", "0")))
     def handle_one(self):
         p = self.path
-        if p.startswith("/ws"):
+        self.nreq += 1
+        if self.drop_next:
+            self.close_connection = True
+            return
+        if p.startswith("/peer"):
+            self.send_body(self.peer())
+        elif p.startswith("/stats"):
+            with H.lock:
+                self.send_body(("live %s\n" % " ".join(str(x) for x in sorted(H.live))).encode())
+        elif p.startswith("/say-close"):
+            body = self.peer()
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.send_header("Connection", "close")
+            self.end_headers()
+            self.wfile.write(body)
+            self.close_connection = False
+        elif p.startswith("/unframed"):
+            self.send_response(200)
+            self.end_headers()
+            self.wfile.write(self.peer())
+            self.close_connection = True
+        elif p.startswith("/idle-close"):
+            self.send_body(self.peer())
+            self.wfile.flush()
+            time.sleep(0.2)
+            self.close_connection = True
+        elif p.startswith("/drop-next"):
+            self.send_body(self.peer())
+            self.drop_next = True
+        elif p.startswith("/ws"):
             if self.headers.get("Upgrade", "").lower() != "websocket":
                 self.send_body(b"not an upgrade\n"); return
             import base64, hashlib
@@ -255,6 +308,81 @@ else:
 EOF
 
 raw() { python3 "$T/raw.py" "$1"; }
+
+# steps.py PORT STEP...: one client connection to the proxy on 127.0.0.1:PORT,
+# the steps in order:
+#   "METHOD URL [BODY]"  a request in absolute form (Host from URL; BODY with a
+#                        Content-Length); prints "STATUS BODY" (the body's
+#                        words joined by single spaces), or "closed" when the
+#                        proxy closed instead of answering, which ends the steps
+#   "sleep S"            wait S seconds
+#   "pause FILE"         create FILE, then wait (20 s at most) until it is gone:
+#                        the test does something meanwhile, then removes it
+cat >"$T/steps.py" <<'EOF'
+import os, socket, sys, time
+from urllib.parse import urlsplit
+
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=10)
+f = s.makefile("rb")
+
+def response(head_only):
+    while True:
+        line = f.readline()
+        if not line:
+            return None
+        status = int(line.split()[1])
+        hdrs = {}
+        while True:
+            h = f.readline()
+            if h in (b"\r\n", b"\n", b""):
+                break
+            k, _, v = h.decode("latin-1").partition(":")
+            hdrs[k.strip().lower()] = v.strip()
+        if status < 200:
+            continue
+        if head_only or status in (204, 304):
+            return status, b""
+        if "chunked" in hdrs.get("transfer-encoding", "").lower():
+            body = b""
+            while True:
+                size = int(f.readline().split(b";")[0], 16)
+                if size == 0:
+                    while f.readline() not in (b"\r\n", b""):
+                        pass
+                    return status, body
+                body += f.read(size)
+                f.readline()
+        if "content-length" in hdrs:
+            return status, f.read(int(hdrs["content-length"]))
+        return status, f.read()
+
+for step in sys.argv[2:]:
+    word, _, rest = step.partition(" ")
+    if word == "sleep":
+        time.sleep(float(rest))
+        continue
+    if word == "pause":
+        open(rest, "w").close()
+        for _ in range(400):
+            if not os.path.exists(rest):
+                break
+            time.sleep(0.05)
+        continue
+    url, _, body = rest.partition(" ")
+    req = "%s %s HTTP/1.1\r\nHost: %s\r\n" % (word, url, urlsplit(url).netloc)
+    if body:
+        req += "Content-Length: %d\r\n" % len(body)
+    try:
+        s.sendall(req.encode() + b"\r\n" + body.encode())
+        r = response(word == "HEAD")
+    except (OSError, ValueError):
+        r = None
+    if r is None:
+        print("closed", flush=True)
+        break
+    print(r[0], " ".join(r[1].decode("latin-1").split()), flush=True)
+EOF
+steps() { python3 "$T/steps.py" "$@"; }
 # Every status line of everything the proxy sends until it closes (5 s at most).
 raw_all() { python3 "$T/raw.py" "$1" all; }
 
