@@ -55,13 +55,41 @@ static void refuse_full(struct kp_sandbox *sb, int fd)
 	}
 }
 
+static int listener_register(struct kp_worker *w, struct kp_listener *l, kn_error *err);
+
+/* Unregistered without forgetting the fd (kp_watch_remove would). */
+static void listener_unregister(struct kp_worker *w, struct kp_listener *l)
+{
+	int fd = l->w.fd;
+	kp_watch_remove(&w->loop, &l->w);
+	l->w.fd = fd;
+}
+
+/* EPOLLEXCLUSIVE wakes the first registration in the listener's wait queue,
+ * and a registration stays where it was added: the same worker took every
+ * connection (bench/proxy-compare: one worker did 88% of the work, the other
+ * none). Registering again puts this worker at the back of the queue, so the
+ * next connection wakes another. */
+static void requeue(struct kp_worker *w, struct kp_listener *l)
+{
+	kn_error err;
+	if (w->nworkers < 2 || !l->w.registered)
+		return;
+	listener_unregister(w, l);
+	if (listener_register(w, l, &err) < 0)
+		log_error("sandbox %s: %s", l->sb->name, err.msg);
+}
+
 static void listener_ready(struct kp_watch *lw, uint32_t events)
 {
 	struct kp_listener *l = container_of(lw, struct kp_listener, w);
 	struct kp_sandbox *sb = l->sb;
 	struct kp_worker *w = sb->w;
 
-	for (int i = 0; i < KP_ACCEPT_BATCH; i++) {
+	/* With other workers: one connection per wake-up, then to the back of
+	 * the queue (requeue), so a burst of connections spreads over them. */
+	int batch = w->nworkers > 1 ? 1 : KP_ACCEPT_BATCH;
+	for (int i = 0; i < batch; i++) {
 		if (!kp_worker_conn_fits(w)) {
 			kp_worker_pause_accept(w);
 			return;
@@ -86,6 +114,12 @@ static void listener_ready(struct kp_watch *lw, uint32_t events)
 		}
 		kp_conn_accept(sb, fd);
 	}
+	/* Full now: stop polling at once. Woken while full, a worker would
+	 * leave the connection unaccepted, and with EPOLLEXCLUSIVE no other
+	 * worker is woken for it until the next one arrives. */
+	if (!kp_worker_conn_fits(w))
+		kp_worker_pause_accept(w);
+	requeue(w, l);
 }
 
 static int listener_register(struct kp_worker *w, struct kp_listener *l, kn_error *err)
@@ -135,11 +169,7 @@ void kp_sandboxes_listen(struct kp_worker *w, bool on)
 				if (listener_register(w, l, &err) < 0)
 					log_error("sandbox %s: %s", sb->name, err.msg);
 			} else if (l->w.registered) {
-				/* Unregister but keep the fd (kp_watch_remove
-				 * would forget it). */
-				int fd = l->w.fd;
-				kp_watch_remove(&w->loop, &l->w);
-				l->w.fd = fd;
+				listener_unregister(w, l);
 			}
 		}
 	}

@@ -4,7 +4,8 @@
  * Contract (worker thread only):
  *   kp_sandbox_apply   applies one command from the master: "sandbox" adds the
  *                      sandbox or replaces its listeners (the old ones closed)
- *                      policy and CA (the CA is parsed here: tls.h); "policy"
+ *                      policy and CA (kept as PEM until its first use:
+ *                      tls.h); "policy"
  *                      replaces the policy; "remove"
  *                      closes its listeners and every connection, then frees
  *                      it; "secrets" replaces the worker's credential table. Listener fds are taken over (closed on failure too).
@@ -12,7 +13,12 @@
  *   force when it was read until its decision is complete, so a policy message
  *   applies to every request read after it, never half of one.
  *   Listeners are polled with EPOLLEXCLUSIVE (every worker polls the same
- *   sockets; the kernel wakes one) and non-blocking accept4 in batches. */
+ *   sockets; the kernel wakes one) and non-blocking accept4: with other
+ *   workers one connection per wake-up, after which the worker registers
+ *   again, which puts it at the back of the listener's wait queue (the kernel
+ *   wakes the first): connections spread over the workers even when they
+ *   arrive together at an idle proxy. A lone worker accepts in batches of
+ *   KP_ACCEPT_BATCH. */
 #ifndef KENNEL_PROXY_SANDBOXES_H
 #define KENNEL_PROXY_SANDBOXES_H
 
