@@ -19,6 +19,7 @@
 #include "proxy/decide.h"
 #include "proxy/intercept.h"
 #include "proxy/limits.h"
+#include "proxy/pool.h"
 #include "proxy/reply.h"
 #include "proxy/request.h"
 #include "proxy/resolve.h"
@@ -138,6 +139,24 @@ static void upstream_close(struct kp_conn *c)
 		return;
 	kp_watch_remove(&c->w->loop, &c->upstream);
 	close(fd);
+}
+
+/* The client connection is ending after an exchange that left its plain
+ * upstream reusable: hand the upstream to the worker's pool (pool.h) for a
+ * later client connection of this sandbox. It stays idle since the end of
+ * its exchange (kept->idle_since_ms). */
+static void park_upstream(struct kp_conn *c)
+{
+	int fd = c->upstream.fd;
+
+	if (c->mitm || !c->kept || fd < 0) {
+		upstream_close(c);
+		return;
+	}
+	kp_watch_remove(&c->w->loop, &c->upstream);
+	kp_pool_put(c->w, c->sb, fd, c->kept);
+	free(c->kept);
+	c->kept = NULL;
 }
 
 static void request_free(struct kp_conn *c)
@@ -683,6 +702,31 @@ static bool reuse_upstream(struct kp_conn *c)
 	return true;
 }
 
+/* No kept upstream for this allowed plain request: one from the worker's
+ * pool, left by an earlier client connection of this sandbox for the same
+ * canonical host and port, its address still allowed (pool.h), used as
+ * reuse_upstream uses the connection's own. */
+static bool take_pooled(struct kp_conn *c)
+{
+	struct kp_request *rq = c->rq;
+	struct kp_kept_upstream k;
+
+	int fd = kp_pool_take(c->w, c->sb, rq->host, c->rec.port, &rq->policy->policy, &k);
+	if (fd < 0)
+		return false;
+	log_debug("sandbox %s: a pooled upstream to %s port %u serves this %s", c->sb->name,
+		  rq->host, k.port, c->rec.method);
+	kp_watch_init(&c->upstream, fd, upstream_ready);
+	/* Without memory for the record it serves this request and is not kept. */
+	if ((c->kept = malloc(sizeof(*c->kept))))
+		*c->kept = k;
+	rq->dial.port = k.port;
+	rq->dial.addr = k.addr;
+	rq->ex.reused = true;
+	connected(c);
+	return true;
+}
+
 bool kp_conn_retry_upstream(struct kp_conn *c)
 {
 	struct kp_request *rq = c->rq;
@@ -733,10 +777,11 @@ static void start_request(struct kp_conn *c, const struct http_request *req, siz
 			bad_request(c, reason);
 			return;
 		}
-		/* No "Connection: close" upstream unless the client asked for it:
-		 * the upstream may then keep its connection for this client's
-		 * next request (see the top of conn.h). Never secrets in clear. */
-		struct kp_rewrite_opts opts = { .persistent = true };
+		/* Never "Connection: close" upstream, even when the client asked
+		 * for it: the upstream connection may serve this client's next
+		 * request, or another client connection of this sandbox from the
+		 * worker's pool (see the top of conn.h). Never secrets in clear. */
+		struct kp_rewrite_opts opts = { .persistent = true, .outlives_client = true };
 		if (prepare_exchange(c, req, &t, &opts) < 0)
 			return;
 	}
@@ -755,6 +800,8 @@ static void start_request(struct kp_conn *c, const struct http_request *req, siz
 	if (!rq->is_connect && reuse_upstream(c))
 		return;
 	upstream_close(c); /* a kept upstream that is not this request's */
+	if (!rq->is_connect && take_pooled(c))
+		return;
 	open_upstream(c);
 }
 
@@ -834,6 +881,8 @@ static void head_readable(struct kp_conn *c)
 			if (c->in.len)
 				log_debug("sandbox %s: client closed in the middle of a request head",
 					  c->sb->name);
+			else
+				park_upstream(c); /* gone after a complete exchange */
 			kp_conn_close(c, NULL);
 			return;
 		}
@@ -869,7 +918,12 @@ void kp_conn_exchange_done(struct kp_conn *c, bool keep_client, bool keep_upstre
 	request_free(c);
 	/* An intercepted tunnel has no other upstream to go to. */
 	if (!keep_client || !c->keep_alive || (c->mitm && !keep_upstream)) {
-		upstream_close(c);
+		if (keep_upstream && c->kept)
+			c->kept->idle_since_ms = c->w->loop.now_ms;
+		if (keep_upstream)
+			park_upstream(c); /* closes it inside a tunnel */
+		else
+			upstream_close(c);
 		linger(c);
 		return;
 	}
@@ -1099,7 +1153,8 @@ void kp_conn_accept(struct kp_sandbox *sb, int fd)
 	struct kp_worker *w = sb->w;
 
 	struct kp_conn *c = calloc(1, sizeof(*c));
-	if (!c || kp_timers_reserve(&w->loop.timers, w->nconns + 1) < 0) {
+	/* One timer per connection, and one for the upstream pool (pool.h). */
+	if (!c || kp_timers_reserve(&w->loop.timers, w->nconns + 2) < 0) {
 		log_error("sandbox %s: out of memory for a new connection", sb->name);
 		free(c);
 		close(fd);

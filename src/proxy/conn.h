@@ -45,6 +45,13 @@
  * OPTIONS without a body, kp_conn_retry_upstream dials afresh and sends it
  * again, once (the fresh connection is not reused, so never twice); any other
  * request gets 502 as for any lost upstream.
+ * When the client connection ends with its kept upstream reusable (the
+ * client asked for Connection: close, or closed after a complete exchange),
+ * the upstream goes to the worker's pool (pool.h; we never ask an upstream to
+ * close). A request with no kept upstream of its own that fits takes one from
+ * the pool (same sandbox, canonical host and port, address still allowed,
+ * idle less than KP_UPSTREAM_REUSE_IDLE_MS) before dialling, and uses it
+ * exactly as a kept one (reused, retried once).
  *
  * A request inside an intercepted tunnel must be in origin-form with a Host
  * that names the CONNECT host and port (421 otherwise), is decided again
@@ -158,8 +165,9 @@ struct kp_conn {
 	struct kp_record rec;
 	struct kp_request *rq;
 	struct kp_mitm *mitm; /* an intercepted CONNECT: both TLS sessions */
-	/* Plain HTTP: set while `upstream` is a connection dialled for a plain
-	 * request (one in progress, or kept for the next); freed with it. */
+	/* Plain HTTP: set while `upstream` is a connection dialled (or taken
+	 * from the pool) for a plain request (one in progress, or kept for the
+	 * next); freed with it, or with it into the pool. */
 	struct kp_kept_upstream *kept;
 	uint32_t client_wait; /* HEAD, REPLY: the event a TLS read/write waits for */
 

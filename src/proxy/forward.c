@@ -530,9 +530,12 @@ static void run(struct kp_conn *c)
 					x->uphead_off == x->uphead_len;
 		bool keep_client = x->keep_client && request_complete;
 		/* See forward.h: bytes after the response's end, or its stream's
-		 * end, mean the upstream is no longer where a next answer starts. */
-		bool keep_upstream = keep_client && x->up_reusable && x->down.len == 0 &&
-				     !x->upstream_eof && (c->mitm || !x->head_request);
+		 * end, mean the upstream is no longer where a next answer starts.
+		 * In clear an HTTP/1.0 request line asked the server to close
+		 * (it may still answer HTTP/1.1 without saying so): not kept. */
+		bool keep_upstream = request_complete && x->up_reusable && x->down.len == 0 &&
+				     !x->upstream_eof &&
+				     (c->mitm || (!x->head_request && x->client_minor >= 1));
 		kp_conn_exchange_done(c, keep_client, keep_upstream);
 		return;
 	}

@@ -27,17 +27,19 @@
  * inside an intercepted tunnel also only when the upstream keeps its
  * connection (`up_reusable`: the next request goes over the same one).
  * The upstream connection may carry another request (keep_upstream, passed
- * to kp_conn_exchange_done) only when the client connection is kept, the
- * response allowed it (`up_reusable`: HTTP/1.1 without Connection: close, or
+ * to kp_conn_exchange_done, for this client connection or, when that one
+ * ends, the worker's pool: pool.h) only when the request went out complete,
+ * the response allowed it (`up_reusable`: HTTP/1.1 without Connection: close, or
  * HTTP/1.0 with keep-alive), its end came from its own framing
  * (Content-Length, a complete chunked body, or none by rule), and no byte
  * came after that end, nor an end of the stream; in clear, also not after a
  * HEAD request: a server that sends a body to HEAD anyway would have it read
- * as the answer to the next request. (Inside a tunnel the client chose to
+ * as the answer to the next request, nor after an HTTP/1.0 request (whose
+ * request line asked the server to close). (Inside a tunnel the client chose to
  * reuse the connection, as it would directly, and a HEAD does not end it.)
- * Plain requests are sent without "Connection: close" when the client keeps
- * its connection, so that the upstream can keep its own (rewrite.h,
- * `persistent`).
+ * Plain requests are never sent with "Connection: close", even when the
+ * client closes its connection, so that the upstream can keep its own
+ * (rewrite.h, `persistent` and `outlives_client`).
  * Failures before the first response byte reached the client become a canned
  * 400 (bad request body) or 502 (upstream failed or misbehaved); after it, the
  * client connection is closed. An upstream failure of an exchange on a reused

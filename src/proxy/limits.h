@@ -41,6 +41,14 @@
  * round trip, and still covers the back-to-back requests reuse is for. */
 #define KP_UPSTREAM_REUSE_IDLE_MS 4000
 
+/* Idle plain-HTTP upstream connections a worker keeps for later client
+ * connections (pool.h). Each holds a descriptor and a slot on its server for
+ * up to KP_UPSTREAM_REUSE_IDLE_MS. A sandbox's parallel clients (a package
+ * manager opens around 16 connections) each leave one behind; 64 covers a few
+ * such sandboxes per worker, well under the servers' per-client limits
+ * (hundreds) and a negligible share of the descriptor budget. */
+#define KP_UPSTREAM_POOL_MAX 64
+
 /* A tunnel or forwarded exchange with no byte moving either way. Long polls,
  * server-sent events and idle keep-alive pools inside TLS tunnels sit quiet for
  * minutes; 10 min is above the 5 min most servers use, so the server usually

@@ -162,7 +162,7 @@ int kp_rewrite_request(const struct http_request *req, const struct kp_target *t
 	if (opts->websocket) {
 		puts_(&o, "Upgrade: websocket\r\nConnection: Upgrade\r\n");
 		o.headers += 2;
-	} else if (!opts->persistent || !req->keep_alive) {
+	} else if (!opts->persistent || (!req->keep_alive && !opts->outlives_client)) {
 		puts_(&o, "Connection: close\r\n");
 		o.headers++;
 	}

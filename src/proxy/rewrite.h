@@ -15,10 +15,15 @@
  * Request: "METHOD path HTTP/1.x" (the client's version, so an HTTP/1.0
  * client's server never answers chunked), "Host: <target authority>" first, the
  * end-to-end headers in order (the client's Host dropped), then
- * "Connection: close" unless `opts->persistent` (NULL opts: all off). kennel-
- * proxy passes persistent for plain HTTP and inside intercepted tunnels alike,
- * so the upstream is asked to close only when the client asked (conn.h says
- * when an upstream connection is kept for the next request). For each of
+ * "Connection: close" unless `opts->persistent` (NULL opts: all off), and with
+ * persistent still when the client asked to close (its Connection: close, or
+ * HTTP/1.0 without keep-alive), unless `opts->outlives_client`. Inside
+ * intercepted tunnels kennel-proxy passes persistent alone: the upstream
+ * connection belongs to the tunnel and ends with the client's. Plain HTTP
+ * passes both: the upstream connection may outlive the client's in the
+ * worker's pool (pool.h), so the upstream is never asked to close (an
+ * HTTP/1.0 request line asks it anyway, by default, and is not pooled). For
+ * each of
  * `opts->set` every header of that name is dropped and "name: value" added
  * after Host (credential injection: the value is trusted, never client
  * bytes).
@@ -55,6 +60,7 @@ bool kp_is_hop_by_hop(const char *name, size_t name_len, const struct http_heade
 
 struct kp_rewrite_opts {
 	bool persistent;
+	bool outlives_client; /* with persistent: not even when the client closes */
 	bool websocket; /* an Upgrade: websocket request, passed on as one */
 	const struct kp_inject *set; /* headers to set (secrets.h) */
 	size_t n_set;

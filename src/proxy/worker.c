@@ -32,17 +32,30 @@ static size_t budget(const struct kp_worker *w)
 bool kp_worker_conn_fits(const struct kp_worker *w)
 {
 	size_t pipes = w->npipes > KP_PIPES_MIN ? w->npipes : KP_PIPES_MIN;
-	return 2 * (w->nconns + 1) + 2 * pipes <= budget(w);
+	return 2 * (w->nconns + 1) + 2 * pipes + w->pool.n <= budget(w);
 }
 
 bool kp_worker_pipe_fits(const struct kp_worker *w)
 {
-	return 2 * w->nconns + 2 * (w->npipes + 1) <= budget(w);
+	return 2 * w->nconns + 2 * (w->npipes + 1) + w->pool.n <= budget(w);
+}
+
+bool kp_worker_pooled_fits(const struct kp_worker *w)
+{
+	size_t pipes = w->npipes > KP_PIPES_MIN ? w->npipes : KP_PIPES_MIN;
+	return 2 * (w->nconns + 1) + 2 * pipes + w->pool.n + 1 <= budget(w);
 }
 
 void kp_worker_pause_accept(struct kp_worker *w)
 {
 	if (!w->accepting)
+		return;
+	/* Idle pooled upstreams give their descriptors to clients first (not
+	 * when the budget fits and accept4 still failed: EMFILE, ENFILE). */
+	bool evicted = false;
+	while (!kp_worker_conn_fits(w) && kp_pool_evict_oldest(w))
+		evicted = true;
+	if (evicted && kp_worker_conn_fits(w))
 		return;
 	w->accepting = false;
 	kp_sandboxes_listen(w, false);
@@ -216,6 +229,10 @@ static void after_batch(void *arg)
 	struct kp_worker *w = arg;
 	kp_conn_run_kicks(w);
 	kp_conn_reap(w);
+	/* A removed sandbox's pooled upstreams go with it (pool.h). */
+	for (struct kp_sandbox *sb = w->dead_sandboxes; sb; sb = sb->next)
+		kp_pool_drop_sandbox(w, sb);
+	kp_pool_reap(w);
 	kp_sandboxes_reap(w);
 }
 
@@ -235,6 +252,7 @@ void kp_worker_main(const struct kp_options *opt, const struct kp_hosts *hosts,
 	w->nworkers = nworkers;
 	w->counts = counts;
 	w->accepting = true;
+	kp_pool_init(&w->pool);
 	if (getrlimit(RLIMIT_NOFILE, &rl) < 0) {
 		log_error("worker %d: getrlimit RLIMIT_NOFILE: %s", index, strerror(errno));
 		_exit(1);

@@ -10,10 +10,13 @@
  *
  * Descriptor budget: `fd_limit` (the soft RLIMIT_NOFILE) minus KP_FD_RESERVE
  * and the listeners is shared by connections (two sockets each, counted from
- * accept) and pipes (two fds each). A worker accepts only while a connection
+ * accept), pipes (two fds each) and pooled upstream connections (one each,
+ * pool.h). A worker accepts only while a connection
  * and KP_PIPES_MIN pipes still fit; when full it stops polling the listeners
  * (the other workers, which poll the same sockets, take the connections) and
- * resumes when a connection closes. A pipe is created only when one fits.
+ * resumes when a connection closes. A pipe is created only when one fits. An
+ * upstream connection is pooled only when a client connection still fits
+ * after it, and before the worker stops accepting it closes pooled ones.
  *
  * Per-sandbox connection counts live in a table shared by all workers
  * (`counts`, one row per worker, one column per sandbox slot); each worker
@@ -28,6 +31,7 @@
 #include "proxy/hosts.h"
 #include "proxy/loop.h"
 #include "proxy/options.h"
+#include "proxy/pool.h"
 #include "proxy/resolve.h"
 #include "proxy/secrets.h"
 #include "proxy/tls.h"
@@ -62,6 +66,7 @@ struct kp_worker {
 	size_t fd_limit;
 	bool accepting;
 
+	struct kp_pool pool;       /* idle upstream connections (pool.h) */
 	struct kp_pipe *pipe_pool;
 	size_t pipe_pool_n;
 	struct kp_conn *pipe_wait_head, *pipe_wait_tail;
@@ -80,6 +85,7 @@ void kp_worker_main(const struct kp_options *opt, const struct kp_hosts *hosts,
 /* Budget questions (see the top). */
 bool kp_worker_conn_fits(const struct kp_worker *w);
 bool kp_worker_pipe_fits(const struct kp_worker *w);
+bool kp_worker_pooled_fits(const struct kp_worker *w);
 /* A connection closed: resume accepting if it was paused. */
 void kp_worker_conn_gone(struct kp_worker *w);
 void kp_worker_pause_accept(struct kp_worker *w);

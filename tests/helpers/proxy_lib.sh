@@ -126,14 +126,16 @@ wait_log_lines() {
 # connection stays open); /unframed (no Content-Length, no Connection header:
 # delimited by the close that follows); /idle-close (closes the connection
 # 0.2 s after the answer); /drop-next (the next request on the connection is
-# read and the connection closed without an answer). /stats: "live PORT..."
-# (the client ports of the connections open now).
+# read and the connection closed without an answer); /peer-slow (/peer after
+# 0.5 s). /stats: "live PORT..." (the client ports of the connections open
+# now); /close-others: every other connection is shut down (pool_flush).
 cat >"$T/upstream.py" <<'EOF'
-import http.server, socketserver, ssl, sys, threading, time
+import http.server, socket, socketserver, ssl, sys, threading, time
 
 class H(http.server.BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     live = set()
+    socks = {}
     lock = threading.Lock()
     def log_message(self, *a): pass
     def setup(self):
@@ -141,9 +143,11 @@ class H(http.server.BaseHTTPRequestHandler):
         self.nreq, self.drop_next = 0, False
         with H.lock:
             H.live.add(self.client_address[1])
+            H.socks[self.client_address[1]] = self.connection
     def finish(self):
         with H.lock:
             H.live.discard(self.client_address[1])
+            H.socks.pop(self.client_address[1], None)
         super().finish()
     def peer(self):
         return ("%d %d\n" % (self.client_address[1], self.nreq)).encode()
@@ -171,8 +175,20 @@ class H(http.server.BaseHTTPRequestHandler):
         if self.drop_next:
             self.close_connection = True
             return
-        if p.startswith("/peer"):
+        if p.startswith("/peer-slow"):
+            time.sleep(0.5)
             self.send_body(self.peer())
+        elif p.startswith("/peer"):
+            self.send_body(self.peer())
+        elif p.startswith("/close-others"):
+            with H.lock:
+                others = [c for port, c in H.socks.items() if port != self.client_address[1]]
+            for c in others:
+                try:
+                    c.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+            self.send_body(("closed %d\n" % len(others)).encode())
         elif p.startswith("/stats"):
             with H.lock:
                 self.send_body(("live %s\n" % " ".join(str(x) for x in sorted(H.live))).encode())
@@ -315,6 +331,7 @@ raw() { python3 "$T/raw.py" "$1"; }
 #                        Content-Length); prints "STATUS BODY" (the body's
 #                        words joined by single spaces), or "closed" when the
 #                        proxy closed instead of answering, which ends the steps
+#   "last METHOD URL [BODY]"  the same with "Connection: close"
 #   "sleep S"            wait S seconds
 #   "pause FILE"         create FILE, then wait (20 s at most) until it is gone:
 #                        the test does something meanwhile, then removes it
@@ -368,8 +385,13 @@ for step in sys.argv[2:]:
                 break
             time.sleep(0.05)
         continue
+    last = word == "last"
+    if last:
+        word, _, rest = rest.partition(" ")
     url, _, body = rest.partition(" ")
     req = "%s %s HTTP/1.1\r\nHost: %s\r\n" % (word, url, urlsplit(url).netloc)
+    if last:
+        req += "Connection: close\r\n"
     if body:
         req += "Content-Length: %d\r\n" % len(body)
     try:
@@ -383,6 +405,13 @@ for step in sys.argv[2:]:
     print(r[0], " ".join(r[1].decode("latin-1").split()), flush=True)
 EOF
 steps() { python3 "$T/steps.py" "$@"; }
+# pool_flush [PORT]: the upstream on PORT (default $UP_PORT) shuts down every
+# connection it holds, so that none is left in the proxy's pool (pool.h) and
+# the next request dials afresh.
+pool_flush() {
+	curl -sS --max-time 5 "http://127.0.0.1:${1:-$UP_PORT}/close-others" >/dev/null
+	sleep 0.1
+}
 # Every status line of everything the proxy sends until it closes (5 s at most).
 raw_all() { python3 "$T/raw.py" "$1" all; }
 

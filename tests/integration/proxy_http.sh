@@ -4,13 +4,16 @@
 # and responses (Content-Length, chunked, until close, HEAD) relayed intact,
 # keep-alive and pipelining on the client side with the policy applied to
 # every request, the upstream connection kept for the client's next request
-# to the same host and port (and when it is not), and the byte counts in the
-# decision log.
+# to the same host and port (and when it is not), kept in the worker's pool
+# for a later client connection of the same sandbox, and the byte counts in
+# the decision log.
 . "$(dirname "$0")/../lib.sh"
 . "$KENNEL_SRC/tests/helpers/proxy_lib.sh"
 
 upstream_start
-proxy_start
+# One worker: the upstream pool is per worker, and with two a client's next
+# connection goes to the other one (sandboxes.h).
+proxy_start --workers 1
 sandbox web '{"default":"allow","allow_cidrs":["127.0.0.0/8"],"block_hosts":["blocked.test"]}'
 P=$SB_PORT
 U="http://allowed.test:$UP_PORT"
@@ -27,8 +30,8 @@ for h in x-hop-named keep-alive te trailer upgrade proxy-authorization proxy-any
 done
 check_out "the client's Connection header does not reach the upstream" '^0$' grep -cx connection "$T/hdrs"
 pc -o "$T/vals" -H 'Connection: close' "$U/values"
-check_out "a client that closes: the upstream is told to close too" '^connection: close$' cat "$T/vals"
-check_out "... in exactly one Connection header" '^1$' grep -c '^connection:' "$T/vals"
+check_out "a client that closes: the upstream is not told to close (its connection may be pooled)" \
+	'^0$' grep -c '^connection:' "$T/vals"
 
 head -c 300000 /dev/urandom >"$T/body"
 want=$(sha256sum <"$T/body" | cut -d' ' -f1)
@@ -76,16 +79,19 @@ UP2_PORT=$(cat "$T/up2.port")
 O="http://other.test:$UP_PORT"
 POLICY='{"default":"allow","allow_cidrs":["127.0.0.0/8"],"block_hosts":["blocked.test"]}'
 
-steps "$P" "GET $U/peer" "GET $U/peer" "GET $U/peer" >"$T/s1"
+# Each case below starts with an empty pool: no upstream connection left by
+# the case before.
+fresh() { pool_flush; pool_flush "$UP2_PORT"; steps "$@"; }
+fresh "$P" "GET $U/peer" "GET $U/peer" "GET $U/peer" >"$T/s1"
 check_out "reuse: three requests on one client connection share one upstream connection" \
 	'^200 1 \| 200 2 \| 200 3$' shape "$T/s1"
-steps "$P" "GET $U/peer" "GET $U/peer" "GET $O/peer" "GET $O/peer" "GET http://allowed.test:$UP2_PORT/peer" \
+fresh "$P" "GET $U/peer" "GET $U/peer" "GET $O/peer" "GET $O/peer" "GET http://allowed.test:$UP2_PORT/peer" \
 	"GET $U/peer" >"$T/s2"
 check_out "reuse: another host or port opens a new upstream connection (and keeps that one)" \
 	'^200 1 \| 200 2 \| 200 1 \| 200 2 \| 200 1 \| 200 1$' shape "$T/s2"
 
 rm -f "$T/pause"
-steps "$P" "GET $U/peer" "pause $T/pause" "GET $U/peer" >"$T/s3" &
+fresh "$P" "GET $U/peer" "pause $T/pause" "GET $U/peer" >"$T/s3" &
 wait_file() { for _ in $(seq 1 100); do [ -e "$1" ] && return 0; sleep 0.05; done; return 1; }
 wait_file "$T/pause"
 ctl policy web '{"default":"allow","allow_cidrs":["127.0.0.0/8"],"block_hosts":["blocked.test","allowed.test"]}'
@@ -95,7 +101,7 @@ check_out "reuse: a host blocked since the last request gets 403 on the kept con
 check "... and its kept upstream connection is closed" gone "$(head -1 "$T/s3" | cut -d' ' -f2)"
 ctl policy web "$POLICY"
 
-steps "$P" "GET $U/peer" "pause $T/pause" "GET $U/peer" >"$T/s4" &
+fresh "$P" "GET $U/peer" "pause $T/pause" "GET $U/peer" >"$T/s4" &
 wait_file "$T/pause"
 ctl policy web '{"default":"allow","block_hosts":["blocked.test"]}'
 rm -f "$T/pause"
@@ -106,33 +112,88 @@ check_out "... the 403 names the address rule" '^403 .*127\.0\.0\.0/8' sed -n 2p
 check "... and the kept upstream connection is closed" gone "$(head -1 "$T/s4" | cut -d' ' -f2)"
 ctl policy web "$POLICY"
 
-steps "$P" "GET $U/peer" "GET $U/say-close" "GET $U/peer" >"$T/s5"
+fresh "$P" "GET $U/peer" "GET $U/say-close" "GET $U/peer" >"$T/s5"
 check_out "no reuse after an upstream answer with Connection: close" '^200 1 \| 200 2 \| 200 1$' shape "$T/s5"
 check "... we close it even though the server did not" gone "$(sed -n 2p "$T/s5" | cut -d' ' -f2)"
-steps "$P" "GET $U/peer" "GET $U/unframed" "GET $U/peer" >"$T/s6"
+fresh "$P" "GET $U/peer" "GET $U/unframed" "GET $U/peer" >"$T/s6"
 check_out "no reuse after a close-delimited answer (and the client connection ends)" \
 	'^200 1 \| 200 2 \| closed$' shape "$T/s6"
-steps "$P" "GET $U/peer" "HEAD $U/peer" "GET $U/peer" >"$T/s7"
+fresh "$P" "GET $U/peer" "HEAD $U/peer" "GET $U/peer" >"$T/s7"
 check_out "no reuse after HEAD (a body sent anyway would answer the next request)" \
 	'^200 1 \| 200 \| 200 1$' shape "$T/s7"
 
-steps "$P" "GET $U/idle-close" "sleep 0.6" "GET $U/peer" >"$T/s8"
+fresh "$P" "GET $U/idle-close" "sleep 0.6" "GET $U/peer" >"$T/s8"
 check_out "an upstream that closes its kept connection: the next request dials afresh" \
 	'^200 1 \| 200 1$' shape "$T/s8"
-steps "$P" "GET $U/drop-next" "GET $U/peer" >"$T/s9"
+fresh "$P" "GET $U/drop-next" "GET $U/peer" >"$T/s9"
 check_out "a kept upstream that closes as a GET goes out on it: sent again on a new one" \
 	'^200 1 \| 200 1$' shape "$T/s9"
-steps "$P" "GET $U/drop-next" "POST $U/echo hello" >"$T/s10"
+fresh "$P" "GET $U/drop-next" "POST $U/echo hello" >"$T/s10"
 check_out "... a POST is not sent again: 502" '^200 1 \| 502$' shape "$T/s10"
-steps "$P" "GET $U/peer" "sleep 4.3" "GET $U/peer" >"$T/s11"
+fresh "$P" "GET $U/peer" "sleep 4.3" "GET $U/peer" >"$T/s11"
 check_out "a kept upstream idle for over 4 s is not reused" '^200 1 \| 200 1$' shape "$T/s11"
 # upstream.py writes a head and its body in two sends with Nagle on: on a
 # reused connection each body would wait 40 ms for our delayed ACK (checked
 # in the log below: host 127.0.0.1 is used only here).
 L="http://127.0.0.1:$UP_PORT"
-steps "$P" "GET $L/peer" "GET $L/peer" "GET $L/peer" "GET $L/peer" "GET $L/peer" "GET $L/peer" >"$T/s12"
+fresh "$P" "GET $L/peer" "GET $L/peer" "GET $L/peer" "GET $L/peer" "GET $L/peer" "GET $L/peer" >"$T/s12"
 check_out "six requests reuse one upstream connection" '^200 1 \| 200 2 \| 200 3 \| 200 4 \| 200 5 \| 200 6$' \
 	shape "$T/s12"
+
+# --- the worker's pool: upstream connections for later client connections ---
+port_of() { sed -n "${2:-1}p" "$1" | cut -d' ' -f2; }
+live_count() { curl -sS --max-time 5 "http://127.0.0.1:$UP_PORT/stats" | wc -w | awk '{ print $1 - 2 }'; }
+pool_flush
+steps "$P" "last GET $U/peer" >"$T/p1"
+steps "$P" "last GET $U/peer" >>"$T/p1"
+steps "$P" "GET $U/peer" >>"$T/p1"
+sleep 0.1 # the proxy sees that client go
+check_out "pool: three client connections (two with Connection: close, one that just ends) use one upstream" \
+	'^200 1 \| 200 2 \| 200 3$' shape "$T/p1"
+check "... the same upstream connection" test "$(port_of "$T/p1" 1)" = "$(port_of "$T/p1" 3)"
+
+sandbox web2 '{"default":"allow","allow_cidrs":["127.0.0.0/8"]}'
+P2=$SB_PORT
+steps "$P2" "last GET $U/peer" >"$T/p2"
+check_out "pool: another sandbox never gets this one's pooled upstream" '^200 1$' shape "$T/p2"
+check "... a connection of its own" test "$(port_of "$T/p2")" != "$(port_of "$T/p1")"
+steps "$P" "last GET $U/peer" >"$T/p3"
+check_out "... while the first sandbox still gets its own" "^200 $(port_of "$T/p1") 4$" cat "$T/p3"
+ctl remove web2
+check_out "removing the sandbox is acknowledged" '"ok": ?true' echo "$ANSWER"
+check "... and closes its pooled upstream" gone "$(port_of "$T/p2")"
+
+ctl policy web '{"default":"allow","block_hosts":["blocked.test"]}'
+steps "$P" "last GET $U/peer" >"$T/p4"
+check_out "pool: an address blocked since gets 403, not the pooled upstream" '^403 .*127\.0\.0\.0/8' cat "$T/p4"
+check "... and the pooled upstream is closed" gone "$(port_of "$T/p1")"
+ctl policy web "$POLICY"
+
+pool_flush
+steps "$P" "last GET $U/peer" >"$T/p5"
+sleep 4.3
+steps "$P" "last GET $U/peer" >>"$T/p5"
+check_out "pool: an upstream pooled for over 4 s is not used" '^200 1 \| 200 1$' shape "$T/p5"
+check "... it was closed" gone "$(port_of "$T/p5" 1)"
+
+pool_flush
+steps "$P" "last GET $U/idle-close" >"$T/p6"
+sleep 0.6
+steps "$P" "last GET $U/peer" >>"$T/p6"
+check_out "pool: an upstream that closes while pooled is dropped; the next request dials afresh" \
+	'^200 1 \| 200 1$' shape "$T/p6"
+check "... a new connection" test "$(port_of "$T/p6" 1)" != "$(port_of "$T/p6" 2)"
+
+pool_flush
+pool_flush
+for i in $(seq 1 70); do
+	steps "$P" "last GET $U/peer-slow" >"$T/b.$i" &
+	BG_PIDS+=($!)
+done
+for i in $(seq 1 70); do wait "${BG_PIDS[-1]}"; unset 'BG_PIDS[-1]'; done
+check_out "pool: 70 parallel client connections all answered" '^70$' sh -c "cat '$T'/b.* | awk '\$1 == 200 && \$3 == 1' | wc -l"
+sleep 0.2
+check_out "... and at most 64 of their upstreams stay pooled" '^64$' live_count
 
 head -c 4000000 /dev/urandom >"$T/big"
 want=$(sha256sum <"$T/big" | cut -d' ' -f1)

@@ -1,0 +1,227 @@
+/* pool.c — idle plain-HTTP upstream connections shared by a worker's client
+ * connections of one sandbox (contract: pool.h). */
+#define _GNU_SOURCE
+#include "proxy/pool.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <unistd.h>
+
+#include "common/log.h"
+#include "proxy/conn.h"
+#include "proxy/decide.h"
+#include "proxy/limits.h"
+#include "proxy/sandboxes.h"
+#include "proxy/worker.h"
+
+#define container_of(ptr, type, member) ((type *)((char *)(ptr) - offsetof(type, member)))
+
+struct kp_pool_entry {
+	struct kp_watch watch;
+	struct kp_worker *w;
+	struct kp_pool_entry *prev, *next; /* newer, older */
+	struct kp_pool_entry *dead_next;
+	int slot;
+	char sandbox[KP_SANDBOX_NAME_MAX + 1];
+	struct kp_kept_upstream kept;
+};
+
+static void timer_fired(struct kp_timer *t);
+
+void kp_pool_init(struct kp_pool *p)
+{
+	memset(p, 0, sizeof(*p));
+	kp_timer_init(&p->timer, timer_fired);
+}
+
+static bool expired(const struct kp_worker *w, const struct kp_pool_entry *e)
+{
+	return w->loop.now_ms - e->kept.idle_since_ms >= KP_UPSTREAM_REUSE_IDLE_MS;
+}
+
+/* The timer follows the oldest entry: the list is kept in idle order, so
+ * that is the tail. */
+static void rearm(struct kp_worker *w)
+{
+	struct kp_pool *p = &w->pool;
+
+	if (!p->tail) {
+		kp_loop_disarm(&w->loop, &p->timer);
+		return;
+	}
+	uint64_t end = p->tail->kept.idle_since_ms + KP_UPSTREAM_REUSE_IDLE_MS;
+	/* Never fails: kp_pool_put reserved its heap slot. */
+	kp_loop_arm(&w->loop, &p->timer, end > w->loop.now_ms ? end - w->loop.now_ms : 0);
+}
+
+static void unlink_entry(struct kp_pool *p, struct kp_pool_entry *e)
+{
+	if (e->prev)
+		e->prev->next = e->next;
+	else
+		p->head = e->next;
+	if (e->next)
+		e->next->prev = e->prev;
+	else
+		p->tail = e->prev;
+	e->prev = e->next = NULL;
+	p->n--;
+}
+
+/* Unlinked and unwatched; freed after the batch. `fd_too`: close the socket
+ * (not when kp_pool_take hands it on). */
+static void retire(struct kp_worker *w, struct kp_pool_entry *e, bool fd_too)
+{
+	int fd = e->watch.fd;
+
+	unlink_entry(&w->pool, e);
+	kp_watch_remove(&w->loop, &e->watch);
+	if (fd_too && fd >= 0)
+		close(fd);
+	e->dead_next = w->pool.graveyard;
+	w->pool.graveyard = e;
+}
+
+/* Closing one gives a descriptor back: a worker that stopped accepting for
+ * the budget may resume. */
+static void drop(struct kp_worker *w, struct kp_pool_entry *e, const char *why)
+{
+	log_debug("sandbox %s: pooled upstream to %s port %u %s: closed", e->sandbox, e->kept.host,
+		  e->kept.port, why);
+	retire(w, e, true);
+	kp_worker_conn_gone(w);
+}
+
+static void entry_ready(struct kp_watch *ew, uint32_t events)
+{
+	struct kp_pool_entry *e = container_of(ew, struct kp_pool_entry, watch);
+	(void)events;
+	/* Nothing may arrive on an idle HTTP connection: input, an end or an
+	 * error all mean it can carry no other request. */
+	drop(e->w, e, "stirred while idle");
+	rearm(e->w);
+}
+
+static void timer_fired(struct kp_timer *t)
+{
+	struct kp_pool *p = container_of(t, struct kp_pool, timer);
+	struct kp_worker *w = container_of(p, struct kp_worker, pool);
+
+	while (p->tail && expired(w, p->tail))
+		drop(w, p->tail, "idle too long");
+	rearm(w);
+}
+
+void kp_pool_put(struct kp_worker *w, const struct kp_sandbox *sb, int fd,
+		 const struct kp_kept_upstream *k)
+{
+	struct kp_pool *p = &w->pool;
+	kn_error err;
+
+	if (w->loop.now_ms - k->idle_since_ms >= KP_UPSTREAM_REUSE_IDLE_MS) {
+		close(fd);
+		return;
+	}
+	if (p->n >= KP_UPSTREAM_POOL_MAX)
+		drop(w, p->tail, "pool full");
+	struct kp_pool_entry *e = NULL;
+	if (!kp_worker_pooled_fits(w) || kp_timers_reserve(&w->loop.timers, w->loop.timers.n + 1) < 0 ||
+	    !(e = calloc(1, sizeof(*e)))) {
+		close(fd);
+		return;
+	}
+	e->w = w;
+	e->slot = sb->slot;
+	snprintf(e->sandbox, sizeof(e->sandbox), "%s", sb->name);
+	e->kept = *k;
+	kp_watch_init(&e->watch, fd, entry_ready);
+	if (kp_watch_set(&w->loop, &e->watch, EPOLLIN, 0, &err) < 0) {
+		log_error("sandbox %s: %s", sb->name, err.msg);
+		close(fd);
+		free(e);
+		return;
+	}
+	/* Newest first, by idle time: usually at the head (it went idle just
+	 * now), further back when its client left a while after its exchange. */
+	struct kp_pool_entry *after = NULL, *before = p->head;
+	while (before && before->kept.idle_since_ms > k->idle_since_ms) {
+		after = before;
+		before = before->next;
+	}
+	e->prev = after;
+	e->next = before;
+	if (after)
+		after->next = e;
+	else
+		p->head = e;
+	if (before)
+		before->prev = e;
+	else
+		p->tail = e;
+	p->n++;
+	if (p->tail == e)
+		rearm(w);
+}
+
+int kp_pool_take(struct kp_worker *w, const struct kp_sandbox *sb, const char *host,
+		 uint16_t port, const struct kn_policy *policy, struct kp_kept_upstream *out)
+{
+	struct kp_pool_entry *e = w->pool.head, *next;
+
+	for (; e; e = next) {
+		next = e->next;
+		if (e->slot != sb->slot || e->kept.port != port || strcmp(e->kept.host, host) != 0 ||
+		    strcmp(e->sandbox, sb->name) != 0)
+			continue;
+		if (expired(w, e)) {
+			drop(w, e, "idle too long");
+			continue;
+		}
+		struct kp_candidates one = { .n = 1 }, allowed;
+		struct kn_decision block;
+		one.addr[0] = e->kept.addr;
+		if (kp_filter_candidates(policy, &one, &allowed, &block) == 0) {
+			drop(w, e, "to an address the policy now blocks");
+			continue;
+		}
+		int fd = e->watch.fd;
+		*out = e->kept;
+		retire(w, e, false);
+		rearm(w);
+		return fd;
+	}
+	rearm(w);
+	return -1;
+}
+
+void kp_pool_drop_sandbox(struct kp_worker *w, const struct kp_sandbox *sb)
+{
+	struct kp_pool_entry *e = w->pool.head, *next;
+
+	for (; e; e = next) {
+		next = e->next;
+		if (e->slot == sb->slot && strcmp(e->sandbox, sb->name) == 0)
+			drop(w, e, "of a removed sandbox");
+	}
+	rearm(w);
+}
+
+bool kp_pool_evict_oldest(struct kp_worker *w)
+{
+	if (!w->pool.tail)
+		return false;
+	retire(w, w->pool.tail, true);
+	rearm(w);
+	return true;
+}
+
+void kp_pool_reap(struct kp_worker *w)
+{
+	while (w->pool.graveyard) {
+		struct kp_pool_entry *e = w->pool.graveyard;
+		w->pool.graveyard = e->dead_next;
+		free(e);
+	}
+}
