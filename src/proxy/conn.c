@@ -677,6 +677,29 @@ static void mitm_request(struct kp_conn *c, const struct http_request *req, size
 	kp_forward_start(c);
 }
 
+bool kp_kept_expired(const struct kp_kept_upstream *k, uint64_t now_ms)
+{
+	return now_ms - k->idle_since_ms >= KP_UPSTREAM_REUSE_IDLE_MS;
+}
+
+bool kp_kept_allowed(const struct kp_kept_upstream *k, const struct kn_policy *policy)
+{
+	struct kp_candidates one = { .n = 1, .addr = { k->addr } }, allowed;
+	struct kn_decision block;
+	return kp_filter_candidates(policy, &one, &allowed, &block) > 0;
+}
+
+/* Forward the request on `upstream`, an existing connection to `k`. */
+static void use_kept(struct kp_conn *c, const struct kp_kept_upstream *k)
+{
+	struct kp_request *rq = c->rq;
+
+	rq->dial.port = k->port;
+	rq->dial.addr = k->addr;
+	rq->ex.reused = true;
+	connected(c);
+}
+
 /* The kept upstream serves this allowed plain request when it was opened for
  * the same canonical host and port, its address still passes the policy in
  * force and it is not too old (conn.h): forward on it now. false: the caller
@@ -685,20 +708,11 @@ static bool reuse_upstream(struct kp_conn *c)
 {
 	struct kp_request *rq = c->rq;
 	const struct kp_kept_upstream *k = c->kept;
-	struct kp_candidates one = { .n = 1 }, allowed;
-	struct kn_decision block;
 
-	if (!k || c->upstream.fd < 0 || k->port != c->rec.port || strcmp(k->host, rq->host) != 0)
+	if (!k || c->upstream.fd < 0 || k->port != c->rec.port || strcmp(k->host, rq->host) != 0 ||
+	    kp_kept_expired(k, c->w->loop.now_ms) || !kp_kept_allowed(k, &rq->policy->policy))
 		return false;
-	if (c->w->loop.now_ms - k->idle_since_ms >= KP_UPSTREAM_REUSE_IDLE_MS)
-		return false;
-	one.addr[0] = k->addr;
-	if (kp_filter_candidates(&rq->policy->policy, &one, &allowed, &block) == 0)
-		return false;
-	rq->dial.port = k->port;
-	rq->dial.addr = k->addr;
-	rq->ex.reused = true;
-	connected(c);
+	use_kept(c, k);
 	return true;
 }
 
@@ -720,10 +734,7 @@ static bool take_pooled(struct kp_conn *c)
 	/* Without memory for the record it serves this request and is not kept. */
 	if ((c->kept = malloc(sizeof(*c->kept))))
 		*c->kept = k;
-	rq->dial.port = k.port;
-	rq->dial.addr = k.addr;
-	rq->ex.reused = true;
-	connected(c);
+	use_kept(c, &k);
 	return true;
 }
 
@@ -916,10 +927,10 @@ void kp_conn_exchange_done(struct kp_conn *c, bool keep_client, bool keep_upstre
 {
 	record_write(c);
 	request_free(c);
+	if (keep_upstream && c->kept)
+		c->kept->idle_since_ms = c->w->loop.now_ms;
 	/* An intercepted tunnel has no other upstream to go to. */
 	if (!keep_client || !c->keep_alive || (c->mitm && !keep_upstream)) {
-		if (keep_upstream && c->kept)
-			c->kept->idle_since_ms = c->w->loop.now_ms;
 		if (keep_upstream)
 			park_upstream(c); /* closes it inside a tunnel */
 		else
@@ -927,12 +938,8 @@ void kp_conn_exchange_done(struct kp_conn *c, bool keep_client, bool keep_upstre
 		linger(c);
 		return;
 	}
-	if (!c->mitm) {
-		if (keep_upstream && c->kept)
-			c->kept->idle_since_ms = c->w->loop.now_ms;
-		else
-			upstream_close(c);
-	}
+	if (!c->mitm && !keep_upstream)
+		upstream_close(c);
 	enter_head(c);
 }
 

@@ -143,6 +143,12 @@ struct kp_kept_upstream {
 	uint64_t idle_since_ms;   /* loop clock: when its last exchange ended */
 };
 
+/* Idle for KP_UPSTREAM_REUSE_IDLE_MS or more at `now_ms`: not to be used. */
+bool kp_kept_expired(const struct kp_kept_upstream *k, uint64_t now_ms);
+/* Its address still passes `policy`'s address checks (kp_filter_candidates,
+ * as every dial's candidates do). */
+bool kp_kept_allowed(const struct kp_kept_upstream *k, const struct kn_policy *policy);
+
 struct kp_conn {
 	struct kp_worker *w;
 	struct kp_sandbox *sb;

@@ -11,7 +11,6 @@
 
 #include "common/log.h"
 #include "proxy/conn.h"
-#include "proxy/decide.h"
 #include "proxy/limits.h"
 #include "proxy/sandboxes.h"
 #include "proxy/worker.h"
@@ -34,11 +33,6 @@ void kp_pool_init(struct kp_pool *p)
 {
 	memset(p, 0, sizeof(*p));
 	kp_timer_init(&p->timer, timer_fired);
-}
-
-static bool expired(const struct kp_worker *w, const struct kp_pool_entry *e)
-{
-	return w->loop.now_ms - e->kept.idle_since_ms >= KP_UPSTREAM_REUSE_IDLE_MS;
 }
 
 /* The timer follows the oldest entry: the list is kept in idle order, so
@@ -109,7 +103,7 @@ static void timer_fired(struct kp_timer *t)
 	struct kp_pool *p = container_of(t, struct kp_pool, timer);
 	struct kp_worker *w = container_of(p, struct kp_worker, pool);
 
-	while (p->tail && expired(w, p->tail))
+	while (p->tail && kp_kept_expired(&p->tail->kept, w->loop.now_ms))
 		drop(w, p->tail, "idle too long");
 	rearm(w);
 }
@@ -120,7 +114,7 @@ void kp_pool_put(struct kp_worker *w, const struct kp_sandbox *sb, int fd,
 	struct kp_pool *p = &w->pool;
 	kn_error err;
 
-	if (w->loop.now_ms - k->idle_since_ms >= KP_UPSTREAM_REUSE_IDLE_MS) {
+	if (kp_kept_expired(k, w->loop.now_ms)) {
 		close(fd);
 		return;
 	}
@@ -175,14 +169,11 @@ int kp_pool_take(struct kp_worker *w, const struct kp_sandbox *sb, const char *h
 		if (e->slot != sb->slot || e->kept.port != port || strcmp(e->kept.host, host) != 0 ||
 		    strcmp(e->sandbox, sb->name) != 0)
 			continue;
-		if (expired(w, e)) {
+		if (kp_kept_expired(&e->kept, w->loop.now_ms)) {
 			drop(w, e, "idle too long");
 			continue;
 		}
-		struct kp_candidates one = { .n = 1 }, allowed;
-		struct kn_decision block;
-		one.addr[0] = e->kept.addr;
-		if (kp_filter_candidates(policy, &one, &allowed, &block) == 0) {
+		if (!kp_kept_allowed(&e->kept, policy)) {
 			drop(w, e, "to an address the policy now blocks");
 			continue;
 		}

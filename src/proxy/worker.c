@@ -29,10 +29,17 @@ static size_t budget(const struct kp_worker *w)
 	return w->fd_limit > reserved ? w->fd_limit - reserved : 0;
 }
 
-bool kp_worker_conn_fits(const struct kp_worker *w)
+/* Descriptors in use with one more connection, pipes counted at least at
+ * their reserve. */
+static size_t with_next_conn(const struct kp_worker *w)
 {
 	size_t pipes = w->npipes > KP_PIPES_MIN ? w->npipes : KP_PIPES_MIN;
-	return 2 * (w->nconns + 1) + 2 * pipes + w->pool.n <= budget(w);
+	return 2 * (w->nconns + 1) + 2 * pipes + w->pool.n;
+}
+
+bool kp_worker_conn_fits(const struct kp_worker *w)
+{
+	return with_next_conn(w) <= budget(w);
 }
 
 bool kp_worker_pipe_fits(const struct kp_worker *w)
@@ -42,8 +49,7 @@ bool kp_worker_pipe_fits(const struct kp_worker *w)
 
 bool kp_worker_pooled_fits(const struct kp_worker *w)
 {
-	size_t pipes = w->npipes > KP_PIPES_MIN ? w->npipes : KP_PIPES_MIN;
-	return 2 * (w->nconns + 1) + 2 * pipes + w->pool.n + 1 <= budget(w);
+	return with_next_conn(w) + 1 <= budget(w);
 }
 
 void kp_worker_pause_accept(struct kp_worker *w)
