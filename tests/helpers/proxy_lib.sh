@@ -126,8 +126,10 @@ wait_log_lines() {
 # connection stays open); /unframed (no Content-Length, no Connection header:
 # delimited by the close that follows); /idle-close (closes the connection
 # 0.2 s after the answer); /drop-next (the next request on the connection is
-# read and the connection closed without an answer); /peer-slow (/peer after
-# 0.5 s). /stats: "live PORT..." (the client ports of the connections open
+# read and the connection closed without an answer); /peer-held?n=N (/peer
+# once N such requests have come, over the server's life, and wait together:
+# N client connections then surely hold N upstream connections; 20 s at
+# most). /stats: "live PORT..." (the client ports of the connections open
 # now); /close-others: every other connection is shut down (pool_flush).
 cat >"$T/upstream.py" <<'EOF'
 import http.server, socket, socketserver, ssl, sys, threading, time
@@ -137,6 +139,8 @@ class H(http.server.BaseHTTPRequestHandler):
     live = set()
     socks = {}
     lock = threading.Lock()
+    held = threading.Condition()
+    nheld = 0
     def log_message(self, *a): pass
     def setup(self):
         super().setup()
@@ -175,8 +179,12 @@ class H(http.server.BaseHTTPRequestHandler):
         if self.drop_next:
             self.close_connection = True
             return
-        if p.startswith("/peer-slow"):
-            time.sleep(0.5)
+        if p.startswith("/peer-held"):
+            want = int(p.partition("n=")[2] or "1")
+            with H.held:
+                H.nheld += 1
+                H.held.notify_all()
+                H.held.wait_for(lambda: H.nheld >= want, timeout=20)
             self.send_body(self.peer())
         elif p.startswith("/peer"):
             self.send_body(self.peer())
