@@ -217,25 +217,22 @@ static int rotate(struct kp_log *log, kn_error *err)
 	return open_current(log, err);
 }
 
-int kp_log_write(struct kp_log *log, const char *line, size_t len, kn_error *err)
+int kp_log_append(struct kp_log *log, const char *lines, size_t len, kn_error *err)
 {
-	char buf[KP_LOG_LINE_MAX + 1];
-
 	if (log->fd < 0 && open_current(log, err) < 0)
 		return -1;
-	if (len > KP_LOG_LINE_MAX)
-		return kn_fail(err, "decision log %s: line of %zu bytes", log->path, len);
-	memcpy(buf, line, len);
-	buf[len] = '\n';
+	if (len == 0 || len > KP_LOG_BATCH_MAX || lines[len - 1] != '\n')
+		return kn_fail(err, "decision log %s: not a batch of whole lines (%zu bytes)", log->path,
+			       len);
 	ssize_t n;
 	do
-		n = write(log->fd, buf, len + 1);
+		n = write(log->fd, lines, len);
 	while (n < 0 && errno == EINTR);
 	if (n < 0)
 		return kn_fail_errno(err, "write %s", log->path);
 	log->size += n;
-	if ((size_t)n != len + 1)
-		return kn_fail(err, "write %s: short write (%zd of %zu)", log->path, n, len + 1);
+	if ((size_t)n != len)
+		return kn_fail(err, "write %s: short write (%zd of %zu)", log->path, n, len);
 	if (log->size > log->max_bytes)
 		return rotate(log, err);
 	return 0;

@@ -28,11 +28,12 @@
  * line does not fit in `bufsz` (KP_LOG_LINE_MAX always fits).
  *
  * Contract, file (used by the master only): kp_log_open opens FILE for
- * appending (creating it 0640). kp_log_write appends one line plus '\n' with
- * one write(2); once the file has passed `max_bytes` it is rotated: FILE.(K-1)
+ * appending (creating it 0640). kp_log_append appends whole lines (a batch
+ * of up to KP_LOG_BATCH_MAX bytes, each line ending in '\n') with one
+ * write(2); once the file has passed `max_bytes` it is rotated: FILE.(K-1)
  * → FILE.K ... FILE → FILE.1 (K = KP_LOG_KEEP, the oldest dropped) and a new
- * FILE is opened. A failed write or rotation is reported in `err`; the writer
- * stays usable. */
+ * FILE is opened (so a file ends at most one batch past `max_bytes`). A
+ * failed write or rotation is reported in `err`; the writer stays usable. */
 #ifndef KENNEL_PROXY_DECISION_LOG_H
 #define KENNEL_PROXY_DECISION_LOG_H
 
@@ -78,7 +79,7 @@ struct kp_log {
 };
 
 int kp_log_open(struct kp_log *log, const char *path, off_t max_bytes, kn_error *err);
-int kp_log_write(struct kp_log *log, const char *line, size_t len, kn_error *err);
+int kp_log_append(struct kp_log *log, const char *lines, size_t len, kn_error *err);
 void kp_log_close(struct kp_log *log);
 
 #endif

@@ -72,23 +72,21 @@ static void fatal(const char *what)
 
 /* ---- decision lines ---- */
 
-static void drain_log(struct master *m, int i, size_t max_lines)
+/* Up to `max_batches` messages of decision lines (KP_LOG_BATCH_MAX each,
+ * sent by kp_worker_log_line) into the file. */
+static void drain_log(struct master *m, int i, size_t max_batches)
 {
-	char line[KP_LOG_LINE_MAX + 1];
+	static char batch[KP_LOG_BATCH_MAX + 1];
 	kn_error err;
 
-	for (size_t n = 0; n < max_lines; n++) {
-		ssize_t len = recv(m->workers[i].log_fd, line, sizeof(line), MSG_DONTWAIT);
+	for (size_t n = 0; n < max_batches; n++) {
+		ssize_t len = recv(m->workers[i].log_fd, batch, sizeof(batch), MSG_DONTWAIT);
 		if (len < 0 && errno == EINTR)
 			continue;
 		if (len <= 0)
 			return;
-		if ((size_t)len > KP_LOG_LINE_MAX) {
-			log_error("worker %d sent a decision line over %d bytes", i, KP_LOG_LINE_MAX);
-			continue;
-		}
-		if (kp_log_write(m->log, line, (size_t)len, &err) < 0)
-			log_error("decision log: %s", err.msg);
+		if (kp_log_append(m->log, batch, (size_t)len, &err) < 0)
+			log_error("decision lines from worker %d: %s", i, err.msg);
 	}
 }
 
@@ -572,10 +570,11 @@ int kp_master_run(const struct kp_options *opt, const struct kp_hosts *hosts, st
 			log_error("poll: %s", strerror(errno));
 			break;
 		}
-		/* Lines first: they were written before anything that follows. */
+		/* Lines first: what a worker has sent was decided before
+		 * anything that follows. */
 		for (int i = 0; i < m->nworkers; i++)
 			if (p[2 + 2 * i].revents)
-				drain_log(m, i, 1024);
+				drain_log(m, i, 64);
 		for (int i = 0; i < m->nworkers; i++) {
 			if (!p[1 + 2 * i].revents)
 				continue;

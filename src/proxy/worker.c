@@ -116,19 +116,29 @@ static void log_dropped(struct kp_worker *w, size_t n)
 			  w->index, (unsigned long long)w->log_dropped);
 }
 
-void kp_worker_log_line(struct kp_worker *w, const char *line, size_t len)
+/* Lines in a batch: what a lost batch costs the log. */
+static size_t lines_in(const char *batch, size_t len)
+{
+	size_t n = 0;
+	for (const char *p = batch; (p = memchr(p, '\n', len - (size_t)(p - batch))); p++)
+		n++;
+	return n;
+}
+
+/* One batch to the master now, or into the queue when it is slow. */
+static void log_send(struct kp_worker *w, const char *batch, size_t len)
 {
 	if (w->logq_len == 0) {
-		ssize_t n = send(w->logw.fd, line, len, MSG_DONTWAIT | MSG_NOSIGNAL);
+		ssize_t n = send(w->logw.fd, batch, len, MSG_DONTWAIT | MSG_NOSIGNAL);
 		if (n == (ssize_t)len)
 			return;
 		if (n >= 0 || (errno != EAGAIN && errno != EWOULDBLOCK)) {
-			log_dropped(w, 1);
+			log_dropped(w, lines_in(batch, len));
 			return;
 		}
 	}
 	if (w->logq_len + 2 + len > KP_LOG_QUEUE_MAX) {
-		log_dropped(w, 1);
+		log_dropped(w, lines_in(batch, len));
 		return;
 	}
 	if (w->logq_len + 2 + len > w->logq_cap) {
@@ -137,7 +147,7 @@ void kp_worker_log_line(struct kp_worker *w, const char *line, size_t len)
 			cap *= 2;
 		char *q = realloc(w->logq, cap);
 		if (!q) {
-			log_dropped(w, 1);
+			log_dropped(w, lines_in(batch, len));
 			return;
 		}
 		w->logq = q;
@@ -145,9 +155,39 @@ void kp_worker_log_line(struct kp_worker *w, const char *line, size_t len)
 	}
 	w->logq[w->logq_len] = (char)(len >> 8);
 	w->logq[w->logq_len + 1] = (char)(len & 0xff);
-	memcpy(w->logq + w->logq_len + 2, line, len);
+	memcpy(w->logq + w->logq_len + 2, batch, len);
 	w->logq_len += 2 + len;
 	log_interest(w);
+}
+
+static void log_flush(struct kp_worker *w)
+{
+	kp_loop_disarm(&w->loop, &w->log_flush);
+	if (w->log_batch_len)
+		log_send(w, w->log_batch, w->log_batch_len);
+	w->log_batch_len = 0;
+}
+
+static void log_flush_due(struct kp_timer *t)
+{
+	log_flush((struct kp_worker *)((char *)t - offsetof(struct kp_worker, log_flush)));
+}
+
+void kp_worker_log_line(struct kp_worker *w, const char *line, size_t len)
+{
+	if (w->log_batch_len + len + 1 > KP_LOG_BATCH_MAX)
+		log_flush(w);
+	if (len + 1 > KP_LOG_BATCH_MAX) {
+		log_dropped(w, 1);
+		return;
+	}
+	bool first = w->log_batch_len == 0;
+	memcpy(w->log_batch + w->log_batch_len, line, len);
+	w->log_batch[w->log_batch_len + len] = '\n';
+	w->log_batch_len += len + 1;
+	/* Without a timer (the heap could not grow) there is no batching. */
+	if (first && kp_loop_arm(&w->loop, &w->log_flush, KP_LOG_FLUSH_MS) < 0)
+		log_flush(w);
 }
 
 static void log_writable(struct kp_watch *lw, uint32_t events)
@@ -165,7 +205,7 @@ static void log_writable(struct kp_watch *lw, uint32_t events)
 			break;
 		if (n < 0) {
 			log_error("worker %d: send to the master: %s", w->index, strerror(errno));
-			log_dropped(w, 1);
+			log_dropped(w, lines_in(w->logq + off + 2, len));
 		}
 		off += 2 + len;
 	}
@@ -196,6 +236,9 @@ static void command_ready(struct kp_watch *cw, uint32_t events)
 	ssize_t n = kn_recv_fds(cw->fd, buf, sizeof(buf), fds, KN_MAX_PASS_FDS, &n_fds, &err);
 	if (n == 0) {
 		log_debug("worker %d: the master closed the command socket, exiting", w->index);
+		/* The master takes what is sent before it reaps us. */
+		log_flush(w);
+		log_writable(&w->logw, 0);
 		_exit(0);
 	}
 	if (n < 0) {
@@ -274,6 +317,7 @@ void kp_worker_main(const struct kp_options *opt, const struct kp_hosts *hosts,
 	w->loop.after_batch_arg = w;
 	kp_watch_init(&w->cmd, cmd_fd, command_ready);
 	kp_watch_init(&w->logw, log_fd, log_writable);
+	kp_timer_init(&w->log_flush, log_flush_due);
 	kp_watch_init(&w->resolver_w, w->resolver.efd, resolver_ready);
 	if (kp_watch_set(&w->loop, &w->cmd, EPOLLIN, 0, &err) < 0 ||
 	    kp_watch_set(&w->loop, &w->logw, 0, 0, &err) < 0 ||

@@ -54,7 +54,10 @@ struct kp_worker {
 	struct kp_loop loop;
 	struct kp_watch cmd;       /* master <-> worker commands and replies */
 	struct kp_watch logw;      /* worker -> master decision lines */
-	char *logq;                /* queued lines: 2-byte length + bytes each */
+	char log_batch[KP_LOG_BATCH_MAX]; /* lines not sent yet, each ending in '\n' */
+	size_t log_batch_len;
+	struct kp_timer log_flush; /* sends the batch KP_LOG_FLUSH_MS after its first line */
+	char *logq;                /* batches the master did not take yet: 2-byte length + bytes each */
 	size_t logq_len, logq_cap;
 	uint64_t log_dropped;
 	struct kp_resolver resolver;

@@ -132,25 +132,34 @@ static void test_rotation(void)
 	snprintf(path, sizeof(path), "%s/decisions.log", dir);
 	CHECK(kp_log_open(&log, path, 1000, &err) == 0);
 	memset(line, 'x', sizeof(line));
-	/* 99 + 1 bytes a line: the 11th line passes 1000 bytes and rotates. */
+	line[99] = '\n';
+	/* 100 bytes a line: the 11th line passes 1000 bytes and rotates. */
 	for (int i = 0; i < 10; i++)
-		CHECK(kp_log_write(&log, line, 99, &err) == 0);
+		CHECK(kp_log_append(&log, line, 100, &err) == 0);
 	CHECK(size_of(path) == 1000 && count_files(dir) == 1);
-	CHECK(kp_log_write(&log, line, 99, &err) == 0);
+	CHECK(kp_log_append(&log, line, 100, &err) == 0);
 	snprintf(rotated, sizeof(rotated), "%s.1", path);
 	CHECK(size_of(rotated) == 1100 && size_of(path) == 0);
 	for (int i = 0; i < 60; i++)
-		CHECK(kp_log_write(&log, line, 99, &err) == 0);
+		CHECK(kp_log_append(&log, line, 100, &err) == 0);
 	CHECK(count_files(dir) == 1 + KP_LOG_KEEP);
 	snprintf(rotated, sizeof(rotated), "%s.%d", path, KP_LOG_KEEP + 1);
 	CHECK(size_of(rotated) == -1);
-	CHECK(kp_log_write(&log, line, KP_LOG_LINE_MAX + 1, &err) < 0);
+	/* Only whole lines, and no more than a batch. */
+	CHECK(kp_log_append(&log, line, 99, &err) < 0);
+	CHECK(kp_log_append(&log, line, 0, &err) < 0);
+	static char big[KP_LOG_BATCH_MAX + 1];
+	memset(big, 'x', sizeof(big));
+	big[KP_LOG_BATCH_MAX] = '\n';
+	CHECK(kp_log_append(&log, big, sizeof(big), &err) < 0);
+	CHECK(strstr(err.msg, "whole lines") != NULL);
 	kp_log_close(&log);
 
 	/* Reopening appends. */
 	off_t before = size_of(path);
 	CHECK(kp_log_open(&log, path, 1000, &err) == 0);
-	CHECK(kp_log_write(&log, line, 9, &err) == 0);
+	line[9] = '\n';
+	CHECK(kp_log_append(&log, line, 10, &err) == 0);
 	CHECK(size_of(path) == before + 10);
 	kp_log_close(&log);
 	for (int i = 0; i <= KP_LOG_KEEP; i++) {
