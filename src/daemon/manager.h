@@ -3,13 +3,23 @@
  *
  * Contract: all functions run in the daemon's single thread and keep the store,
  * the state dir, the cgroups and the running processes consistent:
- *  - create: validates, writes the folder, prepares the layers, makes the
- *    sandbox's kennel CA (ca.h), writes config.json last (the commit point),
- *    then starts. A failure removes what it made; an existing sandbox of that
- *    name is never touched.
+ *  - create: validates, writes the folder, prepares the layers, then the
+ *    sandbox's kennel CA (ca.h) and its trust store in a short-lived thread
+ *    of its own while config.json (the commit point: a sandbox whose CA is
+ *    missing gets one at its start) and the cgroups are written, joined
+ *    before anything forks; then starts. A failure removes what it made; an
+ *    existing sandbox of that name is never touched.
  *  - start: the kennel CA (made if the sandbox has none yet) into the
  *    sandbox's trust store, cgroup with limits, namespaces and init,
- *    runtime.json, then the sandbox (listeners, policy, CA) to the proxy.
+ *    runtime.json and proxy-config.json; the sandbox is then pending for
+ *    the proxy.
+ *  - connect_pending: hands every pending sandbox (listeners, policy, CA)
+ *    to the proxy. The server calls it once the answer that started them
+ *    is sent: the proxy's ~1 ms of taking a sandbox is not in the caller's
+ *    wait, and nothing is lost meanwhile, as the sandbox's proxy
+ *    connections wait in its listeners' backlog (as when the proxy
+ *    restarts). Stop and set_policy know a pending sandbox is not the
+ *    proxy's yet.
  *  - stop: kills every process in the sandbox's cgroup, reaps init, removes the
  *    cgroup and runtime.json. The writable layer stays.
  *  - remove: stop, then delete the folder (through trash).
@@ -43,8 +53,8 @@ int kn_mgr_stop(struct kn_store *st, struct kn_sandbox *sb, kn_error *err);
 int kn_mgr_remove(struct kn_store *st, struct kn_sandbox *sb, int force, kn_error *err);
 int kn_mgr_reconcile(struct kn_store *st, kn_error *err);
 void kn_mgr_on_init_exit(struct kn_store *st, struct kn_sandbox *sb);
-/* Write proxy-config.json and hand the running sandbox to kennel-proxy. */
-void kn_mgr_connect_proxy(struct kn_store *st, struct kn_sandbox *sb);
+/* Hand every sandbox started since the last call to kennel-proxy. */
+void kn_mgr_connect_pending(struct kn_store *st);
 /* Replace the sandbox's policy (canonical JSON, see kn_policy_canonical):
  * saved in config.json first, then proxy-config.json, then the proxy. */
 int kn_mgr_set_policy(struct kn_store *st, struct kn_sandbox *sb, json_t *canon, kn_error *err);

@@ -263,6 +263,8 @@ static void wipe_ca_key(json_t *msg)
 
 int kn_proxy_add_sandbox(struct kn_proxy_sup *ps, struct kn_sandbox *sb, kn_error *err)
 {
+	/* Whoever sends it (a start, or a proxy's restart), it is sent. */
+	sb->proxy_pending = 0;
 	if (ps->ctl < 0 || !sb->init_pid)
 		return 0; /* sent when the proxy (re)starts */
 	int fds[2];

@@ -46,6 +46,7 @@ struct kn_sandbox {
 	unsigned long long init_start; /* /proc/<pid>/stat start time: pid identity */
 	int init_pidfd;
 	int init_is_child;         /* started by this daemon (else adopted) */
+	int proxy_pending;         /* started, not yet handed to kennel-proxy (manager.h) */
 	char vm_token[KN_VM_TOKEN_LEN + 1]; /* vm: the running guest's exec token */
 	struct kn_cgroup cg;
 	json_t *policy;            /* canonical network policy (policy_json.h), owned */
