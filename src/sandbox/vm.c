@@ -30,7 +30,9 @@
 	"console=ttyS0 quiet panic=-1 rdinit=/init mitigations=off tsc=reliable clocksource=tsc " \
 	"cryptomgr.notests initcall_blacklist=" VM_SKIPPED_INITCALLS
 /* Boot-time work a sandbox's guest has no use for, found with initcall_debug
- * under TCG: the kernel crypto self-tests (cryptomgr.notests: 0.35 s in
+ * under TCG in Debian's generic kernel (tools/vm-assets --debian-kernel;
+ * kennel's own, tools/vm-kernel.config, has none of it): the kernel crypto
+ * self-tests (cryptomgr.notests: 0.35 s in
  * crypto_algapi_init alone, ~0.9 s of boot in all; the guest's TLS is in user
  * space), loading the distribution's X.509 certificates (0.11 s: modules then
  * load unverified, with a taint, as signature enforcement is off), the block

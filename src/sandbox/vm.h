@@ -7,8 +7,8 @@
  * layer and the workspaces, the same proxy listeners in its network namespace.
  * The difference is the payload: PID 1 (kennel-init --spawn) runs QEMU instead of
  * waiting for execs, QEMU sees the small root of vm_host.h, and the sandbox's root
- * is the guest's, shared over virtio-9p. The guest (Debian's kernel and
- * kennel-init as /init, see src/init/guest.h) has one NIC on QEMU's user network
+ * is the guest's, shared over virtio-9p. The guest (kennel's kernel, built from
+ * Debian's source by tools/vm-assets, and kennel-init as /init, see src/init/guest.h) has one NIC on QEMU's user network
  * with restrict=on and IPv6 off: its only ways out are KN_VM_PROXY_ADDR:3128,
  * which QEMU hands per connection to `kennel-init --relay` and so to the proxy
  * listener in the sandbox's namespace, and nothing else; the host reaches the
@@ -51,7 +51,8 @@
 /* Guest RAM when the sandbox has no memory limit: enough for an agent, npm and
  * a compiler; the guest's page cache grows into whatever it is given. */
 #define KN_VM_DEFAULT_RAM_MIB 2048
-/* A guest smaller than this does not boot Debian's kernel with room to work. */
+/* A guest smaller than this does not boot Debian's generic kernel (vm-assets
+ * --debian-kernel) with room to work. */
 #define KN_VM_MIN_RAM_MIB 256
 /* TCG's translated-code cache: QEMU's default (1 GiB) is sized for long-lived
  * desktops; a sandbox's working set of code fits in far less. */
