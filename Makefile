@@ -32,7 +32,7 @@ CFLAGS += -std=gnu11 -Wall -Wextra -Wno-unused-parameter -Wshadow -Wformat=2 -Wn
 # --as-needed: each binary loads only the libraries it uses (the CLI needs
 # neither OpenSSL nor libseccomp, and its start-up is part of every command).
 LDFLAGS += -pie -Wl,-z,relro,-z,now -Wl,--as-needed $(SAN_FLAGS)
-LIBS := -lseccomp -ljansson -lssl -lcrypto -lpthread
+LIBS := -lseccomp -ljansson -lssl -lcrypto
 
 MAINS := src/cli/main.c src/daemon/main.c src/proxy/main.c src/init/main.c
 # The proxy's modules live in their own archive: only kennel-proxy and its tests

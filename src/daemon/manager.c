@@ -3,7 +3,6 @@
 
 #include <errno.h>
 #include <limits.h>
-#include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -129,17 +128,6 @@ static int make_ca(struct kn_store *st, struct kn_sandbox *sb, kn_error *err)
 	return 0;
 }
 
-/* start_files in a thread of its own, for create. */
-struct files_job {
-	struct kn_store *st;
-	struct kn_sandbox *sb;
-	int rc;
-	kn_error err;
-};
-static void *files_thread(void *arg);
-static int start_cgroup(struct kn_sandbox *sb, kn_error *err);
-static int start_run(struct kn_store *st, struct kn_sandbox *sb, kn_error *err);
-
 int kn_mgr_create(struct kn_store *st, const struct kn_create_req *req, struct kn_sandbox **out,
 		  kn_error *err)
 {
@@ -201,36 +189,9 @@ int kn_mgr_create(struct kn_store *st, const struct kn_create_req *req, struct k
 	}
 	struct kn_sandbox_spec spec;
 	kn_store_spec(st, sb, &spec);
-	if ((!sb->image[0] && kn_base_build(st->base_dir, err) < 0) || kn_ns_prepare(&spec, err) < 0) {
+	if ((!sb->image[0] && kn_base_build(st->base_dir, err) < 0) || kn_ns_prepare(&spec, err) < 0 ||
+	    make_ca(st, sb, err) < 0 || kn_store_save_config(sb, err) < 0) {
 		kn_error ignored;
-		kn_store_remove_files(st, sb, &ignored);
-		kn_sandbox_free(sb);
-		return kn_fail_prefix(err, "create sandbox %s", name);
-	}
-	/* The CA and the trust store (~1.2 ms, mostly new files) beside
-	 * config.json's fsyncs and the cgroups (~0.7 ms): they touch
-	 * different things (start_files). Without a thread the same work runs
-	 * first, in turn. */
-	struct files_job job = {.st = st, .sb = sb};
-	pthread_t files;
-	int threaded = pthread_create(&files, NULL, files_thread, &job) == 0;
-	if (!threaded)
-		files_thread(&job);
-	int rc = kn_store_save_config(sb, err);
-	int have_cg = rc == 0 && start_cgroup(sb, err) == 0;
-	if (threaded)
-		pthread_join(files, NULL);
-	if (rc == 0 && !have_cg)
-		rc = -1;
-	if (rc == 0 && job.rc < 0) {
-		if (err)
-			*err = job.err;
-		rc = -1;
-	}
-	if (rc < 0) {
-		kn_error ignored;
-		if (have_cg)
-			kn_cgroup_destroy(&sb->cg, &ignored);
 		kn_store_remove_files(st, sb, &ignored);
 		kn_sandbox_free(sb);
 		return kn_fail_prefix(err, "create sandbox %s", name);
@@ -238,7 +199,7 @@ int kn_mgr_create(struct kn_store *st, const struct kn_create_req *req, struct k
 	kn_store_add(st, sb);
 	log_info("created sandbox %s (agent %s, workspace %s, uid base %u)", sb->name, sb->agent,
 		 sb->workspaces[0].path, sb->uid_base);
-	if (start_run(st, sb, err) < 0) {
+	if (kn_mgr_start(st, sb, err) < 0) {
 		kn_error ignored;
 		kn_store_unlink(st, sb);
 		kn_store_remove_files(st, sb, &ignored);
@@ -312,50 +273,26 @@ static void seed_home(const struct kn_sandbox *sb, const struct kn_sandbox_spec 
 			  "so it may stop at set-up questions: %s", sb->name, a->name, e.msg);
 }
 
-/* What a start writes into the sandbox's folder and layer first: the CA
- * (made when missing; one that cannot be made fails the start), the CA in
- * the trust store, the agent's first-run files. Touches sb->ca and has_ca
- * only, so that create can run it beside its other work (files_thread). */
-static int start_files(struct kn_store *st, struct kn_sandbox *sb, kn_error *err)
+int kn_mgr_start(struct kn_store *st, struct kn_sandbox *sb, kn_error *err)
 {
+	if (sb->init_pid)
+		return 0;
+	/* A CA that cannot be made fails the start. */
 	if (make_ca(st, sb, err) < 0)
 		return kn_fail_prefix(err, "start sandbox %s", sb->name);
+	struct kn_limits limits = sb->limits;
+	if (sb->vm) {
+		/* Each boot has its own exec token; the limit holds QEMU around
+		 * the guest's RAM. */
+		kn_vm_new_token(sb->vm_token);
+		limits.memory_bytes = kn_vm_memory_limit(kn_vm_ram_mib(sb->limits.memory_bytes));
+	}
 	struct kn_sandbox_spec spec;
 	kn_store_spec(st, sb, &spec);
 	trust_ca(sb, &spec);
 	seed_home(sb, &spec);
-	return 0;
-}
-
-static void *files_thread(void *arg)
-{
-	struct files_job *job = arg;
-	job->rc = start_files(job->st, job->sb, &job->err);
-	return NULL;
-}
-
-/* The sandbox's cgroups, with its limits. */
-static int start_cgroup(struct kn_sandbox *sb, kn_error *err)
-{
-	struct kn_limits limits = sb->limits;
-	/* A vm sandbox's limit holds QEMU around the guest's RAM. */
-	if (sb->vm)
-		limits.memory_bytes = kn_vm_memory_limit(kn_vm_ram_mib(sb->limits.memory_bytes));
 	if (kn_cgroup_create(sb->name, &limits, &sb->cg, err) < 0)
 		return kn_fail_prefix(err, "start sandbox %s", sb->name);
-	return 0;
-}
-
-/* The rest of a start, once start_files and start_cgroup are done: the
- * namespaces and init, runtime.json, proxy-config.json. A failure removes
- * the cgroups. */
-static int start_run(struct kn_store *st, struct kn_sandbox *sb, kn_error *err)
-{
-	/* Each boot has its own exec token. */
-	if (sb->vm)
-		kn_vm_new_token(sb->vm_token);
-	struct kn_sandbox_spec spec;
-	kn_store_spec(st, sb, &spec);
 	pid_t pid;
 	int pidfd;
 	if (kn_ns_start(&spec, &sb->cg, &pid, &pidfd, err) < 0) {
@@ -378,15 +315,6 @@ static int start_run(struct kn_store *st, struct kn_sandbox *sb, kn_error *err)
 		log_warn("sandbox %s: %s", sb->name, perr.msg);
 	sb->proxy_pending = 1;
 	return 0;
-}
-
-int kn_mgr_start(struct kn_store *st, struct kn_sandbox *sb, kn_error *err)
-{
-	if (sb->init_pid)
-		return 0;
-	if (start_files(st, sb, err) < 0 || start_cgroup(sb, err) < 0)
-		return -1;
-	return start_run(st, sb, err);
 }
 
 /* Reap or wait for the init after its cgroup was killed. */

@@ -3,12 +3,10 @@
  *
  * Contract: all functions run in the daemon's single thread and keep the store,
  * the state dir, the cgroups and the running processes consistent:
- *  - create: validates, writes the folder, prepares the layers, then the
- *    sandbox's kennel CA (ca.h) and its trust store in a short-lived thread
- *    of its own while config.json (the commit point: a sandbox whose CA is
- *    missing gets one at its start) and the cgroups are written, joined
- *    before anything forks; then starts. A failure removes what it made; an
- *    existing sandbox of that name is never touched.
+ *  - create: validates, writes the folder, prepares the layers, makes the
+ *    sandbox's kennel CA (ca.h), writes config.json last (the commit point),
+ *    then starts. A failure removes what it made; an existing sandbox of that
+ *    name is never touched.
  *  - start: the kennel CA (made if the sandbox has none yet) into the
  *    sandbox's trust store, cgroup with limits, namespaces and init,
  *    runtime.json and proxy-config.json; the sandbox is then pending for
