@@ -176,15 +176,12 @@
 /* Lines a worker holds while the master is slow to take them; past it, lines
  * are dropped and the drop is reported on stderr. */
 #define KP_LOG_QUEUE_MAX (1024 * 1024)
-/* A worker sends its decision lines to the master in batches, one message
- * each, at most this big (below 64 KiB: the worker's queue keeps a 2-byte
- * length per message) ... */
+/* A worker sends the decision lines of one pass of its event loop to the
+ * master as one message, of at most this many bytes (below 64 KiB: the
+ * worker's queue keeps a 2-byte length per message): under load, the lines
+ * of every event handled in that pass share one send, one wake-up of the
+ * master and one write. */
 #define KP_LOG_BATCH_MAX (60 * 1024)
-/* ... and at most this long after a batch's first line: a decision is in the
- * file within ~10 ms, while at 20,000 requests/s ~100 lines share one send,
- * one wake-up of the master and one write instead of costing one each
- * (~10% of the proxy's CPU in bench/proxy-compare's close mode). */
-#define KP_LOG_FLUSH_MS 10
 /* One decision line: the longest fields are a host (253), a rule (384), a
  * sandbox name (128) and up to four secret names (128 each), all JSON-escaped
  * at most 6x. */

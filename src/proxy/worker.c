@@ -160,17 +160,12 @@ static void log_send(struct kp_worker *w, const char *batch, size_t len)
 	log_interest(w);
 }
 
+/* The lines of this pass of the loop to the master (after_batch). */
 static void log_flush(struct kp_worker *w)
 {
-	kp_loop_disarm(&w->loop, &w->log_flush);
 	if (w->log_batch_len)
 		log_send(w, w->log_batch, w->log_batch_len);
 	w->log_batch_len = 0;
-}
-
-static void log_flush_due(struct kp_timer *t)
-{
-	log_flush((struct kp_worker *)((char *)t - offsetof(struct kp_worker, log_flush)));
 }
 
 void kp_worker_log_line(struct kp_worker *w, const char *line, size_t len)
@@ -181,13 +176,9 @@ void kp_worker_log_line(struct kp_worker *w, const char *line, size_t len)
 		log_dropped(w, 1);
 		return;
 	}
-	bool first = w->log_batch_len == 0;
 	memcpy(w->log_batch + w->log_batch_len, line, len);
 	w->log_batch[w->log_batch_len + len] = '\n';
 	w->log_batch_len += len + 1;
-	/* Without a timer (the heap could not grow) there is no batching. */
-	if (first && kp_loop_arm(&w->loop, &w->log_flush, KP_LOG_FLUSH_MS) < 0)
-		log_flush(w);
 }
 
 static void log_writable(struct kp_watch *lw, uint32_t events)
@@ -283,6 +274,7 @@ static void after_batch(void *arg)
 		kp_pool_drop_sandbox(w, sb);
 	kp_pool_reap(w);
 	kp_sandboxes_reap(w);
+	log_flush(w);
 }
 
 void kp_worker_main(const struct kp_options *opt, const struct kp_hosts *hosts,
@@ -317,7 +309,6 @@ void kp_worker_main(const struct kp_options *opt, const struct kp_hosts *hosts,
 	w->loop.after_batch_arg = w;
 	kp_watch_init(&w->cmd, cmd_fd, command_ready);
 	kp_watch_init(&w->logw, log_fd, log_writable);
-	kp_timer_init(&w->log_flush, log_flush_due);
 	kp_watch_init(&w->resolver_w, w->resolver.efd, resolver_ready);
 	if (kp_watch_set(&w->loop, &w->cmd, EPOLLIN, 0, &err) < 0 ||
 	    kp_watch_set(&w->loop, &w->logw, 0, 0, &err) < 0 ||

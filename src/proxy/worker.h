@@ -54,9 +54,8 @@ struct kp_worker {
 	struct kp_loop loop;
 	struct kp_watch cmd;       /* master <-> worker commands and replies */
 	struct kp_watch logw;      /* worker -> master decision lines */
-	char log_batch[KP_LOG_BATCH_MAX]; /* lines not sent yet, each ending in '\n' */
+	char log_batch[KP_LOG_BATCH_MAX]; /* this loop pass's lines, each ending in '\n' */
 	size_t log_batch_len;
-	struct kp_timer log_flush; /* sends the batch KP_LOG_FLUSH_MS after its first line */
 	char *logq;                /* batches the master did not take yet: 2-byte length + bytes each */
 	size_t logq_len, logq_cap;
 	uint64_t log_dropped;
