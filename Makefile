@@ -53,6 +53,15 @@ all: $(BINS) $(UNIT_BINS) $(HELPER_BINS)
 # Everything but kennel-proxy and its tests (builds while the proxy is torn up).
 core: $(BUILD)/kennel $(BUILD)/kenneld $(BUILD)/kennel-init $(filter-out $(BUILD)/tests/unit/test_proxy%,$(UNIT_BINS))
 
+# The files that print the version and git revision are compiled again when
+# the revision changes (a commit without a source change would otherwise leave
+# `kennel version` naming an older one): $(BUILD)/git-rev is rewritten only then.
+REV_USERS := src/cli/client.c src/cli/cmd_misc.c src/cli/main.c src/daemon/api.c \
+	     src/daemon/main.c src/proxy/options.c
+$(shell mkdir -p $(BUILD) && { [ "$$(cat $(BUILD)/git-rev 2>/dev/null)" = "$(VERSION) $(GIT_REV)" ] || \
+	echo "$(VERSION) $(GIT_REV)" >$(BUILD)/git-rev; })
+$(patsubst %.c,$(BUILD)/%.o,$(REV_USERS)): $(BUILD)/git-rev
+
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
