@@ -62,6 +62,10 @@ $(shell mkdir -p $(BUILD) && { [ "$$(cat $(BUILD)/git-rev 2>/dev/null)" = "$(VER
 	echo "$(VERSION) $(GIT_REV)" >$(BUILD)/git-rev; })
 $(patsubst %.c,$(BUILD)/%.o,$(REV_USERS)): $(BUILD)/git-rev
 
+# Keep the objects that pattern rules chain through (the tests' and helpers'):
+# deleted as intermediates, every second make compiled and linked them again.
+.SECONDARY:
+
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
