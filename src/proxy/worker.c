@@ -109,9 +109,11 @@ static void log_interest(struct kp_worker *w)
 
 static void log_dropped(struct kp_worker *w, size_t n)
 {
+	uint64_t before = w->log_dropped;
 	w->log_dropped += n;
-	/* Powers of two: the first drop is reported at once, a flood is not. */
-	if ((w->log_dropped & (w->log_dropped - 1)) == 0)
+	/* At each power of two passed: the first drop is reported at once, a
+	 * flood is not (a lost batch counts all its lines). */
+	if (n && (before == 0 || __builtin_clzll(before) != __builtin_clzll(w->log_dropped)))
 		log_error("worker %d: the master is not taking decision lines: %llu dropped",
 			  w->index, (unsigned long long)w->log_dropped);
 }
