@@ -7,7 +7,9 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <stdint.h>
 #include <sys/mount.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -49,15 +51,24 @@ int kn_idmap_write(pid_t pid, const struct kn_idmap *uid, size_t n_uid,
  * parent has opened the namespace and written its maps; then the parent kills
  * it. It shares the daemon's memory (CLONE_VM: no page tables copied, which
  * was most of a helper's cost), so it touches nothing but its own stack and
- * makes no call that writes shared state: pause(2) returns only after a signal
- * handler ran, and the helper has none that would run (the daemon's signals
- * are blocked for signalfd or ignored, and the mask is inherited). */
+ * makes no call that writes shared state (errno included): the calls below
+ * cannot fail, and pause(2) returns only after a signal handler ran, and the
+ * helper has none that would run (the daemon's signals are blocked for
+ * signalfd or ignored, and the mask is inherited).
+ * It must not outlive a daemon killed meanwhile (kill -9 of kenneld is a
+ * tested event): it dies with its parent, and first drops its copy of the
+ * daemon's descriptors, among them the API socket, which an orphan would
+ * otherwise keep listening with nobody to accept. */
 #define IDMAP_HELPER_STACK 16384
 static char helper_stack[IDMAP_HELPER_STACK] __attribute__((aligned(16)));
 
-__attribute__((no_sanitize("address", "undefined"))) static int hold_namespace(void *unused)
+__attribute__((no_sanitize("address", "undefined"))) static int hold_namespace(void *parent)
 {
-	(void)unused;
+	syscall(SYS_close_range, 0U, ~0U, 0U);
+	syscall(SYS_prctl, PR_SET_PDEATHSIG, SIGKILL, 0UL, 0UL, 0UL);
+	/* The parent may have died before the line above. */
+	if (syscall(SYS_getppid) != (long)(intptr_t)parent)
+		syscall(SYS_exit, 0);
 	for (;;)
 		syscall(SYS_pause);
 	return 0;
@@ -68,7 +79,7 @@ int kn_idmap_userns_fd(const struct kn_idmap *uid, size_t n_uid, const struct kn
 {
 	/* One stack serves every helper: each is reaped before the next. */
 	pid_t pid = clone(hold_namespace, helper_stack + sizeof(helper_stack),
-			  CLONE_NEWUSER | CLONE_VM | SIGCHLD, NULL);
+			  CLONE_NEWUSER | CLONE_VM | SIGCHLD, (void *)(intptr_t)getpid());
 	if (pid < 0)
 		return kn_fail_errno(err, "clone an idmap helper into a new user namespace");
 	char path[64];

@@ -147,6 +147,15 @@ invariant() {
 			problems+=("process of unlisted $n: $(ps -o pid=,ppid=,stat=,args= -p "$pid")")
 	done < <({ cg_procs; mnt_procs; } | sort -u | live_only)
 	grep -qF "$KENNEL_STATE" /proc/self/mountinfo && problems+=("host mounts: $(grep -F "$KENNEL_STATE" /proc/self/mountinfo)")
+	# Nothing of a killed daemon lives on (its helpers are clones of it, with
+	# its command line and a copy of its descriptors, the API socket too).
+	local strays
+	for _ in $(seq 1 20); do
+		strays=$(pgrep -f -- "^$KENNELD --socket $KENNEL_SOCKET " | grep -vx "$DAEMON_PID")
+		[ -z "$strays" ] && break
+		sleep 0.1
+	done
+	[ -z "$strays" ] || problems+=("processes of a former daemon: $(ps -o pid=,ppid=,stat=,args= -p "$(echo $strays | tr ' ' ,)")")
 	[ ${#problems[@]} -eq 0 ] || { printf '%s\n' "${problems[@]}"; return 1; }
 }
 
