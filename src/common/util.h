@@ -3,12 +3,14 @@
  * Contract: header-only. `_cleanup_free_` frees a pointer, `_cleanup_close_` closes
  * an fd (ignores -1), `_cleanup_fclose_` closes a FILE*, when the variable leaves
  * scope. `steal_pointer(&p)` / `steal_fd(&fd)` hand ownership out and disarm the
- * cleanup; `_cleanup_wipe_free_` frees with kn_wipe_free (wipe.h). Style
+ * cleanup; `_cleanup_wipe_free_` frees with kn_wipe_free (wipe.h);
+ * `container_of(ptr, type, member)` is the struct holding the member at ptr. Style
  * taken from bubblewrap's utils.h and systemd's macro.h. */
 #ifndef KENNEL_UTIL_H
 #define KENNEL_UTIL_H
 
 #include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -53,5 +55,6 @@ static inline int steal_fd(int *fd)
 }
 
 #define KN_ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+#define container_of(ptr, type, member) ((type *)((char *)(ptr) - offsetof(type, member)))
 
 #endif

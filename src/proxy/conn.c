@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "common/log.h"
+#include "common/util.h"
 #include "proxy/decide.h"
 #include "proxy/intercept.h"
 #include "proxy/limits.h"
@@ -27,8 +28,6 @@
 #include "proxy/sandboxes.h"
 #include "proxy/tls_io.h"
 #include "proxy/worker.h"
-
-#define container_of(ptr, type, member) ((type *)((char *)(ptr) - offsetof(type, member)))
 
 static void client_ready(struct kp_watch *w, uint32_t events);
 static void upstream_ready(struct kp_watch *w, uint32_t events);

@@ -10,12 +10,11 @@
 #include <unistd.h>
 
 #include "common/log.h"
+#include "common/util.h"
 #include "proxy/conn.h"
 #include "proxy/limits.h"
 #include "proxy/sandboxes.h"
 #include "proxy/worker.h"
-
-#define container_of(ptr, type, member) ((type *)((char *)(ptr) - offsetof(type, member)))
 
 struct kp_pool_entry {
 	struct kp_watch watch;

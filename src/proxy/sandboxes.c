@@ -13,11 +13,10 @@
 #include <unistd.h>
 
 #include "common/log.h"
+#include "common/util.h"
 #include "proxy/conn.h"
 #include "proxy/limits.h"
 #include "proxy/reply.h"
-
-#define container_of(ptr, type, member) ((type *)((char *)(ptr) - offsetof(type, member)))
 
 struct kp_policy_ref *kp_policy_ref_get(struct kp_policy_ref *ref)
 {

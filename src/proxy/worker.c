@@ -15,6 +15,7 @@
 
 #include "common/fdpass.h"
 #include "common/log.h"
+#include "common/util.h"
 #include "proxy/conn.h"
 #include "proxy/control.h"
 #include "proxy/limits.h"
@@ -185,7 +186,7 @@ void kp_worker_log_line(struct kp_worker *w, const char *line, size_t len)
 
 static void log_writable(struct kp_watch *lw, uint32_t events)
 {
-	struct kp_worker *w = (struct kp_worker *)((char *)lw - offsetof(struct kp_worker, logw));
+	struct kp_worker *w = container_of(lw, struct kp_worker, logw);
 	size_t off = 0;
 
 	while (off < w->logq_len) {
@@ -220,7 +221,7 @@ static void reply(struct kp_worker *w, bool ok, const char *error)
 
 static void command_ready(struct kp_watch *cw, uint32_t events)
 {
-	struct kp_worker *w = (struct kp_worker *)((char *)cw - offsetof(struct kp_worker, cmd));
+	struct kp_worker *w = container_of(cw, struct kp_worker, cmd);
 	static char buf[KP_CONTROL_MSG_MAX + 1];
 	int fds[KN_MAX_PASS_FDS];
 	size_t n_fds = 0;
@@ -255,8 +256,7 @@ static void command_ready(struct kp_watch *cw, uint32_t events)
 
 static void resolver_ready(struct kp_watch *rw, uint32_t events)
 {
-	struct kp_worker *w =
-		(struct kp_worker *)((char *)rw - offsetof(struct kp_worker, resolver_w));
+	struct kp_worker *w = container_of(rw, struct kp_worker, resolver_w);
 	struct kp_resolve_job *job = kp_resolver_take_done(&w->resolver);
 
 	while (job) {
