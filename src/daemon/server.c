@@ -304,8 +304,6 @@ static void handle_request(struct server *s, struct conn *c, const struct http_r
 			track_detached(s, r.reap_pidfd);
 	}
 	free(r.body);
-	/* The answer is out: now the sandboxes it started go to the proxy. */
-	kn_mgr_connect_pending(s->st);
 	watch_inits(s);
 }
 
@@ -522,6 +520,7 @@ int kn_server_run(struct kn_store *st, int listen_fd, kn_error *err)
 			}
 		}
 		drop_slow_clients(&s);
+		/* The answers are out: the sandboxes they started go to the proxy. */
 		kn_mgr_connect_pending(st);
 		if (st->proxy) {
 			kn_proxy_tick(st->proxy, st);
