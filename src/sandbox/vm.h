@@ -8,8 +8,9 @@
  * The difference is the payload: PID 1 (kennel-init --spawn) runs QEMU instead of
  * waiting for execs, QEMU sees the small root of vm_host.h, and the sandbox's root
  * is the guest's, shared over virtio-9p. The guest (kennel's kernel, built from
- * Debian's source by tools/vm-assets, and kennel-init as /init, see src/init/guest.h) has one NIC on QEMU's user network
- * with restrict=on and IPv6 off: its only ways out are KN_VM_PROXY_ADDR:3128,
+ * Debian's source by tools/vm-assets, and kennel-init as /init, see
+ * src/init/guest.h) has one NIC on QEMU's user network with restrict=on and
+ * IPv6 off: its only ways out are KN_VM_PROXY_ADDR:3128,
  * which QEMU hands per connection to `kennel-init --relay` and so to the proxy
  * listener in the sandbox's namespace, and nothing else; the host reaches the
  * guest's exec port through a hostfwd on 127.0.0.1 in that same namespace,
