@@ -111,6 +111,8 @@ static void now_rfc3339(char *out, size_t n)
 
 /* The sandbox's kennel CA, made when missing: at create, and at the start
  * of a sandbox from state older than CAs. */
+static int start_sandbox(struct kn_store *st, struct kn_sandbox *sb, int new_config, kn_error *err);
+
 static int make_ca(struct kn_store *st, struct kn_sandbox *sb, kn_error *err)
 {
 	/* The key belongs to kennel-proxy's user, as the design says the proxy
@@ -190,7 +192,7 @@ int kn_mgr_create(struct kn_store *st, const struct kn_create_req *req, struct k
 	struct kn_sandbox_spec spec;
 	kn_store_spec(st, sb, &spec);
 	if ((!sb->image[0] && kn_base_build(st->base_dir, err) < 0) || kn_ns_prepare(&spec, err) < 0 ||
-	    make_ca(st, sb, err) < 0 || kn_store_save_config(sb, err) < 0) {
+	    make_ca(st, sb, err) < 0) {
 		kn_error ignored;
 		kn_store_remove_files(st, sb, &ignored);
 		kn_sandbox_free(sb);
@@ -199,7 +201,10 @@ int kn_mgr_create(struct kn_store *st, const struct kn_create_req *req, struct k
 	kn_store_add(st, sb);
 	log_info("created sandbox %s (agent %s, workspace %s, uid base %u)", sb->name, sb->agent,
 		 sb->workspaces[0].path, sb->uid_base);
-	if (kn_mgr_start(st, sb, err) < 0) {
+	/* config.json is written while the sandbox's first start is under way
+	 * (start_sandbox): a create that fails or dies before it leaves a folder
+	 * without one, which the next start of kenneld removes (store.c). */
+	if (start_sandbox(st, sb, 1, err) < 0) {
 		kn_error ignored;
 		kn_store_unlink(st, sb);
 		kn_store_remove_files(st, sb, &ignored);
@@ -273,7 +278,26 @@ static void seed_home(const struct kn_sandbox *sb, const struct kn_sandbox_spec 
 			  "so it may stop at set-up questions: %s", sb->name, a->name, e.msg);
 }
 
-int kn_mgr_start(struct kn_store *st, struct kn_sandbox *sb, kn_error *err)
+struct start_files {
+	struct kn_sandbox *sb;
+	int config; /* also config.json: the sandbox's first start */
+};
+
+/* While the sandbox's init sets itself up: the state files that do not
+ * depend on it having succeeded. (runtime.json waits for that: it is what
+ * a restarted kenneld adopts.) */
+static int write_start_files(void *arg, kn_error *err)
+{
+	const struct start_files *f = arg;
+	if (f->config && kn_store_save_config(f->sb, err) < 0)
+		return -1;
+	kn_error perr;
+	if (kn_store_write_proxy_config(f->sb, &perr) < 0)
+		log_warn("sandbox %s: %s", f->sb->name, perr.msg);
+	return 0;
+}
+
+static int start_sandbox(struct kn_store *st, struct kn_sandbox *sb, int new_config, kn_error *err)
 {
 	if (sb->init_pid)
 		return 0;
@@ -295,7 +319,8 @@ int kn_mgr_start(struct kn_store *st, struct kn_sandbox *sb, kn_error *err)
 		return kn_fail_prefix(err, "start sandbox %s", sb->name);
 	pid_t pid;
 	int pidfd;
-	if (kn_ns_start(&spec, &sb->cg, &pid, &pidfd, err) < 0) {
+	struct start_files files = {sb, new_config};
+	if (kn_ns_start(&spec, &sb->cg, write_start_files, &files, &pid, &pidfd, err) < 0) {
 		kn_error ignored;
 		kn_cgroup_destroy(&sb->cg, &ignored);
 		return -1;
@@ -310,11 +335,13 @@ int kn_mgr_start(struct kn_store *st, struct kn_sandbox *sb, kn_error *err)
 		return -1;
 	}
 	log_info("started sandbox %s (init pid %d%s)", sb->name, (int)pid, sb->vm ? ", a QEMU microVM" : "");
-	kn_error perr;
-	if (kn_store_write_proxy_config(sb, &perr) < 0)
-		log_warn("sandbox %s: %s", sb->name, perr.msg);
 	sb->proxy_pending = 1;
 	return 0;
+}
+
+int kn_mgr_start(struct kn_store *st, struct kn_sandbox *sb, kn_error *err)
+{
+	return start_sandbox(st, sb, 0, err);
 }
 
 /* Reap or wait for the init after its cgroup was killed. */

@@ -341,8 +341,9 @@ static void close_userns_fds(const struct kn_sandbox_spec *s, struct kn_rootfs_f
 	}
 }
 
-int kn_ns_start(const struct kn_sandbox_spec *s, const struct kn_cgroup *cg, pid_t *init_pid,
-		int *init_pidfd, kn_error *err)
+int kn_ns_start(const struct kn_sandbox_spec *s, const struct kn_cgroup *cg,
+		kn_ns_meanwhile_fn *meanwhile, void *arg, pid_t *init_pid, int *init_pidfd,
+		kn_error *err)
 {
 	struct kn_rootfs_fds fds;
 	memset(&fds, 0xff, sizeof(fds)); /* every fd -1 */
@@ -365,6 +366,10 @@ int kn_ns_start(const struct kn_sandbox_spec *s, const struct kn_cgroup *cg, pid
 	}
 	close(sv[1]);
 	sv[1] = -1;
+	/* The child's mounts keep it busy for about a millisecond: the caller's
+	 * own work fits in that time on another CPU. */
+	if (meanwhile && meanwhile(arg, err) < 0)
+		goto out;
 	if (expect(sv[0], MSG_NEED_MAPS, err) < 0)
 		goto out;
 	struct kn_idmap all = {0, s->uid_base, KN_IDMAP_RANGE};

@@ -9,6 +9,10 @@
  *    ipc, uts, net and cgroup namespaces and then its own user namespace, in the
  *    cgroup `cg`, with a fresh root (see rootfs.h) pivoted into. Returns the host
  *    pid of that init and a pidfd for it (readable when the sandbox dies).
+ *    `meanwhile` (may be NULL) runs in the caller while the new process sets
+ *    up its namespaces and root, for work that may overlap with that (the
+ *    caller's state files); when it fails, the process is killed and
+ *    kn_ns_start fails with its error.
  *    The namespaces other than the user namespace stay owned by the host's user
  *    namespace, so even root inside the sandbox cannot mount, change the hostname
  *    or touch the network configuration; its capabilities reach only files
@@ -98,8 +102,10 @@ struct kn_exec_result {
 };
 
 int kn_ns_prepare(const struct kn_sandbox_spec *spec, kn_error *err);
-int kn_ns_start(const struct kn_sandbox_spec *spec, const struct kn_cgroup *cg, pid_t *init_pid,
-		int *init_pidfd, kn_error *err);
+typedef int kn_ns_meanwhile_fn(void *arg, kn_error *err);
+int kn_ns_start(const struct kn_sandbox_spec *spec, const struct kn_cgroup *cg,
+		kn_ns_meanwhile_fn *meanwhile, void *arg, pid_t *init_pid, int *init_pidfd,
+		kn_error *err);
 int kn_ns_exec(const struct kn_sandbox_spec *spec, pid_t init_pid, const struct kn_cgroup *cg,
 	       const struct kn_exec_spec *ex, struct kn_exec_result *out, kn_error *err);
 int kn_ns_trust_ca(const struct kn_sandbox_spec *spec, const char *ca_pem, size_t ca_len,
