@@ -136,8 +136,7 @@ static void upstream_close(struct kp_conn *c)
 	c->kept = NULL;
 	if (fd < 0)
 		return;
-	kp_watch_remove(&c->w->loop, &c->upstream);
-	close(fd);
+	kp_watch_close(&c->w->loop, &c->upstream);
 }
 
 /* The client connection is ending after an exchange that left its plain
@@ -152,8 +151,7 @@ static void park_upstream(struct kp_conn *c)
 		upstream_close(c);
 		return;
 	}
-	kp_watch_remove(&c->w->loop, &c->upstream);
-	kp_pool_put(c->w, c->sb, fd, c->kept);
+	kp_pool_put(c->w, c->sb, &c->upstream, c->kept);
 	free(c->kept);
 	c->kept = NULL;
 }
@@ -215,9 +213,7 @@ void kp_conn_close(struct kp_conn *c, const char *error)
 	kp_mitm_free(c->mitm);
 	c->mitm = NULL;
 	kp_loop_disarm(&w->loop, &c->timer);
-	int fd = c->client.fd;
-	kp_watch_remove(&w->loop, &c->client);
-	close(fd);
+	kp_watch_close(&w->loop, &c->client);
 	upstream_close(c);
 	request_free(c);
 	kp_tunnel_release(c);
@@ -724,12 +720,11 @@ static bool take_pooled(struct kp_conn *c)
 	struct kp_request *rq = c->rq;
 	struct kp_kept_upstream k;
 
-	int fd = kp_pool_take(c->w, c->sb, rq->host, c->rec.port, &rq->policy->policy, &k);
-	if (fd < 0)
+	kp_watch_init(&c->upstream, -1, upstream_ready);
+	if (kp_pool_take(c->w, c->sb, rq->host, c->rec.port, &rq->policy->policy, &k, &c->upstream) < 0)
 		return false;
 	log_debug("sandbox %s: a pooled upstream to %s port %u serves this %s", c->sb->name,
 		  rq->host, k.port, c->rec.method);
-	kp_watch_init(&c->upstream, fd, upstream_ready);
 	/* Without memory for the record it serves this request and is not kept. */
 	if ((c->kept = malloc(sizeof(*c->kept))))
 		*c->kept = k;

@@ -68,6 +68,40 @@ void kp_watch_remove(struct kp_loop *loop, struct kp_watch *w)
 	w->fd = -1;
 }
 
+void kp_watch_close(struct kp_loop *loop, struct kp_watch *w)
+{
+	(void)loop;
+	if (w->fd >= 0)
+		close(w->fd);
+	w->registered = false;
+	w->events = 0;
+	w->fd = -1;
+}
+
+int kp_watch_move(struct kp_loop *loop, struct kp_watch *from, struct kp_watch *to,
+		  uint32_t events, kn_error *err)
+{
+	bool registered = from->registered;
+	to->fd = from->fd;
+	to->registered = false;
+	to->events = 0;
+	from->registered = false;
+	from->events = 0;
+	from->fd = -1;
+	if (!registered)
+		return events ? kp_watch_set(loop, to, events, 0, err) : 0;
+	struct epoll_event ev = { .events = events, .data.ptr = to };
+	if (epoll_ctl(loop->epfd, EPOLL_CTL_MOD, to->fd, &ev) < 0) {
+		int e = errno;
+		epoll_ctl(loop->epfd, EPOLL_CTL_DEL, to->fd, NULL);
+		errno = e;
+		return kn_fail_errno(err, "epoll_ctl mod fd %d", to->fd);
+	}
+	to->registered = true;
+	to->events = events;
+	return 0;
+}
+
 int kp_loop_arm(struct kp_loop *loop, struct kp_timer *t, uint64_t after_ms)
 {
 	return kp_timers_arm(&loop->timers, t, loop->now_ms + after_ms);

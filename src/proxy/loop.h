@@ -45,6 +45,17 @@ void kp_watch_init(struct kp_watch *w, int fd, void (*ready)(struct kp_watch *w,
 int kp_watch_set(struct kp_loop *loop, struct kp_watch *w, uint32_t events, uint32_t extra,
 		 kn_error *err);
 void kp_watch_remove(struct kp_loop *loop, struct kp_watch *w);
+/* kp_watch_remove and close(fd) in one, without the EPOLL_CTL_DEL: the
+ * kernel drops a registration with the last reference to its file. Only for
+ * an fd that no other descriptor shares (no dup, no fork, never sent), or
+ * events would still come for a watch that is gone. */
+void kp_watch_close(struct kp_loop *loop, struct kp_watch *w);
+/* `to` takes `from`'s fd and registration with interest `events`: one
+ * EPOLL_CTL_MOD instead of a DEL and an ADD when an fd changes owner (the
+ * upstream pool, pool.h). `from` is left as after kp_watch_remove; on failure
+ * the fd is unregistered and `to` holds it unwatched. */
+int kp_watch_move(struct kp_loop *loop, struct kp_watch *from, struct kp_watch *to,
+		  uint32_t events, kn_error *err);
 int kp_loop_run_once(struct kp_loop *loop, int max_wait_ms, kn_error *err);
 
 /* Timers on the loop's heap, relative to now_ms. */

@@ -63,16 +63,12 @@ static void unlink_entry(struct kp_pool *p, struct kp_pool_entry *e)
 	p->n--;
 }
 
-/* Unlinked and unwatched; freed after the batch. `fd_too`: close the socket
- * (not when kp_pool_take hands it on). */
-static void retire(struct kp_worker *w, struct kp_pool_entry *e, bool fd_too)
+/* Unlinked, its socket closed or handed on (kp_pool_take) beforehand;
+ * freed after the batch. */
+static void retire(struct kp_worker *w, struct kp_pool_entry *e)
 {
-	int fd = e->watch.fd;
-
 	unlink_entry(&w->pool, e);
-	kp_watch_remove(&w->loop, &e->watch);
-	if (fd_too && fd >= 0)
-		close(fd);
+	kp_watch_close(&w->loop, &e->watch);
 	e->dead_next = w->pool.graveyard;
 	w->pool.graveyard = e;
 }
@@ -83,7 +79,7 @@ static void drop(struct kp_worker *w, struct kp_pool_entry *e, const char *why)
 {
 	log_debug("sandbox %s: pooled upstream to %s port %u %s: closed", e->sandbox, e->kept.host,
 		  e->kept.port, why);
-	retire(w, e, true);
+	retire(w, e);
 	kp_worker_conn_gone(w);
 }
 
@@ -107,14 +103,14 @@ static void timer_fired(struct kp_timer *t)
 	rearm(w);
 }
 
-void kp_pool_put(struct kp_worker *w, const struct kp_sandbox *sb, int fd,
+void kp_pool_put(struct kp_worker *w, const struct kp_sandbox *sb, struct kp_watch *from,
 		 const struct kp_kept_upstream *k)
 {
 	struct kp_pool *p = &w->pool;
 	kn_error err;
 
 	if (kp_kept_expired(k, w->loop.now_ms)) {
-		close(fd);
+		kp_watch_close(&w->loop, from);
 		return;
 	}
 	if (p->n >= KP_UPSTREAM_POOL_MAX)
@@ -122,17 +118,17 @@ void kp_pool_put(struct kp_worker *w, const struct kp_sandbox *sb, int fd,
 	struct kp_pool_entry *e = NULL;
 	if (!kp_worker_pooled_fits(w) || kp_timers_reserve(&w->loop.timers, w->loop.timers.n + 1) < 0 ||
 	    !(e = calloc(1, sizeof(*e)))) {
-		close(fd);
+		kp_watch_close(&w->loop, from);
 		return;
 	}
 	e->w = w;
 	e->slot = sb->slot;
 	snprintf(e->sandbox, sizeof(e->sandbox), "%s", sb->name);
 	e->kept = *k;
-	kp_watch_init(&e->watch, fd, entry_ready);
-	if (kp_watch_set(&w->loop, &e->watch, EPOLLIN, 0, &err) < 0) {
+	kp_watch_init(&e->watch, -1, entry_ready);
+	if (kp_watch_move(&w->loop, from, &e->watch, EPOLLIN, &err) < 0) {
 		log_error("sandbox %s: %s", sb->name, err.msg);
-		close(fd);
+		kp_watch_close(&w->loop, &e->watch);
 		free(e);
 		return;
 	}
@@ -159,7 +155,8 @@ void kp_pool_put(struct kp_worker *w, const struct kp_sandbox *sb, int fd,
 }
 
 int kp_pool_take(struct kp_worker *w, const struct kp_sandbox *sb, const char *host,
-		 uint16_t port, const struct kn_policy *policy, struct kp_kept_upstream *out)
+		 uint16_t port, const struct kn_policy *policy, struct kp_kept_upstream *out,
+		 struct kp_watch *into)
 {
 	struct kp_pool_entry *e = w->pool.head, *next;
 
@@ -176,11 +173,20 @@ int kp_pool_take(struct kp_worker *w, const struct kp_sandbox *sb, const char *h
 			drop(w, e, "to an address the policy now blocks");
 			continue;
 		}
-		int fd = e->watch.fd;
+		kn_error err;
+		/* Interest EPOLLIN: what a connection waits for once it has
+		 * sent its request, so usually no second epoll_ctl. */
+		if (kp_watch_move(&w->loop, &e->watch, into, EPOLLIN, &err) < 0) {
+			log_error("sandbox %s: pooled upstream: %s", sb->name, err.msg);
+			kp_watch_close(&w->loop, into);
+			retire(w, e);
+			kp_worker_conn_gone(w);
+			continue;
+		}
 		*out = e->kept;
-		retire(w, e, false);
+		retire(w, e);
 		rearm(w);
-		return fd;
+		return into->fd;
 	}
 	rearm(w);
 	return -1;
@@ -202,7 +208,7 @@ bool kp_pool_evict_oldest(struct kp_worker *w)
 {
 	if (!w->pool.tail)
 		return false;
-	retire(w, w->pool.tail, true);
+	retire(w, w->pool.tail);
 	rearm(w);
 	return true;
 }

@@ -8,7 +8,8 @@
  * kp_kept_upstream: canonical host, port, address dialled, idle since). Its
  * key is the sandbox (slot AND name: a sandbox added later in the same slot
  * never gets another's connections), the host, the port and the address.
- *   kp_pool_put   takes the fd (closed when it is not kept: idle for
+ *   kp_pool_put   takes the fd and its registration from the caller's
+ *                 watch (loop.h's kp_watch_move; closed when it is not kept: idle for
  *                 KP_UPSTREAM_REUSE_IDLE_MS already, the descriptor budget
  *                 would not leave room for another client connection, no
  *                 memory). At KP_UPSTREAM_POOL_MAX entries the oldest is
@@ -17,8 +18,10 @@
  *   kp_pool_take  the newest entry with the key whose address still passes
  *                 the address check under `policy` (kp_filter_candidates, as
  *                 for every dial) and idle less than
- *                 KP_UPSTREAM_REUSE_IDLE_MS: its fd (the caller owns it from
- *                 then on) and its record; -1 when none. Entries of that key
+ *                 KP_UPSTREAM_REUSE_IDLE_MS: its fd, handed with its
+ *                 registration (interest EPOLLIN) to the caller's watch
+ *                 `into` (the caller owns it from then on), and its record;
+ *                 -1 when none. Entries of that key
  *                 met on the way that are too old or whose address is now
  *                 blocked are closed.
  * While pooled an entry is watched: any event (the server closed, failed or
@@ -44,6 +47,7 @@ struct kp_sandbox;
 struct kn_policy;
 struct kp_kept_upstream;
 struct kp_pool_entry;
+struct kp_watch;
 
 struct kp_pool {
 	struct kp_pool_entry *head, *tail; /* newest first */
@@ -53,10 +57,11 @@ struct kp_pool {
 };
 
 void kp_pool_init(struct kp_pool *p);
-void kp_pool_put(struct kp_worker *w, const struct kp_sandbox *sb, int fd,
+void kp_pool_put(struct kp_worker *w, const struct kp_sandbox *sb, struct kp_watch *from,
 		 const struct kp_kept_upstream *k);
 int kp_pool_take(struct kp_worker *w, const struct kp_sandbox *sb, const char *host,
-		 uint16_t port, const struct kn_policy *policy, struct kp_kept_upstream *out);
+		 uint16_t port, const struct kn_policy *policy, struct kp_kept_upstream *out,
+		 struct kp_watch *into);
 void kp_pool_drop_sandbox(struct kp_worker *w, const struct kp_sandbox *sb);
 /* Close the oldest entry: false when the pool is empty. */
 bool kp_pool_evict_oldest(struct kp_worker *w);

@@ -92,6 +92,11 @@ uint32_t kp_worker_sandbox_conns(const struct kp_worker *w, int slot)
 	return total;
 }
 
+uint32_t kp_worker_own_conns(const struct kp_worker *w, int slot)
+{
+	return w->counts[(size_t)w->index * KP_MAX_SANDBOXES + (size_t)slot];
+}
+
 void kp_worker_count(struct kp_worker *w, int slot, int delta)
 {
 	uint32_t *cell = &w->counts[(size_t)w->index * KP_MAX_SANDBOXES + (size_t)slot];

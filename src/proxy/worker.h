@@ -94,6 +94,8 @@ void kp_worker_pause_accept(struct kp_worker *w);
 
 /* Per-sandbox counts. */
 uint32_t kp_worker_sandbox_conns(const struct kp_worker *w, int slot);
+/* The part of them this worker holds. */
+uint32_t kp_worker_own_conns(const struct kp_worker *w, int slot);
 void kp_worker_count(struct kp_worker *w, int slot, int delta);
 
 /* Send (or queue) one decision line. */

@@ -7,6 +7,7 @@
 #include "proxy/loop.h"
 #include "proxy/timer.h"
 
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -188,10 +189,69 @@ static void test_loop(void)
 	kp_timers_free(&loop.timers);
 }
 
+/* An fd handed from one watch to another (the upstream pool) reports to the
+ * new one only; a watch closed without EPOLL_CTL_DEL reports nothing more,
+ * also when its fd number comes back for another socket. */
+static void test_move_and_close(void)
+{
+	struct kp_loop loop;
+	kn_error err;
+	int a[2], b[2];
+
+	CHECK(kp_loop_init(&loop, &err) == 0);
+	CHECK(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, a) == 0);
+	struct probe from = { .loop = &loop }, to = { .loop = &loop };
+	kp_watch_init(&from.w, a[0], probe_ready);
+	kp_watch_init(&to.w, -1, probe_ready);
+	CHECK(kp_watch_set(&loop, &from.w, EPOLLOUT, 0, &err) == 0);
+	CHECK(kp_watch_move(&loop, &from.w, &to.w, EPOLLIN, &err) == 0);
+	CHECK(from.w.fd == -1 && !from.w.registered);
+	CHECK(to.w.fd == a[0] && to.w.registered && to.w.events == EPOLLIN);
+	/* Its new interest: writable no more reported, readable is. */
+	CHECK(kp_loop_run_once(&loop, 50, &err) == 0);
+	CHECK(from.calls == 0 && to.calls == 0);
+	CHECK(write(a[1], "x", 1) == 1);
+	CHECK(kp_loop_run_once(&loop, 1000, &err) == 0);
+	CHECK(from.calls == 0 && to.calls == 1 && to.seen == EPOLLIN);
+	/* Moving an unregistered watch registers the new one. */
+	struct probe third = { .loop = &loop };
+	kp_watch_init(&third.w, -1, probe_ready);
+	kp_watch_remove(&loop, &to.w);
+	to.w.fd = a[0];
+	CHECK(kp_watch_move(&loop, &to.w, &third.w, EPOLLIN, &err) == 0);
+	CHECK(third.w.registered);
+	CHECK(kp_loop_run_once(&loop, 1000, &err) == 0);
+	CHECK(third.calls == 1);
+
+	int closed = third.w.fd;
+	kp_watch_close(&loop, &third.w);
+	CHECK(third.w.fd == -1 && !third.w.registered);
+	CHECK(fcntl(closed, F_GETFD) < 0); /* the fd is closed */
+	/* The same number for a new socket, registered to another watch: only
+	 * that one reports. */
+	CHECK(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, b) == 0);
+	CHECK(b[0] == closed || b[1] == closed);
+	struct probe reuse = { .loop = &loop };
+	kp_watch_init(&reuse.w, closed, probe_ready);
+	CHECK(kp_watch_set(&loop, &reuse.w, EPOLLIN, 0, &err) == 0);
+	CHECK(write(closed == b[0] ? b[1] : b[0], "y", 1) == 1);
+	third.calls = 0;
+	CHECK(kp_loop_run_once(&loop, 1000, &err) == 0);
+	CHECK(reuse.calls == 1 && third.calls == 0);
+
+	kp_watch_remove(&loop, &reuse.w);
+	close(a[1]);
+	close(b[0]);
+	close(b[1]);
+	close(loop.epfd);
+	kp_timers_free(&loop.timers);
+}
+
 int main(void)
 {
 	RUN(test_timer_heap);
 	RUN(test_buf);
 	RUN(test_loop);
+	RUN(test_move_and_close);
 	return test_summary();
 }
