@@ -51,9 +51,28 @@ int cli_conn_open(struct cli_conn *conn, const char *socket_path, kn_error *err)
 	return 0;
 }
 
-int cli_conn_set_timeout(struct cli_conn *conn, kn_error *err)
+static int timeout_sec = CLI_API_TIMEOUT_SEC;
+
+int cli_timeout_parse(const char *value, int *sec, kn_error *err)
 {
-	struct timeval tv = {.tv_sec = CLI_API_TIMEOUT_SEC};
+	*sec = CLI_API_TIMEOUT_SEC;
+	if (!value || !*value)
+		return 0;
+	char *end;
+	errno = 0;
+	long v = strtol(value, &end, 10);
+	if (errno || *end || value[0] < '0' || value[0] > '9' || v < 1 || v > CLI_TIMEOUT_MAX_SEC)
+		return kn_fail(err, "KENNEL_TIMEOUT must be a whole number of seconds from 1 to %d, not '%s'",
+			       CLI_TIMEOUT_MAX_SEC, value);
+	*sec = (int)v;
+	return 0;
+}
+
+void cli_set_timeout(int sec) { timeout_sec = sec; }
+
+int cli_conn_set_timeout(struct cli_conn *conn, bool on, kn_error *err)
+{
+	struct timeval tv = {.tv_sec = on ? timeout_sec : 0};
 	if (setsockopt(conn->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) < 0)
 		return kn_fail_errno(err, "setsockopt SO_RCVTIMEO on %s", conn->socket_path);
 	return 0;
@@ -169,8 +188,9 @@ ssize_t cli_conn_recv(struct cli_conn *conn, kn_error *err)
 		n = recvmsg(conn->fd, &msg, MSG_CMSG_CLOEXEC);
 	while (n < 0 && errno == EINTR);
 	if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
-		return kn_fail(err, "no answer from kenneld at %s within %d seconds",
-			       conn->socket_path, CLI_API_TIMEOUT_SEC);
+		return kn_fail(err, "no answer from kenneld at %s within %d s (KENNEL_TIMEOUT); is it "
+				    "stopped or stuck?",
+			       conn->socket_path, timeout_sec);
 	if (n < 0)
 		return kn_fail_errno(err, "recvmsg from kenneld at %s", conn->socket_path);
 	if (collect_fds(conn, &msg, err) < 0)
@@ -367,7 +387,7 @@ int cli_api_call(const char *socket_path, const char *method, const char *path,
 		*answer = NULL;
 	if (cli_conn_open(&conn, socket_path, err) < 0)
 		return -1;
-	if (cli_conn_set_timeout(&conn, err) < 0 ||
+	if (cli_conn_set_timeout(&conn, true, err) < 0 ||
 	    cli_conn_send(&conn, method, path, body, err) < 0 ||
 	    cli_conn_read_head(&conn, err) < 0 || cli_conn_read_body(&conn, &text, &len, err) < 0)
 		goto out;

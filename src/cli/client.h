@@ -38,9 +38,12 @@
  * stdout, stderr); room for a few more makes an unexpected extra fd an error
  * we can name instead of a silently truncated control message. */
 #define CLI_MAX_RECEIVED_FDS 8
-/* An ordinary API call (not the exec stream) that gets no answer for this long
- * has a stuck daemon: creating a sandbox takes seconds, not minutes. */
+/* An ordinary API call, or an exec before its stream starts, that gets no
+ * answer for this long has a stuck daemon: creating a sandbox takes seconds,
+ * not minutes. KENNEL_TIMEOUT (seconds, 1 to CLI_TIMEOUT_MAX_SEC, a day)
+ * overrides it. */
 #define CLI_API_TIMEOUT_SEC 300
+#define CLI_TIMEOUT_MAX_SEC 86400
 
 struct cli_conn {
 	int fd;
@@ -59,8 +62,14 @@ struct cli_conn {
 
 /* Connect to kenneld; `conn` needs no prior initialisation. */
 int cli_conn_open(struct cli_conn *conn, const char *socket_path, kn_error *err);
-/* Bound each read by CLI_API_TIMEOUT_SEC (ordinary calls; not the exec stream). */
-int cli_conn_set_timeout(struct cli_conn *conn, kn_error *err);
+/* KENNEL_TIMEOUT's value (NULL or empty: the default) into *sec; -1 with
+ * err naming the value when it is not a whole number in range. */
+int cli_timeout_parse(const char *value, int *sec, kn_error *err);
+/* The bound cli_conn_set_timeout uses from now on (main sets it). */
+void cli_set_timeout(int sec);
+/* `on`: bound each read by that many seconds (ordinary calls, and an exec
+ * until its stream starts); off: no bound (the exec stream). */
+int cli_conn_set_timeout(struct cli_conn *conn, bool on, kn_error *err);
 /* `body` may be NULL (no body, Content-Length: 0). `path` is sent as is. */
 int cli_conn_send(struct cli_conn *conn, const char *method, const char *path,
 		  const json_t *body, kn_error *err);

@@ -158,11 +158,16 @@ int cli_exec_session(const char *socket_path, const char *sandbox,
 		return 1;
 	}
 	int rc = cli_conn_open(&conn, socket_path, &err);
+	/* Bounded until the stream starts; the command itself may run for days. */
+	if (rc == 0)
+		rc = cli_conn_set_timeout(&conn, true, &err);
 	if (rc == 0)
 		rc = cli_conn_send(&conn, "POST", path, req, &err);
 	json_decref(req);
 	if (rc == 0)
 		rc = cli_conn_read_head(&conn, &err);
+	if (rc == 0 && conn.status >= 200 && conn.status <= 299)
+		rc = cli_conn_set_timeout(&conn, false, &err);
 	if (rc == 0 && (conn.status < 200 || conn.status > 299)) {
 		_cleanup_free_ char *body = NULL;
 		size_t len;

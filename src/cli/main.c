@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "cli/client.h"
 #include "cli/commands.h"
 #include "cli/version.h"
 #include "common/util.h"
@@ -89,6 +90,13 @@ int main(int argc, char **argv)
 	struct cli_globals globals = {.socket_path = getenv("KENNEL_SOCKET")};
 	if (!globals.socket_path || !*globals.socket_path)
 		globals.socket_path = CLI_DEFAULT_SOCKET;
+	int timeout;
+	kn_error terr;
+	if (cli_timeout_parse(getenv("KENNEL_TIMEOUT"), &timeout, &terr) < 0) {
+		fprintf(stderr, "kennel: %s\n", terr.msg);
+		return 2;
+	}
+	cli_set_timeout(timeout);
 	int c;
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, "+:h", longopts, NULL)) != -1) {

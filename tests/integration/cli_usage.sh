@@ -148,6 +148,41 @@ if [ ! -S /run/kennel/kenneld.sock ]; then
 	KENNEL_SOCKET= no_daemon default_socket_when_env_empty /run/kennel/kenneld.sock ls
 fi
 
+# --- a daemon that never answers ------------------------------------------------
+# A listening socket nobody accepts on (a stopped or wedged kenneld): every
+# command gives up after KENNEL_TIMEOUT seconds with a message, exec too
+# (before its stream starts), instead of hanging.
+python3 -c 'import socket, sys, time
+s = socket.socket(socket.AF_UNIX)
+s.bind(sys.argv[1])
+s.listen(16)
+print("up", flush=True)
+time.sleep(60)' "$T/mute.sock" >"$T/mute.out" &
+mute=$!
+for _ in $(seq 1 100); do [ -s "$T/mute.out" ] && break; sleep 0.05; done
+for cmd in "ls" "exec sb true" "exec -d sb true" "create shell $T/ws"; do
+	# shellcheck disable=SC2086 # the words of $cmd are its arguments
+	KENNEL_TIMEOUT=1 run_split timeout 20 "$KENNEL" --socket "$T/mute.sock" $cmd
+	name=mute_daemon_$(tr -c 'a-z\n' _ <<<"${cmd%% $T*}")
+	if [ "$rc" -eq 1 ] && grep -Fq "no answer from kenneld at $T/mute.sock within 1 s" <<<"$err"; then
+		pass "$name"
+	else
+		fail "$name" "exit $rc: kennel $cmd" "$err"
+	fi
+done
+kill "$mute" 2>/dev/null
+wait "$mute" 2>/dev/null
+i=0
+for v in 0 -3 abc 86401 1.5; do
+	i=$((i + 1))
+	KENNEL_TIMEOUT=$v run_split "$KENNEL" ls
+	if [ "$rc" -eq 2 ] && grep -Fq "KENNEL_TIMEOUT must be a whole number of seconds from 1 to 86400, not '$v'" <<<"$err"; then
+		pass "timeout_refused_$i"
+	else
+		fail "timeout_refused_$i" "exit $rc: KENNEL_TIMEOUT=$v" "$err"
+	fi
+done
+
 # kennel version: the client's part always, then the daemon is unreachable.
 run_split "$KENNEL" version
 if [ "$rc" -eq 1 ] && grep -q "Version: *$VERSION" <<<"$out" &&

@@ -528,6 +528,23 @@ static void test_client_no_daemon(void)
 	CHECK(strstr(err.msg, "socket path too long") != NULL);
 }
 
+static void test_timeout_parse(void)
+{
+	kn_error err = {0};
+	int sec = 0;
+	CHECK(cli_timeout_parse(NULL, &sec, &err) == 0 && sec == CLI_API_TIMEOUT_SEC);
+	CHECK(cli_timeout_parse("", &sec, &err) == 0 && sec == CLI_API_TIMEOUT_SEC);
+	CHECK(cli_timeout_parse("1", &sec, &err) == 0 && sec == 1);
+	CHECK(cli_timeout_parse("86400", &sec, &err) == 0 && sec == CLI_TIMEOUT_MAX_SEC);
+	static const char *const bad[] = {"0", "-1", "86401", "1.5", "5s", " 5", "abc",
+					  "99999999999999999999"};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		sec = 7;
+		CHECK(cli_timeout_parse(bad[i], &sec, &err) == -1);
+		CHECK(strstr(err.msg, bad[i]) != NULL);
+	}
+}
+
 static char read_tag(int fd)
 {
 	char c = 0;
@@ -620,6 +637,7 @@ int main(void)
 	RUN(test_client_json);
 	RUN(test_client_errors);
 	RUN(test_client_no_daemon);
+	RUN(test_timeout_parse);
 	RUN(test_client_exec_stream);
 	char cmd[PATH_MAX + 16];
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", scratch);
