@@ -74,8 +74,15 @@ $(BUILD)/libkennel.a: $(LIB_OBJS)
 	@rm -f $@
 	ar rcs $@ $^
 
+# The CLI starts once per command, `kennel exec` included, so its start-up is
+# part of every command's latency: linked static-pie (no dynamic loader, no
+# libjansson to map; ASLR kept) it starts 0.15 ms sooner (`kennel --version`
+# 0.49 -> 0.34 ms median here, /bin/true 0.40). The price: a glibc or jansson
+# fix reaches the CLI when it is rebuilt. Sanitizer builds stay dynamic (their
+# runtimes cannot be linked statically).
+CLI_LINK := $(if $(SAN_FLAGS),,-static-pie)
 $(BUILD)/kennel: $(BUILD)/src/cli/main.o $(BUILD)/libkennel.a
-	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
+	$(CC) $(LDFLAGS) $(CLI_LINK) -o $@ $^ -ljansson
 
 $(BUILD)/kenneld: $(BUILD)/src/daemon/main.o $(BUILD)/libkennel.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
