@@ -1179,8 +1179,7 @@ void kp_conn_accept(struct kp_sandbox *sb, int fd)
 	w->nconns++;
 	kp_worker_count(w, sb->slot, +1);
 
-	int one = 1;
-	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	/* TCP_NODELAY comes from the listener (master.c sets it there). */
 	arm(c, w->opt->header_timeout_ms);
 	kp_conn_update_interest(c);
 }

@@ -7,6 +7,8 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdbool.h>
@@ -422,6 +424,11 @@ static int validate_fds(const int *fds, size_t n_fds, kn_error *err)
 		/* Workers share each listener; accept must never block. */
 		if (fl < 0 || fcntl(fds[k], F_SETFL, fl | O_NONBLOCK) < 0)
 			return kn_fail_errno(err, "fcntl O_NONBLOCK on a listening socket");
+		/* Accepted connections inherit it: no setsockopt per connection.
+		 * (Small requests and responses must not wait for Nagle.) */
+		int one = 1;
+		if (setsockopt(fds[k], IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) < 0)
+			return kn_fail_errno(err, "setsockopt TCP_NODELAY on a listening socket");
 	}
 	return 0;
 }

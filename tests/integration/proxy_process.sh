@@ -32,6 +32,48 @@ check_fails "the same uid cannot read a worker's environment" setpriv --reuid=65
 	cat "/proc/$W/environ"
 check_out "it serves as that user" '^hello from upstream$' curl -sS --max-time 10 -x "http://127.0.0.1:$P" "http://allowed.test:$UP_PORT/hello"
 
+# Small requests and responses must not wait for Nagle: an accepted connection
+# has TCP_NODELAY (inherited from the listener, where the master sets it).
+# Read from the worker's own socket (pidfd_getfd) while a client holds one open.
+cat >"$T/nodelay.py" <<'EOF'
+import ctypes, os, socket, sys, time
+port, pids = int(sys.argv[1]), [int(p) for p in sys.argv[2:]]
+c = socket.create_connection(("127.0.0.1", port), timeout=10)
+c.sendall(b"GET http://allowed.test/ HTTP/1.1\r\n")  # a head not yet complete: it stays open
+libc = ctypes.CDLL(None, use_errno=True)
+SYS_pidfd_getfd = 438
+found = []
+for _ in range(100):
+    for pid in pids:
+        pidfd = os.pidfd_open(pid)
+        for name in os.listdir("/proc/%d/fd" % pid):
+            try:
+                if not os.readlink("/proc/%d/fd/%s" % (pid, name)).startswith("socket:"):
+                    continue
+            except OSError:
+                continue
+            fd = libc.syscall(SYS_pidfd_getfd, pidfd, int(name), 0)
+            if fd < 0:
+                continue
+            s = socket.socket(fileno=fd)
+            try:
+                if (s.family in (socket.AF_INET, socket.AF_INET6) and s.type == socket.SOCK_STREAM
+                        and not s.getsockopt(socket.SOL_SOCKET, socket.SO_ACCEPTCONN)
+                        and s.getsockname()[1] == port):
+                    found.append(s.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY))
+            except OSError:
+                pass
+            finally:
+                s.detach()
+                os.close(fd)
+        os.close(pidfd)
+    if found:
+        break
+    time.sleep(0.05)
+print("nodelay", found)
+EOF
+check_out "an accepted client connection has TCP_NODELAY" '^nodelay \[1\]$' python3 "$T/nodelay.py" "$P" $(worker_pids)
+
 # --- a policy change applies to the next request on a kept-alive connection ---
 cat >"$T/keepalive.py" <<'EOF'
 import socket, sys
