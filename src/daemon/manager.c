@@ -109,10 +109,10 @@ static void now_rfc3339(char *out, size_t n)
 	strftime(out, n, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
-/* The sandbox's kennel CA, made when missing: at create, and at the start
- * of a sandbox from state older than CAs. */
 static int start_sandbox(struct kn_store *st, struct kn_sandbox *sb, int new_config, kn_error *err);
 
+/* The sandbox's kennel CA, made when missing: at create, and at the start
+ * of a sandbox from state older than CAs. */
 static int make_ca(struct kn_store *st, struct kn_sandbox *sb, kn_error *err)
 {
 	/* The key belongs to kennel-proxy's user, as the design says the proxy

@@ -9,10 +9,11 @@
  * key is the sandbox (slot AND name: a sandbox added later in the same slot
  * never gets another's connections), the host, the port and the address.
  *   kp_pool_put   takes the fd and its registration from the caller's
- *                 watch (loop.h's kp_watch_move; closed when it is not kept: idle for
- *                 KP_UPSTREAM_REUSE_IDLE_MS already, the descriptor budget
- *                 would not leave room for another client connection, no
- *                 memory). At KP_UPSTREAM_POOL_MAX entries the oldest is
+ *                 watch `from` (loop.h's kp_watch_move), or closes it when
+ *                 it is not kept: idle for KP_UPSTREAM_REUSE_IDLE_MS
+ *                 already, the descriptor budget would not leave room for
+ *                 another client connection, no memory. At
+ *                 KP_UPSTREAM_POOL_MAX entries the oldest is
  *                 closed first. Entries are kept in idle order (the oldest
  *                 last), so the timer and eviction look at one end only.
  *   kp_pool_take  the newest entry with the key whose address still passes
@@ -21,9 +22,8 @@
  *                 KP_UPSTREAM_REUSE_IDLE_MS: its fd, handed with its
  *                 registration (interest EPOLLIN) to the caller's watch
  *                 `into` (the caller owns it from then on), and its record;
- *                 -1 when none. Entries of that key
- *                 met on the way that are too old or whose address is now
- *                 blocked are closed.
+ *                 -1 when none. Entries of that key met on the way that are
+ *                 too old or whose address is now blocked are closed.
  * While pooled an entry is watched: any event (the server closed, failed or
  * sent bytes nobody asked for) closes it. A timer closes entries as they pass
  * KP_UPSTREAM_REUSE_IDLE_MS, so an idle pool holds nothing for long.
