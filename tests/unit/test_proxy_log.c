@@ -174,9 +174,49 @@ static void test_rotation(void)
 	CHECK(strstr(err.msg, "/nonexistent-dir/decisions.log") != NULL);
 }
 
+/* Times and numbers are formatted by hand (decision_log.c): every second and
+ * millisecond boundary, and the largest counters, come out as printf would. */
+static void test_times_and_numbers(void)
+{
+	char buf[KP_LOG_LINE_MAX];
+	static const struct {
+		int64_t ms;
+		const char *text;
+	} times[] = {
+		{ 0, "1970-01-01T00:00:00.000Z" },
+		{ 1700000000999LL, "2023-11-14T22:13:20.999Z" },
+		{ 1700000001000LL, "2023-11-14T22:13:21.000Z" },
+		{ 1700000001007LL, "2023-11-14T22:13:21.007Z" },
+		{ 1700000000123LL, "2023-11-14T22:13:20.123Z" }, /* back a second */
+		{ 4102444799999LL, "2099-12-31T23:59:59.999Z" },
+	};
+	for (size_t i = 0; i < sizeof(times) / sizeof(times[0]); i++) {
+		struct kp_decision_record r = { .time_ms = times[i].ms, .sandbox = "sb", .method = "GET",
+						.port = 65535, .status = 200, .bytes_up = 9007199254740993ULL,
+						.bytes_down = 0, .duration_ms = 10 };
+		json_t *j = format(&r, buf, sizeof(buf));
+		CHECK(j != NULL);
+		if (!j)
+			continue;
+		CHECK_STR_EQ(json_string_value(json_object_get(j, "time")), times[i].text);
+		CHECK(json_integer_value(json_object_get(j, "port")) == 65535);
+		CHECK(json_integer_value(json_object_get(j, "status")) == 200);
+		CHECK(json_integer_value(json_object_get(j, "bytes_up")) == 9007199254740993LL);
+		CHECK(json_integer_value(json_object_get(j, "bytes_down")) == 0);
+		CHECK(json_integer_value(json_object_get(j, "duration_ms")) == 10);
+		json_decref(j);
+	}
+	/* The largest counter, beyond jansson's integers: compared as text. */
+	struct kp_decision_record big = { .time_ms = 0, .sandbox = "sb", .method = "GET",
+					  .bytes_up = UINT64_MAX };
+	CHECK(kp_decision_format(&big, buf, sizeof(buf)) > 0);
+	CHECK(strstr(buf, "\"bytes_up\":18446744073709551615,") != NULL);
+}
+
 int main(void)
 {
 	RUN(test_allowed_connect);
+	RUN(test_times_and_numbers);
 	RUN(test_nulls_and_error);
 	RUN(test_hostile_strings);
 	RUN(test_rotation);
