@@ -4,13 +4,16 @@
  * Contract: all functions run in the daemon's single thread and keep the store,
  * the state dir, the cgroups and the running processes consistent:
  *  - create: validates, writes the folder, prepares the layers, makes the
- *    sandbox's kennel CA (ca.h), writes config.json last (the commit point),
- *    then starts. A failure removes what it made; an existing sandbox of that
+ *    sandbox's kennel CA (ca.h), then starts it; config.json (the commit
+ *    point) is written during that first start, before it is answered. A
+ *    failure removes what it made (a folder a crash left without
+ *    config.json goes at the next daemon start); an existing sandbox of that
  *    name is never touched.
  *  - start: the kennel CA (made if the sandbox has none yet) into the
- *    sandbox's trust store, cgroup with limits, namespaces and init,
- *    runtime.json and proxy-config.json; the sandbox is then pending for
- *    the proxy.
+ *    sandbox's trust store, cgroup with limits, namespaces and init;
+ *    proxy-config.json (and at create config.json) while init sets up its
+ *    mounts (sandbox.h, kn_ns_start's `meanwhile`), runtime.json once it is
+ *    ready; the sandbox is then pending for the proxy.
  *  - connect_pending: hands every pending sandbox (listeners, policy, CA)
  *    to the proxy. The server calls it once the answer that started them
  *    is sent: the proxy's ~1 ms of taking a sandbox is not in the caller's
