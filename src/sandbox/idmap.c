@@ -39,8 +39,9 @@ static int write_map(pid_t pid, const char *file, const struct kn_idmap *m, size
 	return 0;
 }
 
-int kn_idmap_write(pid_t pid, const struct kn_idmap *uid, size_t n_uid,
-		   const struct kn_idmap *gid, size_t n_gid, kn_error *err)
+/* "inside outside count" lines to /proc/PID/{uid,gid}_map. */
+static int idmap_write(pid_t pid, const struct kn_idmap *uid, size_t n_uid,
+		       const struct kn_idmap *gid, size_t n_gid, kn_error *err)
 {
 	if (write_map(pid, "uid_map", uid, n_uid, err) < 0)
 		return -1;
@@ -85,7 +86,7 @@ int kn_idmap_userns_fd(const struct kn_idmap *uid, size_t n_uid, const struct kn
 	char path[64];
 	snprintf(path, sizeof(path), "/proc/%d/ns/user", (int)pid);
 	int fd = -1;
-	if (kn_idmap_write(pid, uid, n_uid, gid, n_gid, err) == 0) {
+	if (idmap_write(pid, uid, n_uid, gid, n_gid, err) == 0) {
 		fd = open(path, O_RDONLY | O_CLOEXEC);
 		if (fd < 0)
 			kn_fail_errno(err, "open %s", path);

@@ -1,12 +1,13 @@
-/* idmap.h — user-namespace id mappings: writing a process's uid_map/gid_map,
- * and making user-namespace fds that describe a mapping for idmapped mounts.
+/* idmap.h — user-namespace id mappings: user-namespace fds that describe a
+ * mapping, for idmapped mounts and for the sandbox's processes to join.
  *
  * Contract: the sandbox's user namespace maps inside ids 0..KN_IDMAP_RANGE-1 to
  * host ids base..base+KN_IDMAP_RANGE-1 (base is per sandbox, never 0).
  * kn_idmap_userns_fd clones a short-lived child into a fresh user namespace
  * (sharing the caller's memory: not for a multi-threaded caller), writes the
  * requested maps for it, returns an O_CLOEXEC fd to that namespace and kills
- * and reaps the child: the fd is what mount_setattr(MOUNT_ATTR_IDMAP) wants. kn_idmap_mount clones `path` as a detached mount tree with that idmap
+ * and reaps the child: the fd is what mount_setattr(MOUNT_ATTR_IDMAP) wants,
+ * and what a sandbox's first process joins with setns(2). kn_idmap_mount clones `path` as a detached mount tree with that idmap
  * and the given MOUNT_ATTR_* flags and returns the tree's fd. Caller: root. */
 #ifndef KENNEL_IDMAP_H
 #define KENNEL_IDMAP_H
@@ -26,9 +27,6 @@ struct kn_idmap {
 	uint32_t count;
 };
 
-/* Write "inside outside count" lines to /proc/PID/{uid,gid}_map. */
-int kn_idmap_write(pid_t pid, const struct kn_idmap *uid, size_t n_uid,
-		   const struct kn_idmap *gid, size_t n_gid, kn_error *err);
 int kn_idmap_userns_fd(const struct kn_idmap *uid, size_t n_uid, const struct kn_idmap *gid,
 		       size_t n_gid, kn_error *err);
 /* attr_set: MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | ... ; recursive clone of

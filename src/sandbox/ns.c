@@ -32,9 +32,7 @@
 #include "sandbox/seccomp.h"
 #include "sandbox/vm.h"
 
-/* Messages between the daemon and a starting sandbox; errors carry text. */
-#define MSG_NEED_MAPS "maps?"
-#define MSG_MAPS_DONE "maps!"
+/* Messages from a starting sandbox to the daemon; errors carry text. */
 #define MSG_READY "ready"
 #define MSG_MAX 1100
 /* Where init's binary sits for the execveat, above the listener fds. */
@@ -229,19 +227,19 @@ static void __attribute__((noreturn)) sandbox_child(const struct kn_sandbox_spec
 	}
 	if (kn_rootfs_setup(s, fds, &err) < 0)
 		child_fail(sock, &err);
-	close(fds->root_userns);
 	for (size_t i = 0; i < s->n_workspaces; i++) {
 		close(fds->ws_userns[i]);
 		close(fds->ws_fd[i]);
 	}
-	/* Last namespace: our own user namespace. Everything above stays owned by
-	 * the host's, out of reach of root inside. */
-	if (unshare(CLONE_NEWUSER) < 0) {
-		kn_fail_errno(&err, "unshare user namespace");
+	/* Last namespace: the user namespace whose ids the root layers are
+	 * mapped with, made and mapped by the daemon before the clone (so no
+	 * round trip to the daemon for the maps here). Everything above stays
+	 * owned by the host's, out of reach of root inside. */
+	if (setns(fds->root_userns, CLONE_NEWUSER) < 0) {
+		kn_fail_errno(&err, "setns into the sandbox's user namespace");
 		child_fail(sock, &err);
 	}
-	if (send_msg(sock, MSG_NEED_MAPS) < 0 || expect(sock, MSG_MAPS_DONE, &err) < 0)
-		_exit(1);
+	close(fds->root_userns);
 	if (setresgid(0, 0, 0) < 0 || setgroups(0, NULL) < 0 || setresuid(0, 0, 0) < 0) {
 		kn_fail_errno(&err, "become root of the sandbox user namespace");
 		child_fail(sock, &err);
@@ -369,11 +367,6 @@ int kn_ns_start(const struct kn_sandbox_spec *s, const struct kn_cgroup *cg,
 	/* The child's mounts keep it busy for about a millisecond: the caller's
 	 * own work fits in that time on another CPU. */
 	if (meanwhile && meanwhile(arg, err) < 0)
-		goto out;
-	if (expect(sv[0], MSG_NEED_MAPS, err) < 0)
-		goto out;
-	struct kn_idmap all = {0, s->uid_base, KN_IDMAP_RANGE};
-	if (kn_idmap_write(pid, &all, 1, &all, 1, err) < 0 || send_msg(sv[0], MSG_MAPS_DONE) < 0)
 		goto out;
 	if (expect(sv[0], MSG_READY, err) < 0)
 		goto out;
