@@ -225,7 +225,7 @@ void kn_mgr_connect_pending(struct kn_store *st)
 		/* Not fatal: without the proxy the sandbox simply has no way out
 		 * yet; the proxy gets every running sandbox again when it
 		 * (re)starts. */
-		if (st->proxy && sb->init_pid && kn_proxy_add_sandbox(st->proxy, sb, &err) < 0)
+		if (st->proxy && sb->init_pid && kn_proxy_add_sandbox(st->proxy, sb, 0, &err) < 0)
 			log_error("sandbox %s: no network until kennel-proxy takes it: %s", sb->name, err.msg);
 	}
 }

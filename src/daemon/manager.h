@@ -16,8 +16,10 @@
  *    ready; the sandbox is then pending for the proxy.
  *  - connect_pending: hands every pending sandbox (listeners, policy, CA)
  *    to the proxy. The server calls it once the answer that started them
- *    is sent: the proxy's ~1 ms of taking a sandbox is not in the caller's
- *    wait, and nothing is lost meanwhile, as the sandbox's proxy
+ *    is sent, and does not wait for the proxy's answer (proxy_sup.h): the
+ *    proxy's ~1 ms of taking a sandbox is neither in the caller's wait nor
+ *    in that of the next request (a first exec comes within a
+ *    millisecond), and nothing is lost meanwhile, as the sandbox's proxy
  *    connections wait in its listeners' backlog (as when the proxy
  *    restarts). Stop and set_policy know a pending sandbox is not the
  *    proxy's yet.

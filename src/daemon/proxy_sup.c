@@ -17,6 +17,7 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "common/fdpass.h"
@@ -190,10 +191,99 @@ static void kill_proxy(struct kn_proxy_sup *ps)
 	kn_closep(&ps->ctl);
 	ps->pidfd = ps->ctl = -1;
 	ps->pid = 0;
+	ps->owed = 0;
 }
 
-/* Send one message and wait for its answer. */
-static int transact(struct kn_proxy_sup *ps, json_t *msg, const int *fds, size_t n_fds, kn_error *err)
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* A control failure: the proxy is killed and restarted at the next tick. */
+static int proxy_dead(struct kn_proxy_sup *ps, kn_error *err)
+{
+	log_error("kennel-proxy: %s; restarting it", err ? err->msg : "control failure");
+	kill_proxy(ps);
+	ps->next_start = 0;
+	return -1;
+}
+
+/* A proxy that died by itself (its socket closed) restarts after the
+ * back-off, as when its pidfd reports the death first. */
+static void schedule_restart(struct kn_proxy_sup *ps)
+{
+	ps->next_start = time(NULL) + ps->backoff_s;
+	if (ps->backoff_s < KN_PROXY_MAX_BACKOFF_S)
+		ps->backoff_s *= 2;
+}
+
+/* Read one answer, waiting for it up to `wait_ms` (0: only if it is there):
+ * 1 and *ok (a refusal's text in err), 0 when none came in time, -1 (err)
+ * when the proxy failed. */
+static int read_answer(struct kn_proxy_sup *ps, int wait_ms, int *ok, kn_error *err)
+{
+	struct pollfd pfd = {.fd = ps->ctl, .events = POLLIN};
+	int r;
+	do
+		r = poll(&pfd, 1, wait_ms);
+	while (r < 0 && errno == EINTR);
+	if (r < 0)
+		return kn_fail_errno(err, "poll kennel-proxy's control socket");
+	if (r == 0)
+		return 0;
+	char buf[4096];
+	size_t got_fds = 0;
+	ssize_t n = kn_recv_fds(ps->ctl, buf, sizeof(buf) - 1, NULL, 0, &got_fds, err);
+	if (n <= 0)
+		return n == 0 ? kn_fail(err, "kennel-proxy closed its control socket") : -1;
+	buf[n] = '\0';
+	json_t *reply = json_loads(buf, 0, NULL);
+	*ok = reply && json_is_true(json_object_get(reply, "ok"));
+	if (!*ok) {
+		const char *e = reply ? json_string_value(json_object_get(reply, "error")) : NULL;
+		kn_fail(err, "kennel-proxy refused: %s", e ? e : buf);
+	}
+	json_decref(reply);
+	return 1;
+}
+
+/* One owed answer has come: a refusal is logged (whoever sent the message
+ * did not wait for it), and the next one is due a full timeout from now. */
+static void answer_owed(struct kn_proxy_sup *ps, int ok, const kn_error *refusal)
+{
+	ps->owed--;
+	ps->owed_due_ms = now_ms() + KN_PROXY_REPLY_TIMEOUT_MS;
+	if (!ok)
+		log_error("%s", refusal->msg);
+}
+
+void kn_proxy_collect(struct kn_proxy_sup *ps)
+{
+	/* Also when nothing is owed: the socket is readable, and left unread
+	 * (a closed socket, a message nobody asked for) the loop would spin. */
+	while (ps->ctl >= 0) {
+		kn_error e;
+		int ok = 0, r = read_answer(ps, 0, &ok, &e);
+		if (r == 0)
+			break;
+		if (r > 0 && !ps->owed)
+			kn_fail(&e, "an answer to no message");
+		if (r < 0 || !ps->owed) {
+			proxy_dead(ps, &e);
+			schedule_restart(ps);
+			return;
+		}
+		answer_owed(ps, ok, &e);
+	}
+}
+
+/* Send one message. With `wait`: then every answer still owed and its own
+ * (the proxy answers in order), its refusal as the error; without, its
+ * answer is owed and collected later. */
+static int send_message(struct kn_proxy_sup *ps, json_t *msg, const int *fds, size_t n_fds, int wait,
+			kn_error *err)
 {
 	/* The text may hold a key or secret values: wiped when freed. */
 	_cleanup_wipe_free_ char *text = json_dumps(msg, JSON_COMPACT);
@@ -204,38 +294,27 @@ static int transact(struct kn_proxy_sup *ps, json_t *msg, const int *fds, size_t
 	if (strlen(text) > KN_PROXY_MSG_MAX)
 		return kn_fail(err, "proxy message larger than %d bytes", KN_PROXY_MSG_MAX);
 	if (kn_send_fds(ps->ctl, text, strlen(text), fds, n_fds, err) < 0)
-		goto dead;
-	struct pollfd pfd = {.fd = ps->ctl, .events = POLLIN};
-	int r;
-	do
-		r = poll(&pfd, 1, KN_PROXY_REPLY_TIMEOUT_MS);
-	while (r < 0 && errno == EINTR);
-	if (r <= 0) {
-		kn_fail(err, "kennel-proxy did not answer within %d ms", KN_PROXY_REPLY_TIMEOUT_MS);
-		goto dead;
+		return proxy_dead(ps, err);
+	if (!wait) {
+		if (!ps->owed++)
+			ps->owed_due_ms = now_ms() + KN_PROXY_REPLY_TIMEOUT_MS;
+		return 0;
 	}
-	char buf[4096];
-	size_t got_fds = 0;
-	ssize_t n = kn_recv_fds(ps->ctl, buf, sizeof(buf) - 1, NULL, 0, &got_fds, err);
-	if (n <= 0) {
-		if (n == 0)
-			kn_fail(err, "kennel-proxy closed its control socket");
-		goto dead;
+	for (;;) {
+		int ok = 0, r = read_answer(ps, KN_PROXY_REPLY_TIMEOUT_MS, &ok, err);
+		if (r == 0)
+			kn_fail(err, "kennel-proxy did not answer within %d ms", KN_PROXY_REPLY_TIMEOUT_MS);
+		if (r <= 0)
+			return proxy_dead(ps, err);
+		if (!ps->owed)
+			return ok ? 0 : -1;
+		answer_owed(ps, ok, err);
 	}
-	buf[n] = '\0';
-	json_t *reply = json_loads(buf, 0, NULL);
-	int ok = reply && json_is_true(json_object_get(reply, "ok"));
-	if (!ok) {
-		const char *e = reply ? json_string_value(json_object_get(reply, "error")) : NULL;
-		kn_fail(err, "kennel-proxy refused: %s", e ? e : buf);
-	}
-	json_decref(reply);
-	return ok ? 0 : -1;
-dead:
-	log_error("kennel-proxy: %s; restarting it", err ? err->msg : "control failure");
-	kill_proxy(ps);
-	ps->next_start = 0;
-	return -1;
+}
+
+static int transact(struct kn_proxy_sup *ps, json_t *msg, const int *fds, size_t n_fds, kn_error *err)
+{
+	return send_message(ps, msg, fds, n_fds, 1, err);
 }
 
 /* {"cert":PEM,"key":PEM} of the sandbox's kennel CA; NULL with err set. */
@@ -261,7 +340,7 @@ static void wipe_ca_key(json_t *msg)
 		OPENSSL_cleanse((char *)json_string_value(key), json_string_length(key));
 }
 
-int kn_proxy_add_sandbox(struct kn_proxy_sup *ps, struct kn_sandbox *sb, kn_error *err)
+int kn_proxy_add_sandbox(struct kn_proxy_sup *ps, struct kn_sandbox *sb, int wait, kn_error *err)
 {
 	/* Whoever sends it (a start, or a proxy's restart), it is sent. */
 	sb->proxy_pending = 0;
@@ -286,7 +365,7 @@ int kn_proxy_add_sandbox(struct kn_proxy_sup *ps, struct kn_sandbox *sb, kn_erro
 		}
 		json_object_set_new(msg, "ca", ca);
 	}
-	rc = transact(ps, msg, fds, fds[1] >= 0 ? 2 : 1, err);
+	rc = send_message(ps, msg, fds, fds[1] >= 0 ? 2 : 1, wait, err);
 out:
 	if (msg) {
 		wipe_ca_key(msg);
@@ -364,7 +443,7 @@ int kn_proxy_start(struct kn_proxy_sup *ps, struct kn_store *st, kn_error *err)
 	log_info("kennel-proxy started (pid %d, user %s)", (int)pid, KN_PROXY_USER);
 	for (struct kn_sandbox *sb = st->list; sb; sb = sb->next) {
 		kn_error e;
-		if (sb->init_pid && kn_proxy_add_sandbox(ps, sb, &e) < 0)
+		if (sb->init_pid && kn_proxy_add_sandbox(ps, sb, 1, &e) < 0)
 			log_error("proxy: sandbox %s: %s", sb->name, e.msg);
 	}
 	/* A new proxy's table is empty: only a non-empty one needs sending. */
@@ -386,13 +465,17 @@ void kn_proxy_on_exit(struct kn_proxy_sup *ps)
 	kn_closep(&ps->ctl);
 	ps->pidfd = ps->ctl = -1;
 	ps->pid = 0;
-	ps->next_start = time(NULL) + ps->backoff_s;
-	if (ps->backoff_s < KN_PROXY_MAX_BACKOFF_S)
-		ps->backoff_s *= 2;
+	ps->owed = 0;
+	schedule_restart(ps);
 }
 
 void kn_proxy_tick(struct kn_proxy_sup *ps, struct kn_store *st)
 {
+	if (ps->owed && now_ms() >= ps->owed_due_ms) {
+		kn_error e;
+		kn_fail(&e, "kennel-proxy did not answer within %d ms", KN_PROXY_REPLY_TIMEOUT_MS);
+		proxy_dead(ps, &e);
+	}
 	if (ps->pid && time(NULL) - ps->started >= KN_PROXY_STABLE_S)
 		ps->backoff_s = 1;
 	if (ps->pid || time(NULL) < ps->next_start || !ps->binary[0])
@@ -400,9 +483,7 @@ void kn_proxy_tick(struct kn_proxy_sup *ps, struct kn_store *st)
 	kn_error err;
 	if (kn_proxy_start(ps, st, &err) < 0) {
 		log_error("%s", err.msg);
-		ps->next_start = time(NULL) + ps->backoff_s;
-		if (ps->backoff_s < KN_PROXY_MAX_BACKOFF_S)
-			ps->backoff_s *= 2;
+		schedule_restart(ps);
 	}
 }
 

@@ -2,9 +2,14 @@
  * unprivileged user, feed it every running sandbox (listeners + policy), and
  * restart it when it dies. Protocol: docs/proxy-protocol.md.
  *
- * Contract: single-threaded (the daemon's loop). Messages are synchronous: each
- * is answered by the proxy within KN_PROXY_REPLY_TIMEOUT_MS or the proxy is
- * treated as dead (killed and restarted). While no proxy runs, sandboxes' proxy
+ * Contract: single-threaded (the daemon's loop). The proxy answers each message
+ * in order, within KN_PROXY_REPLY_TIMEOUT_MS, or is treated as dead (killed
+ * and restarted). Messages are synchronous but one: the hand-over of a sandbox
+ * just started (kn_proxy_add_sandbox without `wait`), whose answer the loop
+ * reads when it comes (kn_proxy_collect, when the control socket is readable)
+ * while it serves the next request; a refusal is logged, and any later
+ * message first waits for every answer still owed. A proxy that owes one
+ * longer than the timeout is dead (kn_proxy_tick). While no proxy runs, sandboxes' proxy
  * connections wait in their listeners' backlog: the network fails closed.
  * A missing kennel-proxy binary is reported once and leaves sandboxes without
  * network. Restarts back off exponentially up to KN_PROXY_MAX_BACKOFF_S.
@@ -20,6 +25,7 @@
 
 #include <jansson.h>
 #include <limits.h>
+#include <stdint.h>
 #include <sys/types.h>
 #include <time.h>
 
@@ -55,6 +61,8 @@ struct kn_proxy_sup {
 	int backoff_s;
 	time_t next_start; /* when a dead proxy may be started again */
 	time_t started;    /* when the running proxy started */
+	unsigned owed;     /* answers to messages not waited for */
+	uint64_t owed_due_ms; /* CLOCK_MONOTONIC ms by which the next one is due */
 };
 
 /* Open kenneld --upstream-ca FILE for the proxies: a readable regular file
@@ -73,8 +81,12 @@ int kn_proxy_start(struct kn_proxy_sup *ps, struct kn_store *st, kn_error *err);
 void kn_proxy_on_exit(struct kn_proxy_sup *ps);
 /* Called from the loop's tick: restart when due. */
 void kn_proxy_tick(struct kn_proxy_sup *ps, struct kn_store *st);
-/* Hand a (newly started) sandbox's listeners and policy to the proxy. */
-int kn_proxy_add_sandbox(struct kn_proxy_sup *ps, struct kn_sandbox *sb, kn_error *err);
+/* Hand a (newly started) sandbox's listeners and policy to the proxy; without
+ * `wait` the answer is owed (see above). */
+int kn_proxy_add_sandbox(struct kn_proxy_sup *ps, struct kn_sandbox *sb, int wait, kn_error *err);
+/* The control socket is readable: read the owed answers that have come,
+ * without waiting; anything else there means a dead or broken proxy. */
+void kn_proxy_collect(struct kn_proxy_sup *ps);
 int kn_proxy_set_policy(struct kn_proxy_sup *ps, struct kn_sandbox *sb, kn_error *err);
 int kn_proxy_remove_sandbox(struct kn_proxy_sup *ps, struct kn_sandbox *sb, kn_error *err);
 /* Replace the proxy's whole secret table (secrets.h) with `secrets`. */

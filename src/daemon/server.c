@@ -249,10 +249,11 @@ static void exec_finished(struct server *s, struct exec_sess *e)
 }
 
 /* Init pidfds are registered with data.u64 = INIT_TAG | fd, the proxy's pidfd
- * with PROXY_TAG; everything else with a pointer to a struct ev. User-space
- * pointers never have bit 63 set. */
+ * with PROXY_TAG, its control socket with PROXY_CTL_TAG; everything else with
+ * a pointer to a struct ev. User-space pointers never have bit 63 set. */
 #define INIT_TAG (1ULL << 63)
 #define PROXY_TAG ((1ULL << 63) | (1ULL << 62))
+#define PROXY_CTL_TAG ((1ULL << 63) | (1ULL << 61))
 
 static void watch_proxy(struct server *s)
 {
@@ -262,6 +263,10 @@ static void watch_proxy(struct server *s)
 	struct epoll_event ee = {.events = EPOLLIN, .data.u64 = PROXY_TAG | (uint64_t)ps->pidfd};
 	if (epoll_ctl(s->epfd, EPOLL_CTL_ADD, ps->pidfd, &ee) < 0 && errno != EEXIST)
 		log_warn("epoll_ctl kennel-proxy pidfd: %s", strerror(errno));
+	/* Its answers to messages not waited for (proxy_sup.h). */
+	ee.data.u64 = PROXY_CTL_TAG | (uint64_t)ps->ctl;
+	if (epoll_ctl(s->epfd, EPOLL_CTL_ADD, ps->ctl, &ee) < 0 && errno != EEXIST)
+		log_warn("epoll_ctl kennel-proxy control socket: %s", strerror(errno));
 }
 
 static void watch_inits(struct server *s)
@@ -489,6 +494,12 @@ int kn_server_run(struct kn_store *st, int listen_fd, kn_error *err)
 				epoll_ctl(s.epfd, EPOLL_CTL_DEL, fd, NULL);
 				if (st->proxy && st->proxy->pidfd == fd)
 					kn_proxy_on_exit(st->proxy);
+				continue;
+			}
+			if ((evs[i].data.u64 & PROXY_CTL_TAG) == PROXY_CTL_TAG) {
+				/* A stale event of a closed socket finds nothing owed. */
+				if (st->proxy && st->proxy->ctl == (int)(evs[i].data.u64 & ~PROXY_CTL_TAG))
+					kn_proxy_collect(st->proxy);
 				continue;
 			}
 			if (evs[i].data.u64 & INIT_TAG) {

@@ -143,6 +143,27 @@ if [ -n "$proxy_pid" ]; then
 	if [ $back = 1 ]; then pass proxy_restarted; else fail proxy_restarted; fi
 	check_out works_after_proxy_restart '^hello from upstream$' \
 		kx net curl -s -m 10 --retry 5 --retry-all-errors "http://allowed.test:$UP_PORT/"
+
+	# A proxy that stops answering: kenneld answers a create without waiting
+	# for the proxy to take the new sandbox (proxy_sup.h), then finds the
+	# answer overdue and replaces the proxy, which gets every sandbox again.
+	kill -STOP "$np"
+	check create_answered_while_proxy_stopped timeout 10 "$KENNEL" create --name net2 shell "$WS"
+	replaced=0
+	for _ in $(seq 1 100); do
+		np2=$(pgrep -u kennel-proxy -P "$DAEMON_PID" -x kennel-proxy | head -1)
+		[ -n "$np2" ] && [ "$np2" != "$np" ] && { replaced=1; break; }
+		sleep 0.1
+	done
+	if [ $replaced = 1 ]; then pass stopped_proxy_replaced; else fail stopped_proxy_replaced; fi
+	check_fails stopped_proxy_killed kill -0 "$np"
+	check_out daemon_says_why 'kennel-proxy did not answer within 2000 ms; restarting it' cat "$T/kenneld.log"
+	check policy_net2_loopback "$KENNEL" network proxy net2 --allow-cidr 127.0.0.0/8
+	check_out new_sandbox_served_by_replacement '^hello from upstream$' \
+		kx net2 curl -s -m 10 --retry 5 --retry-all-errors "http://allowed.test:$UP_PORT/"
+	check_out old_sandbox_served_by_replacement '^hello from upstream$' \
+		kx net curl -s -m 10 --retry 5 --retry-all-errors "http://allowed.test:$UP_PORT/"
+	"$KENNEL" rm -f net2 >/dev/null
 else
 	fail proxy_running_as_its_user "no kennel-proxy process of user kennel-proxy under kenneld"
 fi
