@@ -297,6 +297,33 @@ static int write_start_files(void *arg, kn_error *err)
 	return 0;
 }
 
+/* The network and IPC namespaces for a start: those made ahead
+ * (kn_mgr_idle), else new ones now. */
+static int take_spare(struct kn_store *st, struct kn_spare *out, kn_error *err)
+{
+	if (st->spare.net >= 0) {
+		*out = st->spare;
+		st->spare = KN_SPARE_NONE;
+		return 0;
+	}
+	return kn_spare_make(out, err);
+}
+
+void kn_mgr_idle(struct kn_store *st)
+{
+	if (st->spare.net >= 0)
+		return;
+	kn_error err;
+	if (kn_spare_make(&st->spare, &err) == 0) {
+		st->spare_failed = 0;
+		return;
+	}
+	/* The next start makes its own and reports what fails then. */
+	if (!st->spare_failed)
+		log_warn("namespaces for the next sandbox not made ahead: %s", err.msg);
+	st->spare_failed = 1;
+}
+
 static int start_sandbox(struct kn_store *st, struct kn_sandbox *sb, int new_config, kn_error *err)
 {
 	if (sb->init_pid)
@@ -320,10 +347,15 @@ static int start_sandbox(struct kn_store *st, struct kn_sandbox *sb, int new_con
 	pid_t pid;
 	int pidfd;
 	struct start_files files = {sb, new_config};
-	if (kn_ns_start(&spec, &sb->cg, write_start_files, &files, &pid, &pidfd, err) < 0) {
+	struct kn_spare spare;
+	int rc = take_spare(st, &spare, err);
+	if (rc == 0)
+		rc = kn_ns_start(&spec, &sb->cg, &spare, write_start_files, &files, &pid, &pidfd, err);
+	kn_spare_close(&spare);
+	if (rc < 0) {
 		kn_error ignored;
 		kn_cgroup_destroy(&sb->cg, &ignored);
-		return -1;
+		return kn_fail_prefix(err, "start sandbox %s", sb->name);
 	}
 	sb->init_pid = pid;
 	sb->init_pidfd = pidfd;

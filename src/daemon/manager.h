@@ -23,6 +23,9 @@
  *    connections wait in its listeners' backlog (as when the proxy
  *    restarts). Stop and set_policy know a pending sandbox is not the
  *    proxy's yet.
+ *  - idle: the server calls it when it has had nothing to do for a moment:
+ *    makes the namespaces of the next start ahead of it (spare.h), so a
+ *    create or start only joins them.
  *  - stop: kills every process in the sandbox's cgroup, reaps init, removes the
  *    cgroup and runtime.json. The writable layer stays.
  *  - remove: stop, then delete the folder (through trash).
@@ -56,6 +59,8 @@ int kn_mgr_stop(struct kn_store *st, struct kn_sandbox *sb, kn_error *err);
 int kn_mgr_remove(struct kn_store *st, struct kn_sandbox *sb, int force, kn_error *err);
 int kn_mgr_reconcile(struct kn_store *st, kn_error *err);
 void kn_mgr_on_init_exit(struct kn_store *st, struct kn_sandbox *sb);
+/* Idle work: the next start's namespaces, when none are ready. */
+void kn_mgr_idle(struct kn_store *st);
 /* Hand every sandbox started since the last call to kennel-proxy. */
 void kn_mgr_connect_pending(struct kn_store *st);
 /* Replace the sandbox's policy (canonical JSON, see kn_policy_canonical):

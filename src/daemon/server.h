@@ -11,7 +11,8 @@
  * malformed) gets its error, then the connection is half-closed and what the
  * client still sends is read and dropped (at most KN_API_DRAIN_MAX bytes, within
  * the same timeout) before it is closed, so the client reads the answer and an
- * end of stream rather than a reset. */
+ * end of stream rather than a reset. After KN_IDLE_AFTER_MS without an event
+ * the loop does the manager's idle work (kn_mgr_idle) when there is any. */
 #ifndef KENNEL_SERVER_H
 #define KENNEL_SERVER_H
 
@@ -26,6 +27,10 @@
  * typical mistakes (a file posted as a body) of a few MiB; beyond this the client
  * gets its reset. */
 #define KN_API_DRAIN_MAX (16u << 20)
+/* Quiet this long, the loop makes the next start's namespaces: the next
+ * request of a burst (a create's first exec comes ~1 ms after its answer)
+ * is not kept waiting by them, and one a few ms later finds them made. */
+#define KN_IDLE_AFTER_MS 5
 /* Writes to a client block at most this long (responses are small). */
 #define KN_API_WRITE_TIMEOUT_MS 5000
 

@@ -142,6 +142,7 @@ int kn_store_write_proxy_config(const struct kn_sandbox *sb, kn_error *err)
 int kn_store_open(struct kn_store *st, const char *state_dir, kn_error *err)
 {
 	memset(st, 0, sizeof(*st));
+	st->spare = KN_SPARE_NONE;
 	snprintf(st->state_dir, sizeof(st->state_dir), "%s", state_dir);
 	snprintf(st->base_dir, sizeof(st->base_dir), "%s/base", state_dir);
 	char p[PATH_MAX];

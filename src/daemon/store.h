@@ -65,6 +65,8 @@ struct kn_store {
 	struct kn_proxy_sup *proxy;   /* NULL in unit tests: no proxy to tell */
 	char vm_assets[PATH_MAX];     /* guest kernel and initramfs (sandbox/vm.h) */
 	int default_vm;               /* isolation of a create that names none */
+	struct kn_spare spare;        /* the next start's namespaces (spare.h), or none */
+	int spare_failed;             /* the last attempt to make them failed */
 };
 
 int kn_name_valid(const char *name, const char **reason);

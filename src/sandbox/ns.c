@@ -184,7 +184,8 @@ static int open_init_binary(kn_error *err)
 
 static void __attribute__((noreturn)) sandbox_child(const struct kn_sandbox_spec *s,
 						    const struct kn_cgroup *cg,
-						    const struct kn_rootfs_fds *fds, int sock)
+						    const struct kn_rootfs_fds *fds,
+						    const struct kn_spare *spare, int sock)
 {
 	kn_error err;
 	/* Into the cgroups before anything is charged, and before the cgroup
@@ -193,6 +194,12 @@ static void __attribute__((noreturn)) sandbox_child(const struct kn_sandbox_spec
 		child_fail(sock, &err);
 	if (unshare(CLONE_NEWCGROUP) < 0) {
 		kn_fail_errno(&err, "unshare cgroup namespace");
+		child_fail(sock, &err);
+	}
+	/* The network and IPC namespaces made for us ahead (spare.h). Joined
+	 * as host root: they belong to the host's user namespace too. */
+	if (setns(spare->net, CLONE_NEWNET) < 0 || setns(spare->ipc, CLONE_NEWIPC) < 0) {
+		kn_fail_errno(&err, "setns into the sandbox's network and IPC namespaces");
 		child_fail(sock, &err);
 	}
 	if (sethostname(s->name, strlen(s->name)) < 0) {
@@ -204,13 +211,7 @@ static void __attribute__((noreturn)) sandbox_child(const struct kn_sandbox_spec
 	int exe = open_init_binary(&err);
 	if (exe < 0)
 		child_fail(sock, &err);
-	if (kn_netns_loopback_up(&err) < 0)
-		child_fail(sock, &err);
-	int proxy4 = kn_netns_proxy_listener(AF_INET, &err);
-	if (proxy4 < 0)
-		child_fail(sock, &err);
-	/* IPv6 is optional: a kernel booted with ipv6.disable=1 has no ::1. */
-	int proxy6 = kn_netns_proxy_listener(AF_INET6, &err);
+	int proxy4 = spare->proxy4, proxy6 = spare->proxy6;
 	/* A vm sandbox's boot files and console log: opened while the host's
 	 * files are still in reach. */
 	int kernel = -1, initrd = -1, console = -1;
@@ -340,8 +341,8 @@ static void close_userns_fds(const struct kn_sandbox_spec *s, struct kn_rootfs_f
 }
 
 int kn_ns_start(const struct kn_sandbox_spec *s, const struct kn_cgroup *cg,
-		kn_ns_meanwhile_fn *meanwhile, void *arg, pid_t *init_pid, int *init_pidfd,
-		kn_error *err)
+		const struct kn_spare *spare, kn_ns_meanwhile_fn *meanwhile, void *arg,
+		pid_t *init_pid, int *init_pidfd, kn_error *err)
 {
 	struct kn_rootfs_fds fds;
 	memset(&fds, 0xff, sizeof(fds)); /* every fd -1 */
@@ -354,13 +355,12 @@ int kn_ns_start(const struct kn_sandbox_spec *s, const struct kn_cgroup *cg,
 		kn_fail_errno(err, "socketpair for sandbox setup");
 		goto out;
 	}
-	pid = kn_cgroup_clone(cg, CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWUTS | CLONE_NEWNET,
-			      &pidfd, err);
+	pid = kn_cgroup_clone(cg, CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWUTS, &pidfd, err);
 	if (pid < 0)
 		goto out;
 	if (pid == 0) {
 		close(sv[0]);
-		sandbox_child(s, cg, &fds, sv[1]);
+		sandbox_child(s, cg, &fds, spare, sv[1]);
 	}
 	close(sv[1]);
 	sv[1] = -1;

@@ -6,9 +6,11 @@
  *    overlay work dirs, mount points) under spec->dir and seeds its /etc files.
  *    Idempotent; run at create time.
  *  - kn_ns_start: starts the sandbox: a new process, PID 1 of fresh mount, pid,
- *    ipc, uts, net and cgroup namespaces and then its own user namespace, in the
- *    cgroup `cg`, with a fresh root (see rootfs.h) pivoted into. Returns the host
- *    pid of that init and a pidfd for it (readable when the sandbox dies).
+ *    uts and cgroup namespaces, of the network and IPC namespaces of `spare`
+ *    (spare.h: made for this start and given to nothing else; the caller
+ *    closes its fds afterwards) and then of its own user namespace, in the
+ *    cgroup `cg`, with a fresh root (see rootfs.h) pivoted into. Returns the
+ *    host pid of that init and a pidfd for it (readable when the sandbox dies).
  *    `meanwhile` (may be NULL) runs in the caller while the new process sets
  *    up its namespaces and root, for work that may overlap with that (the
  *    caller's state files); when it fails, the process is killed and
@@ -43,6 +45,7 @@
 
 #include "common/error.h"
 #include "sandbox/cgroup.h"
+#include "sandbox/spare.h"
 #include "sandbox/vm_proto.h"
 
 /* Enough for a project and a few read-only reference checkouts; each is a
@@ -104,8 +107,8 @@ struct kn_exec_result {
 int kn_ns_prepare(const struct kn_sandbox_spec *spec, kn_error *err);
 typedef int kn_ns_meanwhile_fn(void *arg, kn_error *err);
 int kn_ns_start(const struct kn_sandbox_spec *spec, const struct kn_cgroup *cg,
-		kn_ns_meanwhile_fn *meanwhile, void *arg, pid_t *init_pid, int *init_pidfd,
-		kn_error *err);
+		const struct kn_spare *spare, kn_ns_meanwhile_fn *meanwhile, void *arg,
+		pid_t *init_pid, int *init_pidfd, kn_error *err);
 int kn_ns_exec(const struct kn_sandbox_spec *spec, pid_t init_pid, const struct kn_cgroup *cg,
 	       const struct kn_exec_spec *ex, struct kn_exec_result *out, kn_error *err);
 int kn_ns_trust_ca(const struct kn_sandbox_spec *spec, const char *ca_pem, size_t ca_len,

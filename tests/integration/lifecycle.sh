@@ -50,6 +50,41 @@ check ro_workspace_host_unchanged sh -c "[ \"\$(ls -A '$RO')\" = data ]"
 check_out hostname_is_name "^$SB\$" "$KENNEL" exec "$SB" hostname
 check_out uname_n_is_name "^$SB\$" "$KENNEL" exec "$SB" uname -n
 
+# --- namespaces: each sandbox's own, the network and IPC ones made ahead --------------
+# kenneld makes the next start's network and IPC namespaces while idle
+# (sandbox/spare.h): the one it holds must go to exactly one sandbox.
+ns_of() { "$KENNEL" exec "$1" readlink "/proc/self/ns/$2"; }
+daemon_ns() { for f in /proc/"$DAEMON_PID"/fd/*; do readlink "$f"; done 2>/dev/null | grep "^$1:" | sort -u; }
+spare=
+for _ in $(seq 1 50); do
+	spare=$(daemon_ns net)
+	[ -n "$spare" ] && break
+	sleep 0.1
+done
+check_out daemon_holds_a_spare_net_ns '^net:\[' echo "$spare"
+SB2=$SB-b
+check create_second "$KENNEL" create --name "$SB2" shell "$PROJ"
+for ns in net ipc uts mnt pid cgroup user; do
+	a=$(ns_of "$SB" $ns) b=$(ns_of "$SB2" $ns) h=$(readlink /proc/self/ns/$ns)
+	if [ -n "$a" ] && [ "$a" != "$b" ] && [ "$a" != "$h" ] && [ "$b" != "$h" ]; then pass "own_${ns}_ns"
+	else fail "own_${ns}_ns" "$SB: $a, $SB2: $b, host: $h"; fi
+done
+check_out second_got_the_spare_net_ns "^$(sed 's/[][]/\\&/g' <<<"$spare")\$" ns_of "$SB2" net
+check_out spare_ipc_ns_went_with_it "^ipc:" ns_of "$SB2" ipc
+next=
+for _ in $(seq 1 50); do
+	next=$(daemon_ns net)
+	[ -n "$next" ] && [ "$next" != "$spare" ] && break
+	sleep 0.1
+done
+if [ -n "$next" ] && [ "$next" != "$spare" ] && [ "$next" != "$(ns_of "$SB" net)" ]; then
+	pass next_spare_is_new
+else
+	fail next_spare_is_new "daemon holds: ${next:-nothing}; given away: $spare"
+fi
+check_out spare_net_ns_has_only_lo '^lo$' "$KENNEL" exec "$SB2" sh -c 'ls /sys/class/net'
+check rm_second "$KENNEL" rm -f "$SB2"
+
 # --- the writable layer persists across stop/start ------------------------------------
 TOOL=kennel-lc-tool-$$
 check install_tool_as_root "$KENNEL" exec -u root "$SB" sh -c \
