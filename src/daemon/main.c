@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/stat.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -125,6 +126,11 @@ int main(int argc, char **argv)
 		log_error("kenneld must run as root (it creates namespaces, mounts and cgroups)");
 		return 1;
 	}
+	/* Not the invoker's umask: with 077, the mount points kenneld makes in a
+	 * sandbox's root (/tmp, a workspace's parents) were root's alone inside,
+	 * and the agent could not reach its workspace. Every file that must be
+	 * private is created with its own mode. */
+	umask(022);
 	/* The daemon never dumps core: sandboxes' secrets may pass through it. */
 	struct rlimit core = {0, 0};
 	setrlimit(RLIMIT_CORE, &core);

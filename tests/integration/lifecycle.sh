@@ -14,7 +14,11 @@
 procs_in_cgroup_of() { grep -lE "/$1(/|\$)" /proc/[0-9]*/cgroup 2>/dev/null | cut -d/ -f3; }
 mounts_of() { grep -F "$KENNEL_STATE/sandboxes/$1" /proc/self/mountinfo; }
 
+# Under a umask that would make mount points root's alone inside (kenneld
+# sets its own): the agent must still reach its workspace.
+umask 077
 start_daemon || exit 1
+umask 022
 SB=lc-$$ # unique on this host: other test daemons may run at the same time
 
 # --- create, workspace ownership ----------------------------------------------------
