@@ -194,6 +194,25 @@ kx img2 cat "$BUNDLE" >"$T/img2-bundle.crt"
 check_out image_symlink_not_followed_to_host '^1$' certs_in "$T/img2-bundle.crt"
 check_fails image_host_file_not_read grep -qF "$TOKEN" "$T/img2-bundle.crt"
 check_out image_env_set "^SSL_CERT_FILE=$BUNDLE\$" kx img2 sh -c 'echo SSL_CERT_FILE=$SSL_CERT_FILE'
+# kenneld keeps the last base bundle it read: one changed in place (same
+# file, same size even) must be read again, and a sandbox made before keeps
+# what it got. The same size: the first certificate's own PEM with its
+# base64 lines rotated (still one block, no longer that certificate).
+cp "$T/img1$BUNDLE" "$T/img1-old.crt"
+python3 - "$T/img1$BUNDLE" <<'EOF'
+import sys
+p = sys.argv[1]
+lines = open(p).read().split("\n")
+body = [i for i, l in enumerate(lines) if l and not l.startswith("-----")]
+a, b = body[0], body[1]
+lines[a], lines[b] = lines[b], lines[a]
+open(p, "r+").write("\n".join(lines))
+EOF
+check image_bundle_changed_in_place sh -c "! cmp -s '$T/img1-old.crt' '$T/img1$BUNDLE' && [ \$(stat -c %s '$T/img1-old.crt') = \$(stat -c %s '$T/img1$BUNDLE') ]"
+check create_image3 "$KENNEL" create --name img3 --image "$T/img1" shell "$T/ws2"
+check image_changed_bundle_read_again cmp -n "$(stat -c %s "$T/img1$BUNDLE")" "$T/img1$BUNDLE" <(kx img3 cat "$BUNDLE")
+check image_earlier_sandbox_keeps_its_bundle cmp -n "$(stat -c %s "$T/img1-old.crt")" "$T/img1-old.crt" <(kx img1 cat "$BUNDLE")
+check rm_image3 "$KENNEL" rm -f img3
 
 # --- kenneld --upstream-ca ------------------------------------------------------------------
 bad_upstream() { # NAME ERE FILE
