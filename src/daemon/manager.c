@@ -297,18 +297,6 @@ static int write_start_files(void *arg, kn_error *err)
 	return 0;
 }
 
-/* The network and IPC namespaces for a start: those made ahead
- * (kn_mgr_idle), else new ones now. */
-static int take_spare(struct kn_store *st, struct kn_spare *out, kn_error *err)
-{
-	if (st->spare.net >= 0) {
-		*out = st->spare;
-		st->spare = KN_SPARE_NONE;
-		return 0;
-	}
-	return kn_spare_make(out, err);
-}
-
 void kn_mgr_idle(struct kn_store *st)
 {
 	if (st->spare.net >= 0)
@@ -347,10 +335,12 @@ static int start_sandbox(struct kn_store *st, struct kn_sandbox *sb, int new_con
 	pid_t pid;
 	int pidfd;
 	struct start_files files = {sb, new_config};
-	struct kn_spare spare;
-	int rc = take_spare(st, &spare, err);
-	if (rc == 0)
-		rc = kn_ns_start(&spec, &sb->cg, &spare, write_start_files, &files, &pid, &pidfd, err);
+	/* The namespaces made ahead (kn_mgr_idle), if they are: making them
+	 * now would cost more than the clone making its own. */
+	struct kn_spare spare = st->spare;
+	st->spare = KN_SPARE_NONE;
+	int rc = kn_ns_start(&spec, &sb->cg, spare.net >= 0 ? &spare : NULL, write_start_files, &files,
+			     &pid, &pidfd, err);
 	kn_spare_close(&spare);
 	if (rc < 0) {
 		kn_error ignored;

@@ -217,9 +217,11 @@ static void __attribute__((noreturn)) sandbox_child(const struct kn_sandbox_spec
 		kn_fail_errno(&err, "unshare cgroup namespace");
 		child_fail(sock, &err);
 	}
-	/* The network and IPC namespaces made for us ahead (spare.h). Joined
-	 * as host root: they belong to the host's user namespace too. */
-	if (setns(spare->net, CLONE_NEWNET) < 0 || setns(spare->ipc, CLONE_NEWIPC) < 0) {
+	/* The network and IPC namespaces made for us ahead (spare.h), joined
+	 * as host root (they belong to the host's user namespace too); without
+	 * them, those the clone made, where lo and the listeners are ours to set
+	 * up. */
+	if (spare && (setns(spare->net, CLONE_NEWNET) < 0 || setns(spare->ipc, CLONE_NEWIPC) < 0)) {
 		kn_fail_errno(&err, "setns into the sandbox's network and IPC namespaces");
 		child_fail(sock, &err);
 	}
@@ -232,7 +234,16 @@ static void __attribute__((noreturn)) sandbox_child(const struct kn_sandbox_spec
 	int exe = open_init_binary(&err);
 	if (exe < 0)
 		child_fail(sock, &err);
-	int proxy4 = spare->proxy4, proxy6 = spare->proxy6;
+	int proxy4 = spare ? spare->proxy4 : -1, proxy6 = spare ? spare->proxy6 : -1;
+	if (!spare) {
+		if (kn_netns_loopback_up(&err) < 0)
+			child_fail(sock, &err);
+		proxy4 = kn_netns_proxy_listener(AF_INET, &err);
+		if (proxy4 < 0)
+			child_fail(sock, &err);
+		/* IPv6 is optional: a kernel booted with ipv6.disable=1 has no ::1. */
+		proxy6 = kn_netns_proxy_listener(AF_INET6, &err);
+	}
 	/* A vm sandbox's boot files and console log: opened while the host's
 	 * files are still in reach. */
 	int kernel = -1, initrd = -1, console = -1;
@@ -376,7 +387,8 @@ int kn_ns_start(const struct kn_sandbox_spec *s, const struct kn_cgroup *cg,
 		kn_fail_errno(err, "socketpair for sandbox setup");
 		goto out;
 	}
-	pid = kn_cgroup_clone(cg, CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWUTS, &pidfd, err);
+	pid = kn_cgroup_clone(cg, CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWUTS |
+				  (spare ? 0 : CLONE_NEWNET | CLONE_NEWIPC), &pidfd, err);
 	if (pid < 0)
 		goto out;
 	if (pid == 0) {

@@ -66,12 +66,15 @@ for _ in $(seq 1 50); do
 	sleep 0.1
 done
 check_out daemon_holds_a_spare_net_ns '^net:\[' echo "$spare"
-SB2=$SB-b
+SB2=$SB-b SB3=$SB-c
 check create_second "$KENNEL" create --name "$SB2" shell "$PROJ"
+# Right after: no spare is made yet, so the clone makes the namespaces.
+check create_third_at_once "$KENNEL" create --name "$SB3" shell "$PROJ"
 for ns in net ipc uts mnt pid cgroup user; do
-	a=$(ns_of "$SB" $ns) b=$(ns_of "$SB2" $ns) h=$(readlink /proc/self/ns/$ns)
-	if [ -n "$a" ] && [ "$a" != "$b" ] && [ "$a" != "$h" ] && [ "$b" != "$h" ]; then pass "own_${ns}_ns"
-	else fail "own_${ns}_ns" "$SB: $a, $SB2: $b, host: $h"; fi
+	a=$(ns_of "$SB" $ns) b=$(ns_of "$SB2" $ns) c=$(ns_of "$SB3" $ns) h=$(readlink /proc/self/ns/$ns)
+	if [ -n "$a" ] && [ -n "$b" ] && [ -n "$c" ] &&
+		[ "$(printf '%s\n' "$a" "$b" "$c" "$h" | sort -u | wc -l)" = 4 ]; then pass "own_${ns}_ns"
+	else fail "own_${ns}_ns" "$SB: $a, $SB2: $b, $SB3: $c, host: $h"; fi
 done
 check_out second_got_the_spare_net_ns "^$(sed 's/[][]/\\&/g' <<<"$spare")\$" ns_of "$SB2" net
 check_out spare_ipc_ns_went_with_it "^ipc:" ns_of "$SB2" ipc
@@ -87,7 +90,8 @@ else
 	fail next_spare_is_new "daemon holds: ${next:-nothing}; given away: $spare"
 fi
 check_out spare_net_ns_has_only_lo '^lo$' "$KENNEL" exec "$SB2" sh -c 'ls /sys/class/net'
-check rm_second "$KENNEL" rm -f "$SB2"
+check_out own_net_ns_has_only_lo '^lo$' "$KENNEL" exec "$SB3" sh -c 'ls /sys/class/net'
+check rm_second_and_third "$KENNEL" rm -f "$SB2" "$SB3"
 
 # --- the writable layer persists across stop/start ------------------------------------
 TOOL=kennel-lc-tool-$$
