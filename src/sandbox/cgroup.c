@@ -8,6 +8,7 @@
 #include <inttypes.h>
 #include <linux/sched.h>
 #include <math.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -387,7 +388,7 @@ static unsigned v2_offered(const char *own_dir, kn_error *err)
 	return mask;
 }
 
-static int discover(struct layout *lay, kn_error *err)
+static int discover_now(struct layout *lay, kn_error *err)
 {
 	memset(lay, 0, sizeof(*lay));
 	_cleanup_free_ char *cg_text = NULL, *mi_text = NULL;
@@ -478,6 +479,55 @@ static int discover(struct layout *lay, kn_error *err)
 	if (lay->n == 0)
 		return kn_fail(err, "no usable cgroup hierarchy: none of memory, pids, cpu, freezer "
 				    "is mounted as cgroup v1 and no cgroup2 is mounted");
+	return 0;
+}
+
+/* Every create looks the layout up (~90 us here, most of it the mount table):
+ * what was found is kept while what it was found from stays the same: the
+ * caller's /proc/self/cgroup (compared as text), its mount table (a poll on an
+ * open /proc/self/mountinfo reports any change in its mount namespace,
+ * POLLPRI), and the options. Only in the process that found it: a child
+ * shares the fd, and its poll would take the parent's news. */
+static struct {
+	bool valid;
+	pid_t pid;
+	unsigned options;
+	int mountinfo_fd;
+	char *cgroup_text;
+	struct layout lay;
+} found = {.mountinfo_fd = -1};
+
+static int discover(struct layout *lay, kn_error *err)
+{
+	_cleanup_free_ char *cg_text = NULL;
+	if (read_all("/proc/self/cgroup", 0, &cg_text, err) < 0)
+		return -1;
+	pid_t self = getpid();
+	if (found.pid != self) {
+		found.valid = false;
+		found.mountinfo_fd = -1; /* the parent's: not ours to poll or close */
+	}
+	struct pollfd p = {.fd = found.mountinfo_fd, .events = POLLPRI};
+	bool mounts_same = found.mountinfo_fd >= 0 && poll(&p, 1, 0) == 0;
+	if (found.valid && mounts_same && found.options == options &&
+	    strcmp(found.cgroup_text, cg_text) == 0) {
+		*lay = found.lay;
+		return 0;
+	}
+	found.valid = false;
+	if (found.mountinfo_fd < 0) {
+		found.pid = self;
+		found.mountinfo_fd = open("/proc/self/mountinfo", O_RDONLY | O_CLOEXEC);
+		if (found.mountinfo_fd >= 0)
+			poll(&p, 1, 0); /* an event from before the read below is stale */
+	}
+	if (discover_now(lay, err) < 0)
+		return -1;
+	free(found.cgroup_text);
+	found.cgroup_text = steal_pointer(&cg_text);
+	found.options = options;
+	found.lay = *lay;
+	found.valid = found.mountinfo_fd >= 0;
 	return 0;
 }
 

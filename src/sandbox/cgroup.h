@@ -4,7 +4,8 @@
  * uses, where <own> is the cgroup the calling process (kenneld) is in, per hierarchy, as
  * /proc/self/cgroup says, and <root> is "kennel" unless kn_cgroup_set_root_name() chose
  * another (tests do, so they never touch a real daemon's cgroups). Hierarchies are found
- * by parsing /proc/self/mountinfo, never by assuming /sys/fs/cgroup/<controller>.
+ * by parsing /proc/self/mountinfo, never by assuming /sys/fs/cgroup/<controller>; what
+ * was found is kept while the caller's mount table and /proc/self/cgroup stay the same.
  *
  * Which hierarchies: the unified (v2) one whenever it is mounted, for process tracking
  * (cgroup.kill, cgroup.freeze, cgroup.events) and for each of the memory, pids and cpu

@@ -7,11 +7,15 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/mman.h>
+#include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -600,6 +604,75 @@ static void test_init_daemon_steps_aside(void)
 	CHECK(rmdir(svc) == 0);
 }
 
+/* The mount point of the v1 hierarchy of `controller`, or "" when none is mounted. */
+static void v1_mount(const char *controller, char *out, size_t n)
+{
+	out[0] = '\0';
+	FILE *f = fopen("/proc/self/mountinfo", "re");
+	char line[4096];
+	while (f && fgets(line, sizeof(line), f)) {
+		char *dash = strstr(line, " - cgroup ");
+		char point[1024];
+		if (dash && strstr(dash, controller) && sscanf(line, "%*s %*s %*s %*s %1023s", point) == 1) {
+			snprintf(out, n, "%s", point);
+			break;
+		}
+	}
+	if (f)
+		fclose(f);
+}
+
+static bool has_v1_memory_dir(const struct kn_cgroup *cg)
+{
+	for (size_t i = 0; i < cg->ndirs; i++)
+		if (cg->dirs[i].version == 1 && (cg->dirs[i].controllers & KN_CGROUP_MEMORY))
+			return true;
+	return false;
+}
+
+/* The layout kenneld keeps between creates follows the mount table: with the v1
+ * memory hierarchy unmounted (in a private mount namespace, so the host keeps
+ * it), a create that needs a memory limit fails as it would have from the start. */
+static void test_layout_follows_mounts(void)
+{
+	kn_cgroup_set_options(0);
+	char point[1024];
+	v1_mount("memory", point, sizeof(point));
+	if (!point[0]) {
+		printf("  no v1 memory hierarchy here: nothing to unmount\n");
+		return;
+	}
+	pid_t child = fork();
+	if (child == 0) {
+		struct kn_cgroup a, b;
+		struct kn_limits lim = {.memory_bytes = OOM_LIMIT_BYTES};
+		kn_error err = {0};
+		if (unshare(CLONE_NEWNS) < 0 || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
+			_exit(2);
+		/* Twice: the second create is served from what the first found. */
+		for (int i = 0; i < 2; i++) {
+			if (kn_cgroup_create("layout-a", &lim, &a, &err) < 0)
+				_exit(3);
+			bool v1 = has_v1_memory_dir(&a);
+			if (kn_cgroup_destroy(&a, &err) < 0 || !v1)
+				_exit(4);
+		}
+		if (umount2(point, MNT_DETACH) < 0)
+			_exit(5);
+		if (kn_cgroup_create("layout-b", &lim, &b, &err) == 0) {
+			kn_cgroup_destroy(&b, &err);
+			_exit(6); /* the unmounted hierarchy was still used */
+		}
+		_exit(strstr(err.msg, "memory controller") ? 0 : 7);
+	}
+	int status = -1;
+	CHECK(child > 0 && waitpid(child, &status, 0) == child);
+	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+		printf("  child: %s %d\n", WIFEXITED(status) ? "exit" : "signal",
+		       WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status));
+	CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+}
+
 /* Runs last, in the widest mode: whatever earlier failures left is removed, and the
  * test's root directory with it. */
 static void test_nothing_left(void)
@@ -695,6 +768,7 @@ int main(void)
 		}
 	}
 	RUN(test_init_daemon_steps_aside);
+	RUN(test_layout_follows_mounts);
 	RUN(test_nothing_left);
 	return test_summary();
 }
