@@ -118,8 +118,18 @@ raw_refused() {
 	unharmed "$name"
 }
 
+# The daemon's fd count once idle: with the next start's namespaces made
+# (sandbox/spare.h), which it holds from its first idle moment on.
+daemon_fds_idle() {
+	for _ in $(seq 1 50); do
+		ls -l "/proc/$DAEMON_PID/fd" 2>/dev/null | grep -q 'net:\[' && break
+		sleep 0.1
+	done
+	ls "/proc/$DAEMON_PID/fd" | wc -l
+}
+
 start_daemon || exit 1
-DAEMON_FDS0=$(ls "/proc/$DAEMON_PID/fd" | wc -l)
+DAEMON_FDS0=$(daemon_fds_idle)
 WS=$T/ws
 mkdir -p "$WS"
 KEEP=keeper-$$
@@ -344,8 +354,7 @@ check_out state_dir_top_level_unchanged "^$STATE_TOP\$" sh -c "ls -A '$KENNEL_ST
 api GET /sandboxes
 if [ "$code" = 200 ] && jtest "[s['name'] for s in j['sandboxes']] == ['$KEEP']"; then pass only_keeper_listed
 else fail only_keeper_listed "$body"; fi
-sleep 0.2
-fds=$(ls "/proc/$DAEMON_PID/fd" | wc -l)
+fds=$(daemon_fds_idle)
 # The keeper's init pidfd is the one fd more than at start.
 if [ "$fds" -le $((DAEMON_FDS0 + 2)) ]; then pass daemon_fds_not_leaked
 else fail daemon_fds_not_leaked "$DAEMON_FDS0 fds at start, $fds now" "$(ls -l "/proc/$DAEMON_PID/fd")"; fi
