@@ -388,6 +388,7 @@ static void handle_exec(struct kn_store *st, struct kn_sandbox *sb, const char *
 	}
 	log_info("exec in %s: pid %d uid %u%s: %s", sb->name, (int)res.pid, (unsigned)uid,
 		 ex.tty ? " tty" : "", argv[0]);
+	r->is_session = res.is_session;
 	if (detach) {
 		r->reap_pidfd = res.helper_pidfd;
 		respond_json(r, 200, json_pack("{s:i}", "pid", (int)res.pid));

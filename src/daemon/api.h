@@ -24,6 +24,7 @@ struct kn_api_response {
 	int is_exec_stream;
 	pid_t helper_pid;
 	int helper_pidfd;
+	int is_session; /* helper_pidfd / reap_pidfd is init's session socket (sandbox.h) */
 	int fds[3];
 	size_t n_fds;
 	/* detached exec: only the pidfd to reap */

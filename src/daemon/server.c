@@ -45,7 +45,8 @@ struct conn {
 };
 
 struct exec_sess {
-	struct ev ev;        /* fd: the helper's pidfd */
+	struct ev ev;        /* fd: the helper's pidfd, or init's session socket */
+	int is_session;
 	int client;          /* -1 when detached or gone */
 	struct exec_sess *next;
 };
@@ -202,6 +203,7 @@ static void start_exec_stream(struct server *s, int fd, struct kn_api_response *
 	}
 	e->ev.kind = EV_EXEC;
 	e->ev.fd = r->helper_pidfd;
+	e->is_session = r->is_session;
 	e->client = fd;
 	e->next = s->execs;
 	s->execs = e;
@@ -210,7 +212,7 @@ static void start_exec_stream(struct server *s, int fd, struct kn_api_response *
 }
 
 /* A detached process is an exec session without a client: only reaped. */
-static void track_detached(struct server *s, int pidfd)
+static void track_detached(struct server *s, int pidfd, int is_session)
 {
 	struct exec_sess *e = calloc(1, sizeof(*e));
 	if (!e) {
@@ -219,6 +221,7 @@ static void track_detached(struct server *s, int pidfd)
 	}
 	e->ev.kind = EV_EXEC;
 	e->ev.fd = pidfd;
+	e->is_session = is_session;
 	e->client = -1;
 	e->next = s->execs;
 	s->execs = e;
@@ -228,10 +231,7 @@ static void track_detached(struct server *s, int pidfd)
 
 static void exec_finished(struct server *s, struct exec_sess *e)
 {
-	siginfo_t si = {0};
-	int code = 125;
-	if (waitid(P_PIDFD, (id_t)e->ev.fd, &si, WEXITED) == 0)
-		code = si.si_code == CLD_EXITED ? si.si_status : 128 + si.si_status;
+	int code = kn_exec_exit_code(e->ev.fd, e->is_session);
 	if (e->client >= 0) {
 		char line[64];
 		int n = snprintf(line, sizeof(line), "{\"event\":\"exit\",\"exit_code\":%d}\n", code);
@@ -306,7 +306,7 @@ static void handle_request(struct server *s, struct conn *c, const struct http_r
 		send_simple(fd, r.status, r.body);
 		close(fd);
 		if (r.reap_pidfd >= 0)
-			track_detached(s, r.reap_pidfd);
+			track_detached(s, r.reap_pidfd, r.is_session);
 	}
 	free(r.body);
 	watch_inits(s);

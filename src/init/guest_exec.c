@@ -19,6 +19,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "init/command.h"
 #include "sandbox/sandbox.h"
 #include "sandbox/vm_proto.h"
 
@@ -126,57 +127,6 @@ static int token_equal(const char *a, const char *b)
 }
 
 /* ---------- the command ---------- */
-
-static void __attribute__((noreturn)) die_child(const char *what, const char *obj)
-{
-	int e = errno;
-	/* Nobody may read stderr: the message must not turn the exit status
-	 * into SIGPIPE's. */
-	signal(SIGPIPE, SIG_IGN);
-	dprintf(2, "kennel: %s %s: %s\n", what, obj, strerror(e));
-	_exit(e == ENOENT ? 127 : 126);
-}
-
-/* stdio: the slave with a tty; else stdin (-1: /dev/null), stdout, stderr. */
-static void __attribute__((noreturn)) exec_child(const struct kn_vm_req *req, int slave,
-						 const int stdio[3])
-{
-	sigset_t none;
-	sigemptyset(&none);
-	signal(SIGPIPE, SIG_DFL);
-	sigprocmask(SIG_SETMASK, &none, NULL);
-	if (setsid() < 0)
-		die_child("setsid", "");
-	if (slave >= 0) {
-		if (ioctl(slave, TIOCSCTTY, 0) < 0)
-			die_child("TIOCSCTTY", "pty");
-		if (fchown(slave, req->uid, KN_TTY_GID) < 0)
-			die_child("chown", "pty");
-		for (int i = 0; i < 3; i++)
-			if (dup2(slave, i) < 0)
-				die_child("dup2", "pty");
-	} else {
-		int in = stdio[0] >= 0 ? stdio[0] : open("/dev/null", O_RDONLY | O_CLOEXEC);
-		if (in < 0)
-			die_child("open", "/dev/null");
-		if (dup2(in, 0) < 0 || dup2(stdio[1], 1) < 0 || dup2(stdio[2], 2) < 0)
-			die_child("dup2", "stdio");
-	}
-	syscall(SYS_close_range, 3, ~0U, 0);
-	gid_t groups[] = {req->gid};
-	if (setgroups(req->uid == 0 ? 0 : 1, groups) < 0 || setresgid(req->gid, req->gid, req->gid) < 0 ||
-	    setresuid(req->uid, req->uid, req->uid) < 0) {
-		char who[32];
-		snprintf(who, sizeof(who), "%u", (unsigned)req->uid);
-		die_child("switch to uid", who);
-	}
-	if (chdir(req->workdir) < 0)
-		die_child("chdir", req->workdir);
-	/* execvp searches the PATH of `environ`: the request's, not ours. */
-	environ = req->env;
-	execvp(req->argv[0], req->argv);
-	die_child("exec", req->argv[0]);
-}
 
 static void set_nonblock(int fd)
 {
@@ -472,7 +422,7 @@ static void start(const struct kn_vm_req *req)
 	if (S.pid < 0)
 		fail_start("fork");
 	if (S.pid == 0)
-		exec_child(req, slave, stdio);
+		kn_command_exec(req, slave, stdio, -1);
 	if (slave >= 0)
 		close(slave);
 	for (int i = 0; i < 3; i++)

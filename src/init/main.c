@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "init/guest.h"
+#include "init/ns_session.h"
 #include "init/relay.h"
 #include "sandbox/init.h"
 
@@ -26,5 +27,5 @@ int main(int argc, char **argv)
 		kn_guest_run();
 	if (argc > 1 && !strcmp(argv[1], "--spawn"))
 		kn_init_run_spawn(argv + 2);
-	kn_init_run();
+	kn_init_run(kn_ns_session);
 }

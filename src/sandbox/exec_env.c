@@ -3,7 +3,10 @@
 
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
+#include "common/util.h"
+#include "sandbox/landlock.h"
 #include "sandbox/netns.h"
 #include "sandbox/trust.h"
 
@@ -45,4 +48,22 @@ void kn_exec_env(const struct kn_sandbox_spec *s, const struct kn_exec_spec *ex,
 		if (!env_has(env, n, kn_trust_env[i]))
 			env[n++] = (char *)kn_trust_env[i];
 	env[n] = NULL;
+}
+
+int kn_exec_landlock_ruleset(const struct kn_sandbox_spec *s, int *fd, kn_error *err)
+{
+	static const char *const writable[] = {"/tmp", "/var", "/home", "/root", "/usr", "/etc",
+					       "/opt", "/srv", "/mnt", "/media", "/run", "/dev/shm"};
+	const char *rw[KN_MAX_WORKSPACES + KN_ARRAY_SIZE(writable) + 1];
+	size_t n = 0;
+	for (size_t i = 0; i < KN_ARRAY_SIZE(writable); i++)
+		if (access(writable[i], F_OK) == 0)
+			rw[n++] = writable[i];
+	for (size_t i = 0; i < s->n_workspaces; i++)
+		if (!s->workspaces[i].readonly)
+			rw[n++] = s->workspaces[i].path;
+	rw[n] = NULL;
+	static const char *const ro[] = {"/", NULL};
+	struct kn_landlock_rules rules = {.writable = rw, .readonly = ro};
+	return kn_landlock_ruleset(&rules, fd, err);
 }

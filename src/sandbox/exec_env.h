@@ -1,4 +1,5 @@
-/* exec_env.h — the environment a command in a sandbox starts with.
+/* exec_env.h — what a command in a sandbox starts with: its environment, its
+ * directory, and the Landlock fence around it.
  *
  * Contract: kn_exec_env fills env (KN_EXEC_MAX_ENV slots) with, in this order
  * and each name once: the request's own NAME=VALUE entries (at most
@@ -10,7 +11,12 @@
  * for a process about to exec (ns) or to send them (vm).
  * kn_exec_workdir is where the command starts: the request's workdir, else the
  * first workspace, else /; a terminal the request gives no size is
- * KN_EXEC_DEFAULT_ROWS x KN_EXEC_DEFAULT_COLS. */
+ * KN_EXEC_DEFAULT_ROWS x KN_EXEC_DEFAULT_COLS.
+ * kn_exec_landlock_ruleset makes, in the sandbox's mount namespace, the
+ * Landlock ruleset of an ns sandbox's commands (landlock.h): write access only
+ * where the sandbox is meant to write (its writable top-level folders that
+ * exist, /dev/shm, the writable workspaces), read everywhere else, no device
+ * nodes, nothing under /proc or /sys; same returns as kn_landlock_ruleset. */
 #ifndef KENNEL_EXEC_ENV_H
 #define KENNEL_EXEC_ENV_H
 
@@ -31,5 +37,6 @@
 const char *kn_exec_workdir(const struct kn_sandbox_spec *spec, const struct kn_exec_spec *ex);
 void kn_exec_env(const struct kn_sandbox_spec *spec, const struct kn_exec_spec *ex,
 		 char *env[KN_EXEC_MAX_ENV]);
+int kn_exec_landlock_ruleset(const struct kn_sandbox_spec *spec, int *fd, kn_error *err);
 
 #endif

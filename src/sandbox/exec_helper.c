@@ -125,6 +125,7 @@ int kn_exec_helper_start(const char *sandbox, const struct kn_cgroup *cg, kn_exe
 	}
 	out->helper_pid = helper;
 	out->helper_pidfd = pidfd;
+	out->is_session = 0;
 	out->pid = host_pid ? inside_pid((pid_t)atoi(msg + 3)) : (pid_t)atoi(msg + 3);
 	out->pty_master = n_fds ? fds[0] : -1;
 	return 0;

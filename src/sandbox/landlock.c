@@ -189,8 +189,9 @@ static void warn_missing_features(int abi, int scope_ipc)
 			 abi, ABI_SCOPE);
 }
 
-int kn_landlock_apply(const struct kn_landlock_rules *rules, kn_error *err)
+int kn_landlock_ruleset(const struct kn_landlock_rules *rules, int *fd_out, kn_error *err)
 {
+	*fd_out = -1;
 	if (!rules)
 		return kn_fail(err, "landlock: no rules given");
 	long abi = ll_create_ruleset(NULL, 0, LANDLOCK_CREATE_RULESET_VERSION);
@@ -224,13 +225,22 @@ int kn_landlock_apply(const struct kn_landlock_rules *rules, kn_error *err)
 	    add_path_rules(ruleset_fd, rules->readonly, ACCESS_READONLY, handled, err) < 0 ||
 	    add_device_rules(ruleset_fd, handled, err) < 0)
 		return -1;
+	log_debug("landlock ABI %ld ruleset made", abi);
+	*fd_out = steal_fd(&ruleset_fd);
+	return 0;
+}
 
+int kn_landlock_apply(const struct kn_landlock_rules *rules, kn_error *err)
+{
+	_cleanup_close_ int ruleset_fd = -1;
+	int rc = kn_landlock_ruleset(rules, &ruleset_fd, err);
+	if (rc != 0)
+		return rc;
 	/* Landlock requires it without CAP_SYS_ADMIN; it also keeps setuid
 	 * binaries from running with the fence but more privileges. */
 	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
 		return kn_fail_errno(err, "prctl PR_SET_NO_NEW_PRIVS");
 	if (ll_restrict_self(ruleset_fd) < 0)
 		return kn_fail_errno(err, "landlock_restrict_self");
-	log_debug("landlock ABI %ld fence applied", abi);
 	return 0;
 }

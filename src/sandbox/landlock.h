@@ -49,5 +49,9 @@ struct kn_landlock_rules {
 
 int kn_landlock_abi(void);
 int kn_landlock_apply(const struct kn_landlock_rules *rules, kn_error *err);
+/* The ruleset kn_landlock_apply would restrict with, as a close-on-exec fd in
+ * *fd for a process to restrict itself with later (landlock_restrict_self,
+ * after no_new_privs): same returns, *fd -1 unless 0. */
+int kn_landlock_ruleset(const struct kn_landlock_rules *rules, int *fd, kn_error *err);
 
 #endif

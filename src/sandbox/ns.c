@@ -17,13 +17,16 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "common/fsutil.h"
 #include "common/log.h"
 #include "common/util.h"
+#include "init/ns_session.h"
 #include "sandbox/base.h"
+#include "sandbox/exec_env.h"
 #include "sandbox/idmap.h"
 #include "sandbox/init.h"
 #include "sandbox/netns.h"
@@ -37,6 +40,8 @@
 #define MSG_MAX 1100
 /* Where init's binary sits for the execveat, above the listener fds. */
 #define KN_INIT_FD_EXE 5
+/* Connections kenneld may have waiting for init's exec sessions at once. */
+#define KN_NS_EXEC_BACKLOG 64
 /* Above every fd the setup child can hold, for reshuffling. */
 #define KN_INIT_FD_HIGH 100
 
@@ -203,6 +208,30 @@ static int open_init_binary(kn_error *err)
 	return fd;
 }
 
+/* The listening socket of the sandbox's exec sessions (init/ns_session.h), at
+ * KN_NS_EXEC_SOCKET in its folder, root's alone. Bound by a /proc/self/fd
+ * path: a folder path may be longer than sun_path. */
+static int exec_listener(const struct kn_sandbox_spec *s, kn_error *err)
+{
+	_cleanup_close_ int dir = open(s->dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (dir < 0)
+		return kn_fail_errno(err, "open %s", s->dir);
+	if (unlinkat(dir, KN_NS_EXEC_SOCKET, 0) < 0 && errno != ENOENT)
+		return kn_fail_errno(err, "unlink %s/%s", s->dir, KN_NS_EXEC_SOCKET);
+	struct sockaddr_un addr = {.sun_family = AF_UNIX};
+	snprintf(addr.sun_path, sizeof(addr.sun_path), "/proc/self/fd/%d/%s", dir, KN_NS_EXEC_SOCKET);
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return kn_fail_errno(err, "socket for the exec listener");
+	if (bind(fd, (struct sockaddr *)&addr, sizeof(addr)) < 0 ||
+	    fchmodat(dir, KN_NS_EXEC_SOCKET, 0600, 0) < 0 || listen(fd, KN_NS_EXEC_BACKLOG) < 0) {
+		kn_fail_errno(err, "bind/listen %s/%s", s->dir, KN_NS_EXEC_SOCKET);
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
 static void __attribute__((noreturn)) sandbox_child(const struct kn_sandbox_spec *s,
 						    const struct kn_cgroup *cg,
 						    const struct kn_rootfs_fds *fds,
@@ -258,8 +287,12 @@ static void __attribute__((noreturn)) sandbox_child(const struct kn_sandbox_spec
 		if (kn_vm_boot_fds(s, &kernel, &initrd, &err) < 0)
 			child_fail(sock, &err);
 	}
+	int exec_fd = -1, landlock_fd = -1;
+	if (!s->vm.enabled && (exec_fd = exec_listener(s, &err)) < 0)
+		child_fail(sock, &err);
 	if (kn_rootfs_setup(s, fds, &err) < 0)
 		child_fail(sock, &err);
+
 	for (size_t i = 0; i < s->n_workspaces; i++) {
 		close(fds->ws_userns[i]);
 		close(fds->ws_fd[i]);
@@ -299,6 +332,8 @@ static void __attribute__((noreturn)) sandbox_child(const struct kn_sandbox_spec
 		initrd = fcntl(initrd, F_DUPFD_CLOEXEC, KN_INIT_FD_HIGH);
 		if (kernel < 0 || initrd < 0)
 			_exit(1);
+	} else {
+		exec_fd = fcntl(exec_fd, F_DUPFD_CLOEXEC, KN_INIT_FD_HIGH);
 	}
 	if (sock < 0 || exe < 0 || proxy4 < 0 || dup3(exe, KN_INIT_FD_EXE, O_CLOEXEC) < 0 ||
 	    dup2(proxy4, KN_INIT_FD_PROXY4) < 0)
@@ -307,11 +342,37 @@ static void __attribute__((noreturn)) sandbox_child(const struct kn_sandbox_spec
 		_exit(1);
 	if (s->vm.enabled && (dup2(kernel, KN_VM_FD_KERNEL) < 0 || dup2(initrd, KN_VM_FD_INITRD) < 0))
 		_exit(1);
+	if (!s->vm.enabled && (exec_fd < 0 || dup2(exec_fd, KN_INIT_FD_EXEC) < 0))
+		_exit(1);
 	/* Ready only now: the daemon fetches the listeners from these fds as
 	 * soon as it hears it (before, they held the setup socket or /dev/null,
 	 * which it handed to the proxy). */
 	send_msg(sock, MSG_READY);
-	syscall(SYS_close_range, (s->vm.enabled ? KN_VM_FD_INITRD : KN_INIT_FD_EXE) + 1, ~0U, 0);
+	/* The Landlock ruleset of every command init starts, made once in the
+	 * new root, after the answer: a first exec that comes meanwhile waits
+	 * in the listener's backlog. On a kernel without Landlock, commands
+	 * start without it (as from kenneld's helper, which warns). Should it
+	 * fail now, past reporting, init serves no sessions at all: kenneld's
+	 * helper then makes the ruleset per command, and fails what it cannot
+	 * fence. */
+	if (!s->vm.enabled) {
+		kn_error ignored;
+		int rc = kn_exec_landlock_ruleset(s, &landlock_fd, &ignored);
+		if (rc == 0)
+			landlock_fd = fcntl(landlock_fd, F_DUPFD_CLOEXEC, KN_INIT_FD_HIGH);
+		if (rc == 0 && (landlock_fd < 0 || dup2(landlock_fd, KN_INIT_FD_LANDLOCK) < 0))
+			rc = -1;
+		if (rc != 0)
+			close(KN_INIT_FD_LANDLOCK);
+		if (rc < 0)
+			close(KN_INIT_FD_EXEC);
+	}
+	if (s->vm.enabled) {
+		syscall(SYS_close_range, KN_VM_FD_INITRD + 1, ~0U, 0);
+	} else {
+		syscall(SYS_close_range, KN_INIT_FD_EXE + 1, KN_INIT_FD_EXEC - 1, 0);
+		syscall(SYS_close_range, KN_INIT_FD_LANDLOCK + 1, ~0U, 0);
+	}
 	char *init_argv[80] = {KN_INIT_ARGV0, NULL};
 	if (s->vm.enabled) {
 		char *const *qemu = kn_vm_qemu_argv(s);

@@ -1,5 +1,6 @@
 #define _GNU_SOURCE
 #include <errno.h>
+#include <poll.h>
 #include <fcntl.h>
 #include <grp.h>
 #include <sched.h>
@@ -10,6 +11,7 @@
 #include <sys/ioctl.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <termios.h>
@@ -18,6 +20,7 @@
 #include "common/fdpass.h"
 #include "common/log.h"
 #include "common/util.h"
+#include "init/ns_session.h"
 #include "sandbox/exec_env.h"
 #include "sandbox/exec_helper.h"
 #include "sandbox/landlock.h"
@@ -26,6 +29,13 @@
 #include "sandbox/sandbox.h"
 #include "sandbox/seccomp.h"
 #include "sandbox/trust.h"
+#include "sandbox/vm_proto.h"
+
+/* init's session answers once it has forked: a loaded machine takes
+ * milliseconds, not seconds. */
+#define KN_NS_EXEC_ANSWER_MS 10000
+/* After the exit event, the rest of its frame is already there. */
+#define KN_NS_EXEC_EXIT_MS 1000
 
 static void __attribute__((noreturn)) die_child(const char *what, const char *obj)
 {
@@ -37,27 +47,20 @@ static void __attribute__((noreturn)) die_child(const char *what, const char *ob
 	_exit(e == ENOENT ? 127 : 126);
 }
 
-/* The second fence, around the filesystem: write access only where the
- * sandbox is meant to write, no device nodes, nothing under /proc or /sys. */
+/* The second fence, around the filesystem (exec_env.h). 1 = the kernel has
+ * no usable Landlock: it has already said so at warn; the namespaces remain
+ * the first fence, so the command still runs. */
 static int apply_landlock(const struct kn_sandbox_spec *s, kn_error *err)
 {
-	static const char *const writable[] = {"/tmp", "/var", "/home", "/root", "/usr", "/etc",
-					       "/opt", "/srv", "/mnt", "/media", "/run", "/dev/shm"};
-	const char *rw[KN_MAX_WORKSPACES + KN_ARRAY_SIZE(writable) + 1];
-	size_t n = 0;
-	for (size_t i = 0; i < KN_ARRAY_SIZE(writable); i++)
-		if (access(writable[i], F_OK) == 0)
-			rw[n++] = writable[i];
-	for (size_t i = 0; i < s->n_workspaces; i++)
-		if (!s->workspaces[i].readonly)
-			rw[n++] = s->workspaces[i].path;
-	rw[n] = NULL;
-	static const char *const ro[] = {"/", NULL};
-	struct kn_landlock_rules rules = {.writable = rw, .readonly = ro};
-	/* 1 = the kernel has no usable Landlock: it has already said so at warn;
-	 * the namespaces remain the first fence, so the command still runs. */
-	int rc = kn_landlock_apply(&rules, err);
-	return rc < 0 ? -1 : 0;
+	_cleanup_close_ int fd = -1;
+	int rc = kn_exec_landlock_ruleset(s, &fd, err);
+	if (rc != 0)
+		return rc < 0 ? -1 : 0;
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+		return kn_fail_errno(err, "prctl PR_SET_NO_NEW_PRIVS");
+	if (syscall(SYS_landlock_restrict_self, fd, 0U) < 0)
+		return kn_fail_errno(err, "landlock_restrict_self");
+	return 0;
 }
 
 static void __attribute__((noreturn)) exec_child(const struct kn_sandbox_spec *s,
@@ -187,12 +190,156 @@ fail:
 	kn_exec_helper_fail(sock, &err);
 }
 
+/* `n` bytes from the session socket within `ms`; with `fd`, the descriptor
+ * that comes with them (else -1). */
+static int session_read(int sock, void *buf, size_t n, int *fd, int ms, kn_error *err)
+{
+	uint8_t *p = buf;
+	if (fd)
+		*fd = -1;
+	while (n) {
+		struct pollfd pfd = {.fd = sock, .events = POLLIN};
+		int r = poll(&pfd, 1, ms);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			return r == 0 ? kn_fail(err, "no answer within %d ms", ms) : kn_fail_errno(err, "poll");
+		int got_fd[1] = {-1};
+		size_t n_fds = 0;
+		ssize_t got = kn_recv_fds(sock, p, n, got_fd, fd && *fd < 0 ? 1 : 0, &n_fds, err);
+		if (got <= 0)
+			return got == 0 ? kn_fail(err, "the session ended") : -1;
+		if (n_fds)
+			*fd = got_fd[0];
+		p += got;
+		n -= (size_t)got;
+	}
+	return 0;
+}
+
+/* The request (vm_proto.h's, which init's session decodes), with the
+ * command's stdio attached unless it has a tty. */
+static int session_send(int sock, const struct kn_sandbox_spec *s, const struct kn_exec_spec *ex,
+			kn_error *err)
+{
+	char *env[KN_EXEC_MAX_ENV];
+	kn_exec_env(s, ex, env);
+	struct kn_vm_req req = {
+		.uid = ex->uid,
+		.gid = ex->gid,
+		.workdir = kn_exec_workdir(s, ex),
+		.tty = ex->tty,
+		.stdin_open = 1,
+		.rows = ex->rows,
+		.cols = ex->cols,
+		.argv = (char **)ex->argv, /* only read */
+		.env = env,
+	};
+	/* Not checked by an ns session: the socket's place authenticates. */
+	memset(req.token, '0', KN_VM_TOKEN_LEN);
+	size_t len = 0;
+	_cleanup_free_ uint8_t *payload = kn_vm_req_encode(&req, &len);
+	if (!payload)
+		return kn_fail(err, "exec request: too large or not encodable");
+	uint8_t head[KN_VM_FRAME_HEAD];
+	kn_vm_frame_head(head, KN_VM_REQ, (uint32_t)len);
+	if (kn_send_fds(sock, head, sizeof(head), ex->stdio, ex->tty ? 0 : 3, err) < 0)
+		return -1;
+	for (size_t done = 0; done < len;) {
+		ssize_t w = send(sock, payload + done, len - done, MSG_NOSIGNAL);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0)
+			return kn_fail_errno(err, "send the exec request");
+		done += (size_t)w;
+	}
+	return 0;
+}
+
+/* Through the sandbox's init (init/ns_session.h): 1 when it serves no exec
+ * sessions (no socket), 0 started, -1 failed. */
+static int exec_via_init(const struct kn_sandbox_spec *s, const struct kn_exec_spec *ex,
+			 struct kn_exec_result *out, kn_error *err)
+{
+	_cleanup_close_ int dir = open(s->dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (dir < 0)
+		return kn_fail_errno(err, "open %s", s->dir);
+	struct sockaddr_un addr = {.sun_family = AF_UNIX};
+	snprintf(addr.sun_path, sizeof(addr.sun_path), "/proc/self/fd/%d/%s", dir, KN_NS_EXEC_SOCKET);
+	_cleanup_close_ int sock = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (sock < 0)
+		return kn_fail_errno(err, "socket for exec in sandbox %s", s->name);
+	if (connect(sock, (struct sockaddr *)&addr, sizeof(addr)) < 0) {
+		if (errno == ENOENT || errno == ECONNREFUSED)
+			return 1;
+		return kn_fail_errno(err, "connect to the exec socket of sandbox %s", s->name);
+	}
+	if (session_send(sock, s, ex, err) < 0)
+		return kn_fail_prefix(err, "exec in sandbox %s", s->name);
+	uint8_t head[KN_VM_FRAME_HEAD];
+	char type;
+	uint32_t len;
+	int master = -1;
+	if (session_read(sock, head, sizeof(head), ex->tty ? &master : NULL, KN_NS_EXEC_ANSWER_MS, err) < 0)
+		return kn_fail_prefix(err, "exec in sandbox %s: init's session", s->name);
+	if (kn_vm_frame_parse_head(head, &type, &len) < 0 ||
+	    (type == KN_VM_STARTED ? len != 4 : type != KN_VM_ERROR || len > KN_ERR_MAX)) {
+		kn_closep(&master);
+		return kn_fail(err, "exec in sandbox %s: init's session answered something else", s->name);
+	}
+	char body[KN_ERR_MAX + 1];
+	if (session_read(sock, body, len, NULL, KN_NS_EXEC_ANSWER_MS, err) < 0) {
+		kn_closep(&master);
+		return kn_fail_prefix(err, "exec in sandbox %s: init's session", s->name);
+	}
+	if (type == KN_VM_ERROR) {
+		kn_closep(&master);
+		body[len] = '\0';
+		for (uint32_t i = 0; i < len; i++)
+			if ((unsigned char)body[i] < 0x20 || body[i] == 0x7f)
+				body[i] = '?';
+		return kn_fail(err, "exec in sandbox %s: %s", s->name, body);
+	}
+	if (ex->tty && master < 0)
+		return kn_fail(err, "exec in sandbox %s: init's session sent no pty", s->name);
+	const uint8_t *b = (const uint8_t *)body;
+	out->pid = (pid_t)((uint32_t)b[0] << 24 | (uint32_t)b[1] << 16 | (uint32_t)b[2] << 8 | b[3]);
+	out->helper_pid = 0;
+	out->helper_pidfd = steal_fd(&sock);
+	out->is_session = 1;
+	out->pty_master = master;
+	return 0;
+}
+
 int kn_ns_exec(const struct kn_sandbox_spec *s, pid_t init_pid, const struct kn_cgroup *cg,
 	       const struct kn_exec_spec *ex, struct kn_exec_result *out, kn_error *err)
 {
 	if (!ex->argv || !ex->argv[0])
 		return kn_fail(err, "exec: empty command");
+	int rc = exec_via_init(s, ex, out, err);
+	if (rc <= 0)
+		return rc;
 	struct ns_exec a = {s, init_pid, cg, ex};
 	return kn_exec_helper_start(s->name, cg, exec_helper, &a, 1, out, err);
+}
+
+int kn_exec_exit_code(int fd, int is_session)
+{
+	if (!is_session) {
+		siginfo_t si = {0};
+		if (waitid(P_PIDFD, (id_t)fd, &si, WEXITED) < 0)
+			return 125;
+		return si.si_code == CLD_EXITED ? si.si_status : 128 + si.si_status;
+	}
+	uint8_t frame[KN_VM_FRAME_HEAD + 4];
+	char type;
+	uint32_t len;
+	kn_error err;
+	/* EOF before the frame: the session was killed with the sandbox. */
+	if (session_read(fd, frame, sizeof(frame), NULL, KN_NS_EXEC_EXIT_MS, &err) < 0 ||
+	    kn_vm_frame_parse_head(frame, &type, &len) < 0 || type != KN_VM_EXIT || len != 4)
+		return 128 + SIGKILL;
+	uint32_t code = (uint32_t)frame[5] << 24 | (uint32_t)frame[6] << 16 | (uint32_t)frame[7] << 8 | frame[8];
+	return code <= 255 ? (int)code : 125;
 }
 

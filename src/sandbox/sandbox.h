@@ -20,14 +20,19 @@
  *    namespace, so even root inside the sandbox cannot mount, change the hostname
  *    or touch the network configuration; its capabilities reach only files
  *    owned by its own id range.
- *  - kn_ns_exec: runs a command inside a running sandbox as `uid`: a helper
- *    process joins the cgroup and the namespaces of `init_pid`, forks the
- *    command (so it is inside the pid namespace), and waits for it; the
- *    helper's exit status is the command's (128+signal when killed; 126 cannot
- *    execute, 127 not found). With `tty`, a pty from the sandbox's own devpts is
+ *  - kn_ns_exec: runs a command inside a running sandbox as `uid`: the
+ *    sandbox's init forks a session process that forks the command and says
+ *    when it exits (init/ns_session.h); a sandbox whose init serves none
+ *    (started by an older kenneld) gets a helper process that joins the
+ *    cgroup and the namespaces of `init_pid`, forks the command (so it is
+ *    inside the pid namespace), and waits for it, its exit status the
+ *    command's. Either way the status is 128+signal when killed, 126 cannot
+ *    execute, 127 not found. With `tty`, a pty from the sandbox's own devpts is
  *    made the command's controlling terminal and the master is returned;
  *    otherwise `stdio` fds become its 0, 1, 2. Before execve: no_new_privs,
- *    rlimits, Landlock, seccomp, in that order. When spec->has_ca, the
+ *    rlimits, Landlock, seccomp (from init, the command inherits the filter,
+ *    the rlimits and no_new_privs, and restricts itself with the Landlock
+ *    ruleset made at the start). When spec->has_ca, the
  *    command's environment also points TLS clients at the bundle that holds
  *    the sandbox's kennel CA (trust.h).
  *  - kn_ns_trust_ca: installs the kennel CA certificate `ca_pem` in the
@@ -99,8 +104,9 @@ struct kn_exec_spec {
 };
 
 struct kn_exec_result {
-	pid_t helper_pid; /* host pid; its exit status is the command's */
-	int helper_pidfd;
+	pid_t helper_pid; /* host pid; its exit status is the command's (0 for a session) */
+	int helper_pidfd; /* readable once the command has exited: kn_exec_exit_code */
+	int is_session;   /* helper_pidfd is the socket of init's session, not a pidfd */
 	pid_t pid;        /* the command's pid inside the sandbox */
 	int pty_master;   /* with tty, else -1 */
 };
@@ -112,6 +118,10 @@ int kn_ns_start(const struct kn_sandbox_spec *spec, const struct kn_cgroup *cg,
 		pid_t *init_pid, int *init_pidfd, kn_error *err);
 int kn_ns_exec(const struct kn_sandbox_spec *spec, pid_t init_pid, const struct kn_cgroup *cg,
 	       const struct kn_exec_spec *ex, struct kn_exec_result *out, kn_error *err);
+/* The exit status of a command whose kn_exec_result's helper_pidfd has become
+ * readable (it reaps the helper); 137 when the sandbox ended with it unsaid,
+ * 125 when it cannot be had. Does not close the fd. */
+int kn_exec_exit_code(int helper_pidfd, int is_session);
 int kn_ns_trust_ca(const struct kn_sandbox_spec *spec, const char *ca_pem, size_t ca_len,
 		   unsigned long subject_hash, kn_error *err);
 struct kn_home_file;

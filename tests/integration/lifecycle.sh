@@ -93,6 +93,18 @@ check_out spare_net_ns_has_only_lo '^lo$' "$KENNEL" exec "$SB2" sh -c 'ls /sys/c
 check_out own_net_ns_has_only_lo '^lo$' "$KENNEL" exec "$SB3" sh -c 'ls /sys/class/net'
 check rm_second_and_third "$KENNEL" rm -f "$SB2" "$SB3"
 
+# --- commands come from init's exec sessions (init/ns_session.h) ------------------------
+EXEC_SOCK=$KENNEL_STATE/sandboxes/$SB/exec.sock
+check_out exec_socket_root_only '^600 root socket$' stat -c '%a %U %F' "$EXEC_SOCK"
+check_out command_parent_is_a_session '^kennel-init$' \
+	"$KENNEL" exec "$SB" sh -c 'cat /proc/$PPID/comm'
+check_out session_exit_code '^rc=7$' sh -c "'$KENNEL' exec '$SB' sh -c 'exit 7'; echo rc=\$?"
+# A sandbox whose init serves no sessions (as one started by an older kenneld):
+# kenneld falls back to a helper that joins the sandbox from outside.
+rm -f "$EXEC_SOCK"
+check_out exec_without_sessions '^uid=1000\(agent\)' "$KENNEL" exec "$SB" id
+check_out helper_exit_code '^rc=7$' sh -c "'$KENNEL' exec '$SB' sh -c 'exit 7'; echo rc=\$?"
+
 # --- the writable layer persists across stop/start ------------------------------------
 TOOL=kennel-lc-tool-$$
 check install_tool_as_root "$KENNEL" exec -u root "$SB" sh -c \
@@ -105,6 +117,9 @@ check_out inspect_stopped_pid_null '^null$' field "$SB" pid
 check stop_init_gone sh -c "! kill -0 $INIT 2>/dev/null"
 check_out tool_persists_after_stop '^persisted$' "$KENNEL" exec "$SB" "$TOOL"
 check_out exec_started_it_again "^$SB +shell +running " "$KENNEL" ls
+check_out restart_serves_sessions_again '^kennel-init$' \
+	"$KENNEL" exec "$SB" sh -c 'cat /proc/$PPID/comm'
+check exec_socket_back test -S "$EXEC_SOCK"
 check tool_still_not_on_host test ! -e "/usr/local/bin/$TOOL"
 check workspace_files_persist test -f "$PROJ/agent-made.txt"
 

@@ -195,3 +195,22 @@ socket.socket(socket.AF_INET, socket.SOCK_DGRAM).sendto(b'x', ('127.0.0.1', $UDP
 sleep 0.2
 if [ ! -s "$T/reached" ]; then pass host_listeners_never_reached
 else fail host_listeners_never_reached "the host's listeners got:" "$(cat "$T/reached")"; fi
+
+# --- init's exec sessions (init/ns_session.h) ------------------------------------------
+# Commands come from init, which holds the listening socket kenneld connects to
+# (a file in the sandbox's folder on the host) and the Landlock ruleset. Neither
+# may be reachable from inside: not as a file, not through init's fds.
+require_daemon
+for u in agent root; do
+	out=$(kx -u "$u" "$SB" sh -c 'find / -xdev -name exec.sock 2>/dev/null; ls /proc/self/fd' 2>&1)
+	if [ "$(echo $out)" = "0 1 2 3" ]; then pass "command_has_only_stdio_$u"
+	else fail "command_has_only_stdio_$u" "$out"; fi
+done
+py_both init_exec_listener_by_proc '(EACCES|ENXIO|EPERM|ENOENT)' \
+	"op(os.open, '/proc/1/fd/8', os.O_RDWR)"
+# pidfd_getfd (438) of init's listener and ruleset: Landlock keeps a fenced
+# process from reaching into init, which is outside its domain.
+py_both init_exec_listener_by_pidfd_getfd 'EPERM' \
+	"pfd = os.pidfd_open(1); op(sc, 438, pfd, 8, 0)"
+py_both init_landlock_ruleset_by_pidfd_getfd 'EPERM' \
+	"pfd = os.pidfd_open(1); op(sc, 438, pfd, 9, 0)"
