@@ -131,16 +131,21 @@ check_out tunnels_10000_closed '^closed$' echo "$out"
 check_out proxy_alive_after_flood '^hello from upstream$' kx net curl -s -m 10 "http://allowed.test:$UP_PORT/"
 
 # --- the proxy dies: fail closed, then back with the same listeners ----------------------
-proxy_pid=$(pgrep -u kennel-proxy -P "$DAEMON_PID" -x kennel-proxy | head -1)
-if [ -n "$proxy_pid" ]; then
-	kill -9 "$proxy_pid"
-	back=0
+proxy_of_daemon() { pgrep -u kennel-proxy -P "$DAEMON_PID" -x kennel-proxy | head -1; }
+# new_proxy OLD: the pid of the proxy that replaced OLD within 10 s, or nothing.
+new_proxy() {
+	local p
 	for _ in $(seq 1 100); do
-		np=$(pgrep -u kennel-proxy -P "$DAEMON_PID" -x kennel-proxy | head -1)
-		[ -n "$np" ] && [ "$np" != "$proxy_pid" ] && { back=1; break; }
+		p=$(proxy_of_daemon)
+		[ -n "$p" ] && [ "$p" != "$1" ] && { echo "$p"; return; }
 		sleep 0.1
 	done
-	if [ $back = 1 ]; then pass proxy_restarted; else fail proxy_restarted; fi
+}
+proxy_pid=$(proxy_of_daemon)
+if [ -n "$proxy_pid" ]; then
+	kill -9 "$proxy_pid"
+	np=$(new_proxy "$proxy_pid")
+	if [ -n "$np" ]; then pass proxy_restarted; else fail proxy_restarted; fi
 	check_out works_after_proxy_restart '^hello from upstream$' \
 		kx net curl -s -m 10 --retry 5 --retry-all-errors "http://allowed.test:$UP_PORT/"
 
@@ -149,13 +154,7 @@ if [ -n "$proxy_pid" ]; then
 	# answer overdue and replaces the proxy, which gets every sandbox again.
 	kill -STOP "$np"
 	check create_answered_while_proxy_stopped timeout 10 "$KENNEL" create --name net2 shell "$WS"
-	replaced=0
-	for _ in $(seq 1 100); do
-		np2=$(pgrep -u kennel-proxy -P "$DAEMON_PID" -x kennel-proxy | head -1)
-		[ -n "$np2" ] && [ "$np2" != "$np" ] && { replaced=1; break; }
-		sleep 0.1
-	done
-	if [ $replaced = 1 ]; then pass stopped_proxy_replaced; else fail stopped_proxy_replaced; fi
+	if [ -n "$(new_proxy "$np")" ]; then pass stopped_proxy_replaced; else fail stopped_proxy_replaced; fi
 	check_fails stopped_proxy_killed kill -0 "$np"
 	check_out daemon_says_why 'kennel-proxy did not answer within 2000 ms; restarting it' cat "$T/kenneld.log"
 	check policy_net2_loopback "$KENNEL" network proxy net2 --allow-cidr 127.0.0.0/8
