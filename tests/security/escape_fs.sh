@@ -244,6 +244,18 @@ rc=$?
 if [ $rc -eq 1 ] && [ -z "$out" ]; then pass other_sandbox_sees_nothing_of_first
 else fail other_sandbox_sees_nothing_of_first "grep exit $rc" "$out"; fi
 
+# --- Landlock, the second fence: root inside may write where the sandbox is meant to,
+# not elsewhere in its own writable root layer (the mount and the file modes allow it)
+require_daemon
+check landlock_control_root_writes_opt kx -u root "$SB" mkdir -p "/opt/landlock-control-$$"
+deny_both landlock_top_level_dir 'Permission denied' mkdir "/landlock-probe-$$"
+deny_both landlock_top_level_file 'Permission denied' sh -c "echo x > /landlock-probe-$$"
+# The same from kenneld's helper, which serves a sandbox without init's exec
+# sessions (init/ns_session.h): its commands make the ruleset themselves.
+mv "$KENNEL_STATE/sandboxes/$SB/exec.sock" "$T/exec.sock.away"
+deny_both landlock_top_level_dir_helper 'Permission denied' mkdir "/landlock-probe-$$"
+mv "$T/exec.sock.away" "$KENNEL_STATE/sandboxes/$SB/exec.sock"
+
 # --- a nested workspace swapped for a symlink ------------------------------------------
 require_daemon
 # The outer workspace is the agent's, so it can replace the path of an inner
