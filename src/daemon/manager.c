@@ -345,7 +345,7 @@ static int start_sandbox(struct kn_store *st, struct kn_sandbox *sb, int new_con
 	if (rc < 0) {
 		kn_error ignored;
 		kn_cgroup_destroy(&sb->cg, &ignored);
-		return kn_fail_prefix(err, "start sandbox %s", sb->name);
+		return -1;
 	}
 	sb->init_pid = pid;
 	sb->init_pidfd = pidfd;
