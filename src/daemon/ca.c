@@ -222,6 +222,15 @@ static EVP_PKEY *p256_generate(void)
 	return EVP_PKEY_generate(ctx, &key) > 0 ? key : NULL;
 }
 
+/* The key of the next CA, made while the daemon had nothing to do. */
+static EVP_PKEY *key_ahead;
+
+void kn_ca_key_ahead(void)
+{
+	if (!key_ahead)
+		key_ahead = p256_generate();
+}
+
 int kn_ca_make(const char *name, time_t now, struct kn_ca_pem *out, struct kn_ca_info *info,
 	       kn_error *err)
 {
@@ -229,7 +238,8 @@ int kn_ca_make(const char *name, time_t now, struct kn_ca_pem *out, struct kn_ca
 	int rc = -1;
 	X509 *x = NULL;
 	BIO *cb = NULL;
-	EVP_PKEY *key = p256_generate();
+	EVP_PKEY *key = key_ahead ? key_ahead : p256_generate();
+	key_ahead = NULL; /* used once, whatever happens below */
 	if (!key) {
 		ssl_fail(err, "generate the CA's P-256 key");
 		goto out;

@@ -299,10 +299,11 @@ static int write_start_files(void *arg, kn_error *err)
 
 void kn_mgr_idle(struct kn_store *st)
 {
+	kn_ca_key_ahead();
 	if (st->spare.net >= 0)
 		return;
 	kn_error err;
-	if (kn_spare_make(&st->spare, &err) == 0) {
+	if (kn_spare_make(&st->spare, kn_store_free_uid_base(st), &err) == 0) {
 		st->spare_failed = 0;
 		return;
 	}

@@ -25,7 +25,7 @@
  *    proxy's yet.
  *  - idle: the server calls it when it has had nothing to do for a moment:
  *    makes the namespaces of the next start ahead of it (spare.h), so a
- *    create or start only joins them.
+ *    create or start only joins them, and the next CA's key (ca.h).
  *  - stop: kills every process in the sandbox's cgroup, reaps init, removes the
  *    cgroup and runtime.json. The writable layer stays.
  *  - remove: stop, then delete the folder (through trash).

@@ -387,12 +387,21 @@ static void __attribute__((noreturn)) sandbox_child(const struct kn_sandbox_spec
 	_exit(1);
 }
 
-static int make_userns_fds(const struct kn_sandbox_spec *s, struct kn_rootfs_fds *fds, kn_error *err)
+static int make_userns_fds(const struct kn_sandbox_spec *s, const struct kn_spare *spare,
+			   struct kn_rootfs_fds *fds, kn_error *err)
 {
 	struct kn_idmap all = {0, s->uid_base, KN_IDMAP_RANGE};
-	fds->root_userns = kn_idmap_userns_fd(&all, 1, &all, 1, err);
-	if (fds->root_userns < 0)
-		return -1;
+	/* The spare's, when it was made for this uid base: a dup, the caller
+	 * closes the spare. */
+	if (spare && spare->userns >= 0 && spare->uid_base == s->uid_base) {
+		fds->root_userns = fcntl(spare->userns, F_DUPFD_CLOEXEC, 0);
+		if (fds->root_userns < 0)
+			return kn_fail_errno(err, "dup the user namespace made ahead");
+	} else {
+		fds->root_userns = kn_idmap_userns_fd(&all, 1, &all, 1, err);
+		if (fds->root_userns < 0)
+			return -1;
+	}
 	for (size_t i = 0; i < s->n_workspaces; i++) {
 		struct stat st;
 		/* Opened once, no symlink followed anywhere on the path: what the
@@ -442,7 +451,7 @@ int kn_ns_start(const struct kn_sandbox_spec *s, const struct kn_cgroup *cg,
 	int sv[2] = {-1, -1};
 	int rc = -1, pidfd = -1;
 	pid_t pid = -1;
-	if (make_userns_fds(s, &fds, err) < 0)
+	if (make_userns_fds(s, spare, &fds, err) < 0)
 		goto out;
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) {
 		kn_fail_errno(err, "socketpair for sandbox setup");

@@ -9,7 +9,8 @@
  *    uts and cgroup namespaces, of the network and IPC namespaces of `spare`
  *    (spare.h: made for this start and given to nothing else; the caller
  *    closes its fds afterwards), or of fresh ones when `spare` is NULL, and
- *    then of its own user namespace, in the
+ *    then of its own user namespace (the spare's when made for its uid
+ *    base), in the
  *    cgroup `cg`, with a fresh root (see rootfs.h) pivoted into. Returns the
  *    host pid of that init and a pidfd for it (readable when the sandbox dies).
  *    `meanwhile` (may be NULL) runs in the caller while the new process sets

@@ -12,6 +12,7 @@
 
 #include "common/log.h"
 #include "common/util.h"
+#include "sandbox/idmap.h"
 #include "sandbox/netns.h"
 
 void kn_spare_close(struct kn_spare *sp)
@@ -20,6 +21,7 @@ void kn_spare_close(struct kn_spare *sp)
 	kn_closep(&sp->ipc);
 	kn_closep(&sp->proxy4);
 	kn_closep(&sp->proxy6);
+	kn_closep(&sp->userns);
 	*sp = KN_SPARE_NONE;
 }
 
@@ -45,7 +47,7 @@ static int fill(struct kn_spare *sp, kn_error *err)
 	return 0;
 }
 
-int kn_spare_make(struct kn_spare *sp, kn_error *err)
+int kn_spare_make(struct kn_spare *sp, uint32_t uid_base, kn_error *err)
 {
 	*sp = KN_SPARE_NONE;
 	_cleanup_close_ int home_net = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
@@ -60,7 +62,13 @@ int kn_spare_make(struct kn_spare *sp, kn_error *err)
 			  strerror(errno));
 		abort();
 	}
-	if (rc < 0)
+	if (rc < 0) {
 		kn_spare_close(sp);
-	return rc;
+		return -1;
+	}
+	struct kn_idmap all = {0, uid_base, KN_IDMAP_RANGE};
+	kn_error ignored;
+	sp->userns = kn_idmap_userns_fd(&all, 1, &all, 1, &ignored);
+	sp->uid_base = uid_base;
+	return 0;
 }

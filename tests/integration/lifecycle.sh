@@ -66,6 +66,7 @@ for _ in $(seq 1 50); do
 	sleep 0.1
 done
 check_out daemon_holds_a_spare_net_ns '^net:\[' echo "$spare"
+spare_user=$(daemon_ns user)
 SB2=$SB-b SB3=$SB-c
 check create_second "$KENNEL" create --name "$SB2" shell "$PROJ"
 # Right after: no spare is made yet, so the clone makes the namespaces.
@@ -78,6 +79,8 @@ for ns in net ipc uts mnt pid cgroup user; do
 done
 check_out second_got_the_spare_net_ns "^$(sed 's/[][]/\\&/g' <<<"$spare")\$" ns_of "$SB2" net
 check_out spare_ipc_ns_went_with_it "^ipc:" ns_of "$SB2" ipc
+# The user namespace made ahead maps the uid base the second sandbox got.
+check_out spare_user_ns_went_with_it "^$(sed 's/[][]/\\&/g' <<<"$spare_user")\$" ns_of "$SB2" user
 next=
 for _ in $(seq 1 50); do
 	next=$(daemon_ns net)

@@ -219,6 +219,29 @@ static void test_two_cas_differ(void)
 	kn_ca_pem_clear(&b);
 }
 
+/* A key made ahead (idle work) serves one CA only: the CA after it, and one
+ * made ahead again after that, each get their own. */
+static void test_key_ahead_used_once(void)
+{
+	struct kn_ca_pem a, b, c;
+	kn_error err;
+	kn_ca_key_ahead();
+	kn_ca_key_ahead(); /* a second call keeps the waiting key */
+	CHECK(kn_ca_make("ahead", time(NULL), &a, NULL, &err) == 0);
+	CHECK(kn_ca_make("ahead", time(NULL), &b, NULL, &err) == 0);
+	kn_ca_key_ahead();
+	CHECK(kn_ca_make("ahead", time(NULL), &c, NULL, &err) == 0);
+	CHECK(strcmp(a.key, b.key) != 0 && strcmp(b.key, c.key) != 0 && strcmp(a.key, c.key) != 0);
+	X509 *xa = cert_of(&a);
+	EVP_PKEY *ka = key_of(&a);
+	CHECK(xa && ka && X509_check_private_key(xa, ka) == 1);
+	X509_free(xa);
+	EVP_PKEY_free(ka);
+	kn_ca_pem_clear(&a);
+	kn_ca_pem_clear(&b);
+	kn_ca_pem_clear(&c);
+}
+
 /* A 63-character sandbox name does not fit CN's 64: shortened, still a CA. */
 static void test_long_name(void)
 {
@@ -425,6 +448,7 @@ int main(void)
 	RUN(test_ca_certificate);
 	RUN(test_ca_signs_a_verifying_leaf);
 	RUN(test_two_cas_differ);
+	RUN(test_key_ahead_used_once);
 	RUN(test_long_name);
 	RUN(test_fingerprint);
 	if (geteuid() == 0)
