@@ -34,8 +34,9 @@
 /* init's session answers once it has forked: a loaded machine takes
  * milliseconds, not seconds. */
 #define KN_NS_EXEC_ANSWER_MS 10000
-/* After the exit event, the rest of its frame is already there. */
-#define KN_NS_EXEC_EXIT_MS 1000
+/* The exit frame is one 9-byte send: once its socket is readable it is all
+ * there, and the daemon's loop must not wait long on a session that says less. */
+#define KN_NS_EXEC_EXIT_MS 100
 
 static void __attribute__((noreturn)) die_child(const char *what, const char *obj)
 {
