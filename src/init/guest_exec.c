@@ -20,13 +20,12 @@
 #include <unistd.h>
 
 #include "init/command.h"
+#include "sandbox/exec_env.h"
 #include "sandbox/sandbox.h"
 #include "sandbox/vm_proto.h"
 
 /* The largest host control frame: KN_VM_RESIZE's rows and cols. */
 #define CTL_MAX 4
-#define DEFAULT_ROWS 24
-#define DEFAULT_COLS 80
 /* Highest signal number Linux has (SIGRTMAX). */
 #define SIGNAL_MAX 64
 /* Exit status sent when the command could not be started at all. */
@@ -394,8 +393,8 @@ static void start(const struct kn_vm_req *req)
 			fail_start("open /dev/ptmx");
 		if (unlockpt(S.pty) < 0 || ptsname_r(S.pty, name, sizeof(name)) != 0)
 			fail_start("unlock pty");
-		struct winsize ws = {.ws_row = req->rows ? req->rows : DEFAULT_ROWS,
-				     .ws_col = req->cols ? req->cols : DEFAULT_COLS};
+		struct winsize ws = {.ws_row = req->rows ? req->rows : KN_EXEC_DEFAULT_ROWS,
+				     .ws_col = req->cols ? req->cols : KN_EXEC_DEFAULT_COLS};
 		ioctl(S.pty, TIOCSWINSZ, &ws);
 		/* Opened here, before the fork, so a slave fd exists for the
 		 * command's whole life: the master reads EIO only once it ends. */

@@ -17,10 +17,8 @@
 #include <unistd.h>
 
 #include "init/command.h"
+#include "sandbox/exec_env.h"
 #include "sandbox/vm_proto.h"
-
-#define DEFAULT_ROWS 24
-#define DEFAULT_COLS 80
 
 static long long now_ms(void)
 {
@@ -157,8 +155,8 @@ void kn_ns_session(int sock, int landlock_fd)
 		master = open("/dev/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC);
 		if (master < 0 || unlockpt(master) < 0 || ptsname_r(master, name, sizeof(name)) != 0)
 			refuse(sock, "allocate a pty in the sandbox");
-		struct winsize ws = {.ws_row = req.rows ? req.rows : DEFAULT_ROWS,
-				     .ws_col = req.cols ? req.cols : DEFAULT_COLS};
+		struct winsize ws = {.ws_row = req.rows ? req.rows : KN_EXEC_DEFAULT_ROWS,
+				     .ws_col = req.cols ? req.cols : KN_EXEC_DEFAULT_COLS};
 		ioctl(master, TIOCSWINSZ, &ws);
 		slave = open(name, O_RDWR | O_NOCTTY | O_CLOEXEC);
 		if (slave < 0)
