@@ -96,7 +96,10 @@ check_out "claude's definition: the unattended flag" '^claude --dangerously-skip
 check_out "... and IS_SANDBOX" '(^| )IS_SANDBOX=1( |$)' cmdline cl
 "$KENNEL" rm -f cl >/dev/null 2>&1
 
-# A bad agent file stops the daemon, naming the file and the field.
+# A bad agent file stops the daemon, naming the file and the field. (First
+# the sandboxes go: a stopped daemon leaves them running for the next one to
+# adopt, and none comes here.)
+for s in $("$KENNEL" ls -q); do "$KENNEL" rm -f "$s" >/dev/null; done
 stop_daemon
 printf '{"name": "Bad Name", "command": ["x"]}\n' >"$AG/zz-bad.json"
 out=$(timeout 30 "$KENNELD" --socket "$T/bad.sock" --state-dir "$T/badstate" 2>&1)
