@@ -227,6 +227,15 @@ int main(int argc, char **argv)
 	unlink(sock);
 	close(lfd);
 	kn_proxy_stop(&proxy);
+	/* With no sandbox left running, nothing is to be adopted from kennel's
+	 * cgroup root: it goes (a stopped sandbox has no cgroup). A running one
+	 * keeps it, as the next kenneld adopts it there. */
+	int running = 0;
+	for (struct kn_sandbox *sb = st.list; sb; sb = sb->next)
+		running |= sb->init_pid != 0;
+	kn_error cerr;
+	if (!running && kn_cgroup_remove_root(&cerr) < 0)
+		log_warn("%s", cerr.msg);
 	kn_agents_free();
 	return rc < 0 ? 1 : 0;
 }

@@ -96,3 +96,7 @@ if [ $((RSS1 - RSS0)) -le $RSS_SLACK_KB ]; then pass daemon_rss_stable
 else fail daemon_rss_stable "RSS $RSS0 KiB before, $RSS1 KiB after $N cycles"; fi
 check_out daemon_still_healthy '"status":"ok"' \
 	curl -sS --max-time 10 --unix-socket "$KENNEL_SOCKET" http://kenneld/health
+# A daemon that stops with no sandbox running takes its cgroup root with it:
+# test daemons (one per state dir) left one per hierarchy behind, every run.
+stop_daemon
+check cgroup_root_gone_after_stop sh -c "for p in ${CG_PARENTS[*]}; do [ ! -e \"\$p\" ] || exit 1; done"
