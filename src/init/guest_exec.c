@@ -158,7 +158,8 @@ static void queue_frame(char type, const void *data, uint32_t len)
 
 static void queue_u32(char type, uint32_t v)
 {
-	uint8_t b[4] = {(uint8_t)(v >> 24), (uint8_t)(v >> 16), (uint8_t)(v >> 8), (uint8_t)v};
+	uint8_t b[4];
+	kn_vm_put_u32(b, v);
 	queue_frame(type, b, sizeof(b));
 }
 

@@ -112,7 +112,8 @@ static void send_frame(int sock, char type, const void *data, uint32_t len, int 
 
 static void send_u32(int sock, char type, uint32_t v, int fd)
 {
-	uint8_t b[4] = {(uint8_t)(v >> 24), (uint8_t)(v >> 16), (uint8_t)(v >> 8), (uint8_t)v};
+	uint8_t b[4];
+	kn_vm_put_u32(b, v);
 	send_frame(sock, type, b, sizeof(b), fd);
 }
 

@@ -303,8 +303,7 @@ static int exec_via_init(const struct kn_sandbox_spec *s, const struct kn_exec_s
 	}
 	if (ex->tty && master < 0)
 		return kn_fail(err, "exec in sandbox %s: init's session sent no pty", s->name);
-	const uint8_t *b = (const uint8_t *)body;
-	out->pid = (pid_t)((uint32_t)b[0] << 24 | (uint32_t)b[1] << 16 | (uint32_t)b[2] << 8 | b[3]);
+	out->pid = (pid_t)kn_vm_get_u32((const uint8_t *)body);
 	out->helper_pid = 0;
 	out->helper_pidfd = steal_fd(&sock);
 	out->is_session = 1;
@@ -340,7 +339,7 @@ int kn_exec_exit_code(int fd, int is_session)
 	if (session_read(fd, frame, sizeof(frame), NULL, KN_NS_EXEC_EXIT_MS, &err) < 0 ||
 	    kn_vm_frame_parse_head(frame, &type, &len) < 0 || type != KN_VM_EXIT || len != 4)
 		return 128 + SIGKILL;
-	uint32_t code = (uint32_t)frame[5] << 24 | (uint32_t)frame[6] << 16 | (uint32_t)frame[7] << 8 | frame[8];
+	uint32_t code = kn_vm_get_u32(frame + KN_VM_FRAME_HEAD);
 	return code <= 255 ? (int)code : 125;
 }
 

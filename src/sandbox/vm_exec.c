@@ -158,11 +158,6 @@ static int connect_exec_port(void)
 	return fd;
 }
 
-static uint32_t be32(const uint8_t *p)
-{
-	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-}
-
 /* 0 when the frame waiting on sock is the guest's KN_VM_HELLO. */
 static int read_hello(int sock)
 {
@@ -232,7 +227,7 @@ static int start_in_guest(const struct kn_sandbox_spec *s, const uint8_t *req, s
 		return kn_fail(err, "the guest of %s closed the exec connection", s->name);
 	}
 	if (type == KN_VM_STARTED && len == 4) {
-		*pid = (pid_t)be32(p);
+		*pid = (pid_t)kn_vm_get_u32(p);
 		free(p);
 		return sock;
 	}
@@ -305,7 +300,7 @@ static int pump(int sock, int in, int out, int err_fd, int tty_fd, int winch)
 				/* A reader that went away loses the output, as a pipe would. */
 				(void)write_all(type == KN_VM_STDOUT ? out : err_fd, data, len);
 			else if (type == KN_VM_EXIT && len == 4)
-				status = (int)(be32(data) & 0xff);
+				status = (int)(kn_vm_get_u32(data) & 0xff);
 			free(data);
 			if (status >= 0)
 				return status;

@@ -10,10 +10,7 @@
 void kn_vm_frame_head(uint8_t head[KN_VM_FRAME_HEAD], char type, uint32_t len)
 {
 	head[0] = (uint8_t)type;
-	head[1] = (uint8_t)(len >> 24);
-	head[2] = (uint8_t)(len >> 16);
-	head[3] = (uint8_t)(len >> 8);
-	head[4] = (uint8_t)len;
+	kn_vm_put_u32(head + 1, len);
 }
 
 int kn_vm_frame_parse_head(const uint8_t head[KN_VM_FRAME_HEAD], char *type, uint32_t *len)
@@ -21,7 +18,7 @@ int kn_vm_frame_parse_head(const uint8_t head[KN_VM_FRAME_HEAD], char *type, uin
 	static const char known[] = {KN_VM_HELLO, KN_VM_REQ,    KN_VM_STDIN,  KN_VM_STDIN_EOF, KN_VM_RESIZE,
 				     KN_VM_SIGNAL, KN_VM_STARTED, KN_VM_STDOUT,   KN_VM_STDERR,
 				     KN_VM_EXIT,   KN_VM_ERROR};
-	uint32_t n = (uint32_t)head[1] << 24 | (uint32_t)head[2] << 16 | (uint32_t)head[3] << 8 | head[4];
+	uint32_t n = kn_vm_get_u32(head + 1);
 	if (!memchr(known, head[0], sizeof(known)) || n > KN_VM_FRAME_MAX)
 		return -1;
 	*type = (char)head[0];

@@ -80,6 +80,21 @@ enum kn_vm_frame_type {
 	KN_VM_ERROR = 'F',
 };
 
+/* The payload of KN_VM_STARTED and KN_VM_EXIT, and a head's length: 4 bytes,
+ * big endian. */
+static inline void kn_vm_put_u32(uint8_t b[4], uint32_t v)
+{
+	b[0] = (uint8_t)(v >> 24);
+	b[1] = (uint8_t)(v >> 16);
+	b[2] = (uint8_t)(v >> 8);
+	b[3] = (uint8_t)v;
+}
+
+static inline uint32_t kn_vm_get_u32(const uint8_t b[4])
+{
+	return (uint32_t)b[0] << 24 | (uint32_t)b[1] << 16 | (uint32_t)b[2] << 8 | b[3];
+}
+
 /* Writes the 5-byte head of a frame. */
 void kn_vm_frame_head(uint8_t head[KN_VM_FRAME_HEAD], char type, uint32_t len);
 /* Reads a head: 0 with *type and *len set, -1 when the type is unknown or the
