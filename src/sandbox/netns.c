@@ -40,7 +40,7 @@ const char *const kn_proxy_env[] = {
 	NULL,
 };
 
-int kn_netns_loopback_up(kn_error *err)
+static int loopback_up(kn_error *err)
 {
 	_cleanup_close_ int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 	if (s < 0)
@@ -55,7 +55,9 @@ int kn_netns_loopback_up(kn_error *err)
 	return 0;
 }
 
-int kn_netns_proxy_listener(int family, kn_error *err)
+/* A listening socket on loopback:KN_PROXY_PORT for AF_INET or AF_INET6
+ * (close-on-exec); -1 with err. */
+static int proxy_listener(int family, kn_error *err)
 {
 	struct sockaddr_storage ss = {0};
 	socklen_t len;
@@ -73,7 +75,7 @@ int kn_netns_proxy_listener(int family, kn_error *err)
 		a->sin6_addr = in6addr_loopback;
 		len = sizeof(*a);
 	}
-	int fd = socket(family, SOCK_STREAM | SOCK_NONBLOCK, 0);
+	int fd = socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return kn_fail_errno(err, "socket for proxy listener %s", shown);
 	int one = 1;
@@ -86,6 +88,17 @@ int kn_netns_proxy_listener(int family, kn_error *err)
 		return -1;
 	}
 	return fd;
+}
+
+int kn_netns_setup(int *proxy4, int *proxy6, kn_error *err)
+{
+	*proxy4 = *proxy6 = -1;
+	if (loopback_up(err) < 0 || (*proxy4 = proxy_listener(AF_INET, err)) < 0)
+		return -1;
+	/* IPv6 is optional: a kernel booted with ipv6.disable=1 has no ::1. */
+	kn_error ignored;
+	*proxy6 = proxy_listener(AF_INET6, &ignored);
+	return 0;
 }
 
 int kn_netns_proxy_listeners(int init_pidfd, int fds[2], kn_error *err)

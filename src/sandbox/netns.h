@@ -23,12 +23,10 @@
  * the sandbox's own loopback direct. NULL-terminated. */
 extern const char *const kn_proxy_env[];
 
-/* In the namespace (as host root): bring lo up. */
-int kn_netns_loopback_up(kn_error *err);
-/* In the namespace: listening socket on loopback:KN_PROXY_PORT for AF_INET or
- * AF_INET6; returns the fd, or -1 (for AF_INET6, errnum EAFNOSUPPORT/EADDRNOTAVAIL
- * when the kernel has no IPv6 loopback). */
-int kn_netns_proxy_listener(int family, kn_error *err);
+/* In a new namespace (as host root): bring lo up and bind the proxy's
+ * listeners, close-on-exec; *proxy6 is -1 when the kernel has no IPv6
+ * loopback. 0, or -1 with err (and nothing left open). */
+int kn_netns_setup(int *proxy4, int *proxy6, kn_error *err);
 /* From the host: dups of init's listeners; fds[1] is -1 when there is no IPv6 one. */
 int kn_netns_proxy_listeners(int init_pidfd, int fds[2], kn_error *err);
 

@@ -264,15 +264,8 @@ static void __attribute__((noreturn)) sandbox_child(const struct kn_sandbox_spec
 	if (exe < 0)
 		child_fail(sock, &err);
 	int proxy4 = spare ? spare->proxy4 : -1, proxy6 = spare ? spare->proxy6 : -1;
-	if (!spare) {
-		if (kn_netns_loopback_up(&err) < 0)
-			child_fail(sock, &err);
-		proxy4 = kn_netns_proxy_listener(AF_INET, &err);
-		if (proxy4 < 0)
-			child_fail(sock, &err);
-		/* IPv6 is optional: a kernel booted with ipv6.disable=1 has no ::1. */
-		proxy6 = kn_netns_proxy_listener(AF_INET6, &err);
-	}
+	if (!spare && kn_netns_setup(&proxy4, &proxy6, &err) < 0)
+		child_fail(sock, &err);
 	/* A vm sandbox's boot files and console log: opened while the host's
 	 * files are still in reach. */
 	int kernel = -1, initrd = -1, console = -1;

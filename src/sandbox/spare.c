@@ -7,7 +7,6 @@
 #include <sched.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include "common/log.h"
@@ -28,16 +27,8 @@ void kn_spare_close(struct kn_spare *sp)
 /* Inside the new namespaces: what a sandbox's network starts with. */
 static int fill(struct kn_spare *sp, kn_error *err)
 {
-	if (kn_netns_loopback_up(err) < 0)
+	if (kn_netns_setup(&sp->proxy4, &sp->proxy6, err) < 0)
 		return -1;
-	sp->proxy4 = kn_netns_proxy_listener(AF_INET, err);
-	if (sp->proxy4 < 0 || fcntl(sp->proxy4, F_SETFD, FD_CLOEXEC) < 0)
-		return sp->proxy4 < 0 ? -1 : kn_fail_errno(err, "fcntl FD_CLOEXEC on a proxy listener");
-	/* IPv6 is optional: a kernel booted with ipv6.disable=1 has no ::1. */
-	kn_error ignored;
-	sp->proxy6 = kn_netns_proxy_listener(AF_INET6, &ignored);
-	if (sp->proxy6 >= 0 && fcntl(sp->proxy6, F_SETFD, FD_CLOEXEC) < 0)
-		return kn_fail_errno(err, "fcntl FD_CLOEXEC on a proxy listener");
 	sp->net = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
 	if (sp->net < 0)
 		return kn_fail_errno(err, "open /proc/self/ns/net of a new network namespace");
