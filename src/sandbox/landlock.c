@@ -230,12 +230,8 @@ int kn_landlock_ruleset(const struct kn_landlock_rules *rules, int *fd_out, kn_e
 	return 0;
 }
 
-int kn_landlock_apply(const struct kn_landlock_rules *rules, kn_error *err)
+int kn_landlock_restrict(int ruleset_fd, kn_error *err)
 {
-	_cleanup_close_ int ruleset_fd = -1;
-	int rc = kn_landlock_ruleset(rules, &ruleset_fd, err);
-	if (rc != 0)
-		return rc;
 	/* Landlock requires it without CAP_SYS_ADMIN; it also keeps setuid
 	 * binaries from running with the fence but more privileges. */
 	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
@@ -243,4 +239,11 @@ int kn_landlock_apply(const struct kn_landlock_rules *rules, kn_error *err)
 	if (ll_restrict_self(ruleset_fd) < 0)
 		return kn_fail_errno(err, "landlock_restrict_self");
 	return 0;
+}
+
+int kn_landlock_apply(const struct kn_landlock_rules *rules, kn_error *err)
+{
+	_cleanup_close_ int ruleset_fd = -1;
+	int rc = kn_landlock_ruleset(rules, &ruleset_fd, err);
+	return rc != 0 ? rc : kn_landlock_restrict(ruleset_fd, err);
 }

@@ -53,5 +53,8 @@ int kn_landlock_apply(const struct kn_landlock_rules *rules, kn_error *err);
  * *fd for a process to restrict itself with later (landlock_restrict_self,
  * after no_new_privs): same returns, *fd -1 unless 0. */
 int kn_landlock_ruleset(const struct kn_landlock_rules *rules, int *fd, kn_error *err);
+/* no_new_privs, then the calling process restricted by `ruleset_fd`: what
+ * kn_landlock_apply does with the ruleset it makes. 0, or -1 with err. */
+int kn_landlock_restrict(int ruleset_fd, kn_error *err);
 
 #endif

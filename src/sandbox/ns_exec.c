@@ -1,18 +1,17 @@
 #define _GNU_SOURCE
 #include <errno.h>
-#include <poll.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <poll.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
-#include <sys/prctl.h>
 #include <sys/socket.h>
-#include <sys/un.h>
 #include <sys/syscall.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <termios.h>
 #include <unistd.h>
@@ -57,11 +56,7 @@ static int apply_landlock(const struct kn_sandbox_spec *s, kn_error *err)
 	int rc = kn_exec_landlock_ruleset(s, &fd, err);
 	if (rc != 0)
 		return rc < 0 ? -1 : 0;
-	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
-		return kn_fail_errno(err, "prctl PR_SET_NO_NEW_PRIVS");
-	if (syscall(SYS_landlock_restrict_self, fd, 0U) < 0)
-		return kn_fail_errno(err, "landlock_restrict_self");
-	return 0;
+	return kn_landlock_restrict(fd, err);
 }
 
 static void __attribute__((noreturn)) exec_child(const struct kn_sandbox_spec *s,
