@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "init/command.h"
+#include "init/io.h"
 #include "sandbox/exec_env.h"
 #include "sandbox/sandbox.h"
 #include "sandbox/vm_proto.h"
@@ -64,38 +65,7 @@ struct session {
 
 static struct session S;
 
-static long long now_ms(void)
-{
-	struct timespec t;
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (long long)t.tv_sec * 1000 + t.tv_nsec / 1000000;
-}
-
 /* ---------- the request ---------- */
-
-static int read_full(int fd, void *buf, size_t n, long long deadline)
-{
-	uint8_t *p = buf;
-	while (n) {
-		long long left = deadline - now_ms();
-		struct pollfd pfd = {.fd = fd, .events = POLLIN};
-		if (left <= 0)
-			return -1;
-		int r = poll(&pfd, 1, (int)left);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0)
-			return -1;
-		ssize_t got = read(fd, p, n);
-		if (got < 0 && (errno == EINTR || errno == EAGAIN))
-			continue;
-		if (got <= 0)
-			return -1;
-		p += got;
-		n -= (size_t)got;
-	}
-	return 0;
-}
 
 /* The request's payload (malloc'd, room for the decoder's NUL), or NULL. */
 static uint8_t *read_request(int sock, size_t *len)
@@ -103,12 +73,12 @@ static uint8_t *read_request(int sock, size_t *len)
 	uint8_t head[KN_VM_FRAME_HEAD];
 	char type;
 	uint32_t n;
-	long long deadline = now_ms() + KN_GUEST_REQ_TIMEOUT_MS;
-	if (read_full(sock, head, sizeof(head), deadline) < 0 ||
+	long long deadline = kn_init_now_ms() + KN_GUEST_REQ_TIMEOUT_MS;
+	if (kn_init_recv_full(sock, head, sizeof(head), NULL, NULL, deadline) < 0 ||
 	    kn_vm_frame_parse_head(head, &type, &n) < 0 || type != KN_VM_REQ)
 		return NULL;
 	uint8_t *buf = malloc((size_t)n + 1);
-	if (!buf || read_full(sock, buf, n, deadline) < 0) {
+	if (!buf || kn_init_recv_full(sock, buf, n, NULL, NULL, deadline) < 0) {
 		free(buf);
 		return NULL;
 	}
@@ -364,7 +334,7 @@ static void reap(void)
 		return;
 	S.exited = 1;
 	S.status = info.si_code == CLD_EXITED ? info.si_status : 128 + info.si_status;
-	S.quiet_since = now_ms();
+	S.quiet_since = kn_init_now_ms();
 	/* Input for a command that is gone has no reader. */
 	stdin_closed();
 }
@@ -445,7 +415,7 @@ static void __attribute__((noreturn)) pump(void)
 					if (!read_source(&S.src[i]))
 						break;
 			if (!S.src[0].done && S.src[0].fd == S.pty &&
-			    now_ms() - S.quiet_since >= KN_GUEST_PTY_DRAIN_MS)
+			    kn_init_now_ms() - S.quiet_since >= KN_GUEST_PTY_DRAIN_MS)
 				source_done(&S.src[0]);
 			if (outputs_done() && !S.exit_queued && out_room() >= KN_VM_FRAME_HEAD + 4) {
 				flush_usr();
@@ -470,7 +440,7 @@ static void __attribute__((noreturn)) pump(void)
 		};
 		int timeout = -1;
 		if (S.exited && !S.src[0].done && S.src[0].fd == S.pty) {
-			long long left = S.quiet_since + KN_GUEST_PTY_DRAIN_MS - now_ms();
+			long long left = S.quiet_since + KN_GUEST_PTY_DRAIN_MS - kn_init_now_ms();
 			timeout = left > 0 ? (int)left : 0;
 		}
 		if (poll(p, 5, timeout) < 0) {
@@ -488,7 +458,7 @@ static void __attribute__((noreturn)) pump(void)
 		for (int i = 0; i < 2; i++)
 			if (p[3 + i].revents && out_room() >= KN_GUEST_CHUNK + KN_VM_FRAME_HEAD &&
 			    read_source(&S.src[i]) && S.exited)
-				S.quiet_since = now_ms();
+				S.quiet_since = kn_init_now_ms();
 	}
 }
 
