@@ -95,7 +95,7 @@ $(BUILD)/libkennelproxy.a: $(PROXY_OBJS)
 # never sanitized (a sanitizer runtime cannot be linked statically).
 # Static and with none of the library's dependencies: it runs in images without
 # them and as the guest's /init, where there are no libraries at all.
-$(BUILD)/kennel-init: $(wildcard src/init/*.c src/init/*.h) src/sandbox/init.c src/sandbox/init.h src/sandbox/exec_env.h \
+$(BUILD)/kennel-init: $(wildcard src/init/*.c src/init/*.h) src/sandbox/init.c src/sandbox/init.h src/sandbox/exec_env.h src/common/clock.h \
 		      src/sandbox/vm_proto.c src/sandbox/vm_proto.h src/sandbox/netns.h src/sandbox/sandbox.h
 	@mkdir -p $(dir $@)
 	$(CC) -std=gnu11 -O2 -Wall -Wextra -Wshadow -Wformat=2 -Isrc -static -o $@ $(filter %.c,$^)

@@ -20,6 +20,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/clock.h"
 #include "common/fdpass.h"
 #include "common/fsutil.h"
 #include "common/log.h"
@@ -194,13 +195,6 @@ static void kill_proxy(struct kn_proxy_sup *ps)
 	ps->owed = 0;
 }
 
-static uint64_t now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
 /* A control failure: the proxy is killed and restarted at the next tick. */
 static int proxy_dead(struct kn_proxy_sup *ps, kn_error *err)
 {
@@ -254,7 +248,7 @@ static int read_answer(struct kn_proxy_sup *ps, int wait_ms, int *ok, kn_error *
 static void answer_owed(struct kn_proxy_sup *ps, int ok, const kn_error *refusal)
 {
 	ps->owed--;
-	ps->owed_due_ms = now_ms() + KN_PROXY_REPLY_TIMEOUT_MS;
+	ps->owed_due_ms = kn_now_ms() + KN_PROXY_REPLY_TIMEOUT_MS;
 	if (!ok)
 		log_error("%s", refusal->msg);
 }
@@ -297,7 +291,7 @@ static int send_message(struct kn_proxy_sup *ps, json_t *msg, const int *fds, si
 		return proxy_dead(ps, err);
 	if (!wait) {
 		if (!ps->owed++)
-			ps->owed_due_ms = now_ms() + KN_PROXY_REPLY_TIMEOUT_MS;
+			ps->owed_due_ms = kn_now_ms() + KN_PROXY_REPLY_TIMEOUT_MS;
 		return 0;
 	}
 	for (;;) {
@@ -471,7 +465,7 @@ void kn_proxy_on_exit(struct kn_proxy_sup *ps)
 
 void kn_proxy_tick(struct kn_proxy_sup *ps, struct kn_store *st)
 {
-	if (ps->owed && now_ms() >= ps->owed_due_ms) {
+	if (ps->owed && kn_now_ms() >= ps->owed_due_ms) {
 		kn_error e;
 		kn_fail(&e, "kennel-proxy did not answer within %d ms", KN_PROXY_REPLY_TIMEOUT_MS);
 		proxy_dead(ps, &e);

@@ -25,7 +25,6 @@
 
 #include <jansson.h>
 #include <limits.h>
-#include <stdint.h>
 #include <sys/types.h>
 #include <time.h>
 
@@ -62,7 +61,7 @@ struct kn_proxy_sup {
 	time_t next_start; /* when a dead proxy may be started again */
 	time_t started;    /* when the running proxy started */
 	unsigned owed;     /* answers to messages not waited for */
-	uint64_t owed_due_ms; /* CLOCK_MONOTONIC ms by which the next one is due */
+	long long owed_due_ms; /* kn_now_ms by which the next one is due */
 };
 
 /* Open kenneld --upstream-ca FILE for the proxies: a readable regular file

@@ -19,6 +19,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/clock.h"
 #include "init/command.h"
 #include "init/io.h"
 #include "sandbox/exec_env.h"
@@ -73,7 +74,7 @@ static uint8_t *read_request(int sock, size_t *len)
 	uint8_t head[KN_VM_FRAME_HEAD];
 	char type;
 	uint32_t n;
-	long long deadline = kn_init_now_ms() + KN_GUEST_REQ_TIMEOUT_MS;
+	long long deadline = kn_now_ms() + KN_GUEST_REQ_TIMEOUT_MS;
 	if (kn_init_recv_full(sock, head, sizeof(head), NULL, NULL, deadline) < 0 ||
 	    kn_vm_frame_parse_head(head, &type, &n) < 0 || type != KN_VM_REQ)
 		return NULL;
@@ -334,7 +335,7 @@ static void reap(void)
 		return;
 	S.exited = 1;
 	S.status = info.si_code == CLD_EXITED ? info.si_status : 128 + info.si_status;
-	S.quiet_since = kn_init_now_ms();
+	S.quiet_since = kn_now_ms();
 	/* Input for a command that is gone has no reader. */
 	stdin_closed();
 }
@@ -415,7 +416,7 @@ static void __attribute__((noreturn)) pump(void)
 					if (!read_source(&S.src[i]))
 						break;
 			if (!S.src[0].done && S.src[0].fd == S.pty &&
-			    kn_init_now_ms() - S.quiet_since >= KN_GUEST_PTY_DRAIN_MS)
+			    kn_now_ms() - S.quiet_since >= KN_GUEST_PTY_DRAIN_MS)
 				source_done(&S.src[0]);
 			if (outputs_done() && !S.exit_queued && out_room() >= KN_VM_FRAME_HEAD + 4) {
 				flush_usr();
@@ -440,7 +441,7 @@ static void __attribute__((noreturn)) pump(void)
 		};
 		int timeout = -1;
 		if (S.exited && !S.src[0].done && S.src[0].fd == S.pty) {
-			long long left = S.quiet_since + KN_GUEST_PTY_DRAIN_MS - kn_init_now_ms();
+			long long left = S.quiet_since + KN_GUEST_PTY_DRAIN_MS - kn_now_ms();
 			timeout = left > 0 ? (int)left : 0;
 		}
 		if (poll(p, 5, timeout) < 0) {
@@ -458,7 +459,7 @@ static void __attribute__((noreturn)) pump(void)
 		for (int i = 0; i < 2; i++)
 			if (p[3 + i].revents && out_room() >= KN_GUEST_CHUNK + KN_VM_FRAME_HEAD &&
 			    read_source(&S.src[i]) && S.exited)
-				S.quiet_since = kn_init_now_ms();
+				S.quiet_since = kn_now_ms();
 	}
 }
 

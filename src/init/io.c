@@ -7,20 +7,14 @@
 #include <stdint.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <time.h>
 #include <unistd.h>
 
-long long kn_init_now_ms(void)
-{
-	struct timespec t;
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (long long)t.tv_sec * 1000 + t.tv_nsec / 1000000;
-}
+#include "common/clock.h"
 
 static int wait_readable(int fd, long long deadline)
 {
 	for (;;) {
-		long long left = deadline - kn_init_now_ms();
+		long long left = deadline - kn_now_ms();
 		struct pollfd p = {.fd = fd, .events = POLLIN};
 		if (left <= 0)
 			return -1;

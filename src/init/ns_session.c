@@ -14,6 +14,7 @@
 #include <termios.h>
 #include <unistd.h>
 
+#include "common/clock.h"
 #include "init/command.h"
 #include "init/io.h"
 #include "sandbox/exec_env.h"
@@ -59,7 +60,7 @@ static void __attribute__((noreturn)) refuse(int sock, const char *what)
 
 void kn_ns_session(int sock, int landlock_fd)
 {
-	long long deadline = kn_init_now_ms() + KN_NS_SESSION_REQ_MS;
+	long long deadline = kn_now_ms() + KN_NS_SESSION_REQ_MS;
 	uint8_t head[KN_VM_FRAME_HEAD];
 	int stdio[3] = {-1, -1, -1};
 	size_t n_fds = 0;

@@ -19,6 +19,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/clock.h"
 #include "common/log.h"
 #include "common/util.h"
 
@@ -233,13 +234,6 @@ static void sleep_us(long us)
 	struct timespec ts = {.tv_sec = us / 1000000, .tv_nsec = (us % 1000000) * 1000};
 	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
 		;
-}
-
-static long long now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 /* ---------- finding the hierarchies ---------- */
@@ -997,12 +991,12 @@ static int kill_listed(const char *path, void *arg, kn_error *err)
 /* Wait until the cgroup is empty: 1 when it is, 0 on timeout. */
 static int wait_empty(const struct kn_cgroup *cg, int timeout_ms, kn_error *err)
 {
-	long long deadline = now_ms() + timeout_ms;
+	long long deadline = kn_now_ms() + timeout_ms;
 	for (;;) {
 		int pop = kn_cgroup_is_populated(cg, err);
 		if (pop <= 0)
 			return pop < 0 ? -1 : 1;
-		if (now_ms() >= deadline)
+		if (kn_now_ms() >= deadline)
 			return 0;
 		sleep_us(POLL_INTERVAL_US);
 	}
@@ -1031,7 +1025,7 @@ static int set_frozen(const struct kn_cgroup_dir *f, bool frozen, kn_error *err)
 /* 1 once the freeze has taken, 0 on timeout. */
 static int wait_frozen(const struct kn_cgroup_dir *f, kn_error *err)
 {
-	long long deadline = now_ms() + FREEZE_TIMEOUT_MS;
+	long long deadline = kn_now_ms() + FREEZE_TIMEOUT_MS;
 	for (;;) {
 		bool frozen;
 		if (f->version == 2) {
@@ -1047,7 +1041,7 @@ static int wait_frozen(const struct kn_cgroup_dir *f, kn_error *err)
 		}
 		if (frozen)
 			return 1;
-		if (now_ms() >= deadline)
+		if (kn_now_ms() >= deadline)
 			return 0;
 		sleep_us(POLL_INTERVAL_US);
 	}

@@ -29,6 +29,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/clock.h"
 #include "common/util.h"
 #include "sandbox/exec_env.h"
 #include "sandbox/exec_helper.h"
@@ -59,13 +60,6 @@ struct vm_exec {
 	const struct kn_cgroup *cg;
 	const struct kn_exec_spec *ex;
 };
-
-static long long now_ms(void)
-{
-	struct timespec t;
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (long long)t.tv_sec * 1000 + t.tv_nsec / 1000000;
-}
 
 static int write_all(int fd, const void *p, size_t len)
 {
@@ -180,7 +174,7 @@ static int greeted_connection(long long deadline)
 	int won = -1;
 	for (size_t i = 0; i < VM_CONNECTS_OPEN; i++)
 		open_fds[i] = (struct pollfd){.fd = -1, .events = POLLIN};
-	while (won < 0 && now_ms() < deadline) {
+	while (won < 0 && kn_now_ms() < deadline) {
 		int sock = connect_exec_port();
 		if (sock >= 0) {
 			if (open_fds[next].fd >= 0)
@@ -188,8 +182,8 @@ static int greeted_connection(long long deadline)
 			open_fds[next].fd = sock;
 			next = (next + 1) % VM_CONNECTS_OPEN;
 		}
-		long long until = now_ms() + VM_CONNECT_EVERY_MS;
-		for (long long left; won < 0 && (left = until - now_ms()) > 0;) {
+		long long until = kn_now_ms() + VM_CONNECT_EVERY_MS;
+		for (long long left; won < 0 && (left = until - kn_now_ms()) > 0;) {
 			if (poll(open_fds, VM_CONNECTS_OPEN, (int)left) <= 0)
 				break;
 			for (size_t i = 0; i < VM_CONNECTS_OPEN && won < 0; i++) {
@@ -215,7 +209,7 @@ static int greeted_connection(long long deadline)
 static int start_in_guest(const struct kn_sandbox_spec *s, const uint8_t *req, size_t req_len,
 			  pid_t *pid, kn_error *err)
 {
-	int sock = greeted_connection(now_ms() + VM_BOOT_WAIT_MS);
+	int sock = greeted_connection(kn_now_ms() + VM_BOOT_WAIT_MS);
 	if (sock < 0)
 		return kn_fail(err, "the guest of %s did not answer within %d s (its console: %s/console.log)",
 			       s->name, VM_BOOT_WAIT_MS / 1000, s->dir);
