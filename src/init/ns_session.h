@@ -26,11 +26,25 @@
 #ifndef KENNEL_INIT_NS_SESSION_H
 #define KENNEL_INIT_NS_SESSION_H
 
+#include <stdio.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+
 /* kenneld writes the request right after connecting: this only bounds a
  * session whose peer went away. */
 #define KN_NS_SESSION_REQ_MS 5000
 /* In the sandbox's folder in the state dir. */
 #define KN_NS_EXEC_SOCKET "exec.sock"
+
+/* The socket's address for binding (the sandbox's first process) and
+ * connecting (kenneld), given an fd of the sandbox's folder: by a
+ * /proc/self/fd path, as a folder's path may be longer than sun_path. */
+static inline struct sockaddr_un kn_ns_exec_addr(int dir_fd)
+{
+	struct sockaddr_un a = {.sun_family = AF_UNIX};
+	snprintf(a.sun_path, sizeof(a.sun_path), "/proc/self/fd/%d/%s", dir_fd, KN_NS_EXEC_SOCKET);
+	return a;
+}
 
 void kn_ns_session(int sock, int landlock_fd) __attribute__((noreturn));
 

@@ -209,8 +209,7 @@ static int open_init_binary(kn_error *err)
 }
 
 /* The listening socket of the sandbox's exec sessions (init/ns_session.h), at
- * KN_NS_EXEC_SOCKET in its folder, root's alone. Bound by a /proc/self/fd
- * path: a folder path may be longer than sun_path. */
+ * KN_NS_EXEC_SOCKET in its folder, root's alone. */
 static int exec_listener(const struct kn_sandbox_spec *s, kn_error *err)
 {
 	_cleanup_close_ int dir = open(s->dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
@@ -218,8 +217,7 @@ static int exec_listener(const struct kn_sandbox_spec *s, kn_error *err)
 		return kn_fail_errno(err, "open %s", s->dir);
 	if (unlinkat(dir, KN_NS_EXEC_SOCKET, 0) < 0 && errno != ENOENT)
 		return kn_fail_errno(err, "unlink %s/%s", s->dir, KN_NS_EXEC_SOCKET);
-	struct sockaddr_un addr = {.sun_family = AF_UNIX};
-	snprintf(addr.sun_path, sizeof(addr.sun_path), "/proc/self/fd/%d/%s", dir, KN_NS_EXEC_SOCKET);
+	struct sockaddr_un addr = kn_ns_exec_addr(dir);
 	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return kn_fail_errno(err, "socket for the exec listener");

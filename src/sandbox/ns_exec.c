@@ -260,8 +260,7 @@ static int exec_via_init(const struct kn_sandbox_spec *s, const struct kn_exec_s
 	_cleanup_close_ int dir = open(s->dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
 	if (dir < 0)
 		return kn_fail_errno(err, "open %s", s->dir);
-	struct sockaddr_un addr = {.sun_family = AF_UNIX};
-	snprintf(addr.sun_path, sizeof(addr.sun_path), "/proc/self/fd/%d/%s", dir, KN_NS_EXEC_SOCKET);
+	struct sockaddr_un addr = kn_ns_exec_addr(dir);
 	_cleanup_close_ int sock = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (sock < 0)
 		return kn_fail_errno(err, "socket for exec in sandbox %s", s->name);
