@@ -297,6 +297,12 @@ static int write_start_files(void *arg, kn_error *err)
 	return 0;
 }
 
+int kn_mgr_idle_due(const struct kn_store *st)
+{
+	/* A failed attempt is retried only at the loop's slow tick. */
+	return st->spare.net < 0 && !st->spare_failed;
+}
+
 void kn_mgr_idle(struct kn_store *st)
 {
 	kn_ca_key_ahead();

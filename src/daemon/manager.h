@@ -59,7 +59,10 @@ int kn_mgr_stop(struct kn_store *st, struct kn_sandbox *sb, kn_error *err);
 int kn_mgr_remove(struct kn_store *st, struct kn_sandbox *sb, int force, kn_error *err);
 int kn_mgr_reconcile(struct kn_store *st, kn_error *err);
 void kn_mgr_on_init_exit(struct kn_store *st, struct kn_sandbox *sb);
-/* Idle work: the next start's namespaces, when none are ready. */
+/* Idle work: the next start's namespaces, when none are ready. The server
+ * calls kn_mgr_idle after KN_IDLE_AFTER_MS without events while
+ * kn_mgr_idle_due says there is some, else at its slow tick. */
+int kn_mgr_idle_due(const struct kn_store *st);
 void kn_mgr_idle(struct kn_store *st);
 /* Hand every sandbox started since the last call to kennel-proxy. */
 void kn_mgr_connect_pending(struct kn_store *st);

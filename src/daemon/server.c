@@ -485,11 +485,9 @@ int kn_server_run(struct kn_store *st, int listen_fd, kn_error *err)
 	log_info("kenneld ready");
 	while (!s.stopping) {
 		struct epoll_event evs[64];
-		/* Idle work is due when the next start's namespaces are missing;
-		 * otherwise the loop wakes only for the proxy's and the slow
-		 * clients' timers. */
-		int want_idle = st->spare.net < 0 && !st->spare_failed;
-		int n = epoll_wait(s.epfd, evs, 64, want_idle ? KN_IDLE_AFTER_MS : 1000);
+		/* Without idle work due the loop wakes only for the proxy's and
+		 * the slow clients' timers. */
+		int n = epoll_wait(s.epfd, evs, 64, kn_mgr_idle_due(st) ? KN_IDLE_AFTER_MS : 1000);
 		if (n < 0 && errno != EINTR)
 			return kn_fail_errno(err, "epoll_wait");
 		if (n == 0)
