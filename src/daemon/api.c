@@ -396,7 +396,6 @@ static void handle_exec(struct kn_store *st, struct kn_sandbox *sb, const char *
 	}
 	r->is_exec_stream = 1;
 	r->status = 200;
-	r->helper_pid = res.helper_pid;
 	r->helper_pidfd = res.helper_pidfd;
 	json_t *fdnames = json_array();
 	if (ex.tty) {

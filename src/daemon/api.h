@@ -22,7 +22,6 @@ struct kn_api_response {
 	char *body; /* malloc'd JSON text; NULL for none */
 	/* attached exec: */
 	int is_exec_stream;
-	pid_t helper_pid;
 	int helper_pidfd;
 	int is_session; /* helper_pidfd / reap_pidfd is init's session socket (sandbox.h) */
 	int fds[3];

@@ -123,7 +123,6 @@ int kn_exec_helper_start(const char *sandbox, const struct kn_cgroup *cg, kn_exe
 		close(pidfd);
 		return kn_fail(err, "%s", !strncmp(msg, "error ", 6) ? msg + 6 : msg);
 	}
-	out->helper_pid = helper;
 	out->helper_pidfd = pidfd;
 	out->is_session = 0;
 	out->pid = host_pid ? inside_pid((pid_t)atoi(msg + 3)) : (pid_t)atoi(msg + 3);

@@ -298,7 +298,6 @@ static int exec_via_init(const struct kn_sandbox_spec *s, const struct kn_exec_s
 	if (ex->tty && master < 0)
 		return kn_fail(err, "exec in sandbox %s: init's session sent no pty", s->name);
 	out->pid = (pid_t)kn_vm_get_u32((const uint8_t *)body);
-	out->helper_pid = 0;
 	out->helper_pidfd = steal_fd(&sock);
 	out->is_session = 1;
 	out->pty_master = master;

@@ -10,9 +10,9 @@
  *    (spare.h: made for this start and given to nothing else; the caller
  *    closes its fds afterwards), or of fresh ones when `spare` is NULL, and
  *    then of its own user namespace (the spare's when made for its uid
- *    base), in the
- *    cgroup `cg`, with a fresh root (see rootfs.h) pivoted into. Returns the
- *    host pid of that init and a pidfd for it (readable when the sandbox dies).
+ *    base), in the cgroup `cg`, with a fresh root (see rootfs.h) pivoted
+ *    into. Returns the host pid of that init and a pidfd for it (readable
+ *    when the sandbox dies).
  *    `meanwhile` (may be NULL) runs in the caller while the new process sets
  *    up its namespaces and root, for work that may overlap with that (the
  *    caller's state files); when it fails, the process is killed and
@@ -105,7 +105,6 @@ struct kn_exec_spec {
 };
 
 struct kn_exec_result {
-	pid_t helper_pid; /* host pid; its exit status is the command's (0 for a session) */
 	int helper_pidfd; /* readable once the command has exited: kn_exec_exit_code */
 	int is_session;   /* helper_pidfd is the socket of init's session, not a pidfd */
 	pid_t pid;        /* the command's pid inside the sandbox */
