@@ -24,10 +24,10 @@
 #include "common/fsutil.h"
 #include "common/util.h"
 
-/* RFC 5280's upper bound for a common name (ub-common-name). */
-#define CN_MAX 64
-#define CN_PREFIX "kennel sandbox "
-#define CN_SUFFIX " CA"
+/* "kennel sandbox CA " and 8 hex digits of the serial: no sandbox name, so
+ * a CA can be made before anyone knows which sandbox gets it (manager.h). */
+#define CN_PREFIX "kennel sandbox CA "
+#define CN_SERIAL_BYTES 4
 #define SERIAL_BITS 128
 
 /* err gets `what` and OpenSSL's reason; OpenSSL's error queue is emptied so
@@ -69,18 +69,23 @@ static int add_ext(X509 *x, int nid, const char *value)
 	return ok ? 0 : -1;
 }
 
-static int set_name(X509 *x, const char *sandbox)
+/* After set_serial: the CN names the CA by the end of its serial. */
+static int set_name(X509 *x)
 {
-	char cn[CN_MAX + 1];
-	/* Sandbox names go to 63 characters: keep the CN within its bound by
-	 * shortening the name part, never by dropping the suffix. */
-	int room = CN_MAX - (int)strlen(CN_PREFIX) - (int)strlen(CN_SUFFIX);
-	snprintf(cn, sizeof(cn), CN_PREFIX "%.*s" CN_SUFFIX, room, sandbox);
-	X509_NAME *n = X509_get_subject_name(x);
-	if (!X509_NAME_add_entry_by_txt(n, "O", MBSTRING_UTF8, (const unsigned char *)"kennel", -1, -1, 0) ||
-	    !X509_NAME_add_entry_by_txt(n, "CN", MBSTRING_UTF8, (const unsigned char *)cn, -1, -1, 0))
+	const ASN1_INTEGER *serial = X509_get0_serialNumber(x);
+	const unsigned char *b = ASN1_STRING_get0_data(serial);
+	int n = ASN1_STRING_length(serial);
+	if (n < CN_SERIAL_BYTES)
 		return -1;
-	return X509_set_issuer_name(x, n) ? 0 : -1;
+	char cn[sizeof(CN_PREFIX) + 2 * CN_SERIAL_BYTES];
+	int len = snprintf(cn, sizeof(cn), "%s", CN_PREFIX);
+	for (int i = n - CN_SERIAL_BYTES; i < n; i++)
+		len += snprintf(cn + len, sizeof(cn) - (size_t)len, "%02x", b[i]);
+	X509_NAME *name = X509_get_subject_name(x);
+	if (!X509_NAME_add_entry_by_txt(name, "O", MBSTRING_UTF8, (const unsigned char *)"kennel", -1, -1, 0) ||
+	    !X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_UTF8, (const unsigned char *)cn, -1, -1, 0))
+		return -1;
+	return X509_set_issuer_name(x, name) ? 0 : -1;
 }
 
 static int set_serial(X509 *x)
@@ -231,8 +236,7 @@ void kn_ca_key_ahead(void)
 		key_ahead = p256_generate();
 }
 
-int kn_ca_make(const char *name, time_t now, struct kn_ca_pem *out, struct kn_ca_info *info,
-	       kn_error *err)
+int kn_ca_make(time_t now, struct kn_ca_pem *out, struct kn_ca_info *info, kn_error *err)
 {
 	memset(out, 0, sizeof(*out));
 	int rc = -1;
@@ -245,7 +249,7 @@ int kn_ca_make(const char *name, time_t now, struct kn_ca_pem *out, struct kn_ca
 		goto out;
 	}
 	x = X509_new();
-	if (!x || !X509_set_version(x, X509_VERSION_3) || set_serial(x) < 0 || set_name(x, name) < 0 ||
+	if (!x || !X509_set_version(x, X509_VERSION_3) || set_serial(x) < 0 || set_name(x) < 0 ||
 	    set_validity(x, now) < 0 || set_p256_pubkey(x, key) < 0) {
 		ssl_fail(err, "make the CA certificate");
 		goto out;
@@ -341,14 +345,14 @@ static int fix_key_file(const char *dir, uid_t uid, gid_t gid, kn_error *err)
 	return 0;
 }
 
-int kn_ca_ensure(const char *dir, const char *name, uid_t key_uid, gid_t key_gid,
-		 struct kn_ca_info *info, int *made, kn_error *err)
+int kn_ca_ensure(const char *dir, uid_t key_uid, gid_t key_gid, struct kn_ca_info *info, int *made,
+		 kn_error *err)
 {
 	*made = 0;
 	if (pair_usable(dir, info))
 		return fix_key_file(dir, key_uid, key_gid, err);
 	struct kn_ca_pem pem;
-	if (kn_ca_make(name, time(NULL), &pem, info, err) < 0)
+	if (kn_ca_make(time(NULL), &pem, info, err) < 0)
 		return -1;
 	char p[PATH_MAX];
 	/* The certificate stands for the pair: it goes first when a stale one is

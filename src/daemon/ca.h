@@ -4,9 +4,10 @@
  * Contract.
  *  - kn_ca_make (no files): a fresh EC P-256 key (the one kn_ca_key_ahead
  *    made while kenneld was idle, if there is one; each is used once) and a
- *    self-signed X.509 v3 certificate for sandbox `name`: subject and issuer
- *    O=kennel, CN="kennel sandbox NAME CA" (NAME shortened to fit CN's 64
- *    characters), a random 128-bit serial, valid from `now` - 1 hour (clock
+ *    self-signed X.509 v3 certificate: subject and issuer O=kennel,
+ *    CN="kennel sandbox CA XXXXXXXX" (the last 4 bytes of its serial in hex;
+ *    no sandbox name, as the CA of the next sandbox is made before its name
+ *    is known, manager.h), a random 128-bit serial, valid from `now` - 1 hour (clock
  *    skew) for KN_CA_VALID_DAYS, basicConstraints critical CA:TRUE pathlen:0
  *    (it signs leaves only), keyUsage critical keyCertSign+cRLSign, subject and
  *    authority key identifiers, signed with ECDSA-SHA256. Out: PEM text, the
@@ -69,12 +70,11 @@ struct kn_ca_pem {
 
 /* Idle work: generate the next CA's key (~0.1 ms of a create) unless one waits. */
 void kn_ca_key_ahead(void);
-int kn_ca_make(const char *name, time_t now, struct kn_ca_pem *out, struct kn_ca_info *info,
-	       kn_error *err);
+int kn_ca_make(time_t now, struct kn_ca_pem *out, struct kn_ca_info *info, kn_error *err);
 void kn_ca_pem_clear(struct kn_ca_pem *pem);
 
-int kn_ca_ensure(const char *dir, const char *name, uid_t key_uid, gid_t key_gid,
-		 struct kn_ca_info *info, int *made, kn_error *err);
+int kn_ca_ensure(const char *dir, uid_t key_uid, gid_t key_gid, struct kn_ca_info *info, int *made,
+		 kn_error *err);
 int kn_ca_load(const char *dir, struct kn_ca_pem *out, kn_error *err);
 int kn_ca_present(const char *dir, struct kn_ca_info *info);
 

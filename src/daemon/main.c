@@ -194,6 +194,8 @@ int main(int argc, char **argv)
 		log_error("%s", err.msg);
 		return 1;
 	}
+	/* A folder made ahead by a kenneld that crashed: its CA is unknown here. */
+	kn_ahead_drop(&st);
 	snprintf(st.vm_assets, sizeof(st.vm_assets), "%s", assets);
 	st.default_vm = default_vm;
 	if (default_vm && kn_vm_check(assets, &err) < 0) {
@@ -227,6 +229,7 @@ int main(int argc, char **argv)
 	unlink(sock);
 	close(lfd);
 	kn_proxy_stop(&proxy);
+	kn_ahead_drop(&st);
 	/* With no sandbox left running, nothing is to be adopted from kennel's
 	 * cgroup root: it goes (a stopped sandbox has no cgroup). A running one
 	 * keeps it, as the next kenneld adopts it there. */

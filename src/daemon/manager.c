@@ -109,7 +109,15 @@ static void now_rfc3339(char *out, size_t n)
 	strftime(out, n, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
-static int start_sandbox(struct kn_store *st, struct kn_sandbox *sb, int new_config, kn_error *err);
+/* How start_sandbox starts. */
+#define START_CREATE 1  /* the sandbox's first start: config.json is written too */
+#define START_TRUSTED 2 /* its trust store holds its CA already (ahead.h) */
+static int start_sandbox(struct kn_store *st, struct kn_sandbox *sb, unsigned how, kn_error *err);
+
+static void log_new_ca(const struct kn_sandbox *sb)
+{
+	log_info("sandbox %s: new kennel CA (SHA-256 %s)", sb->name, sb->ca.fingerprint);
+}
 
 /* The sandbox's kennel CA, made when missing: at create, and at the start
  * of a sandbox from state older than CAs. */
@@ -122,11 +130,11 @@ static int make_ca(struct kn_store *st, struct kn_sandbox *sb, kn_error *err)
 	int made = 0;
 	if (!sb->has_ca)
 		sb->ca = (struct kn_ca_info){0};
-	if (kn_ca_ensure(sb->dir, sb->name, uid, gid, &sb->ca, &made, err) < 0)
+	if (kn_ca_ensure(sb->dir, uid, gid, &sb->ca, &made, err) < 0)
 		return kn_fail_prefix(err, "kennel CA");
 	sb->has_ca = 1;
 	if (made)
-		log_info("sandbox %s: new kennel CA (SHA-256 %s)", sb->name, sb->ca.fingerprint);
+		log_new_ca(sb);
 	return 0;
 }
 
@@ -184,15 +192,20 @@ int kn_mgr_create(struct kn_store *st, const struct kn_create_req *req, struct k
 		return kn_fail(err, "out of memory");
 	}
 
-	if (mkdir(sb->dir, 0700) < 0) {
+	/* The folders, CA and trust store made ahead (ahead.h), if they are. */
+	int ahead = kn_ahead_take(st, sb);
+	if (!ahead && mkdir(sb->dir, 0700) < 0) {
 		int e = errno;
 		kn_sandbox_free(sb);
 		return kn_fail_class(err, e == EEXIST ? EEXIST : e, "mkdir %s: %s", sb->dir, strerror(e));
 	}
+	if (ahead)
+		log_new_ca(sb);
 	struct kn_sandbox_spec spec;
 	kn_store_spec(st, sb, &spec);
-	if ((!sb->image[0] && kn_base_build(st->base_dir, err) < 0) || kn_ns_prepare(&spec, err) < 0 ||
-	    make_ca(st, sb, err) < 0) {
+	if ((!sb->image[0] && kn_base_build(st->base_dir, err) < 0) ||
+	    (ahead ? kn_ns_prepare_identity(&spec, err) : kn_ns_prepare(&spec, err)) < 0 ||
+	    (!ahead && make_ca(st, sb, err) < 0)) {
 		kn_error ignored;
 		kn_store_remove_files(st, sb, &ignored);
 		kn_sandbox_free(sb);
@@ -204,13 +217,14 @@ int kn_mgr_create(struct kn_store *st, const struct kn_create_req *req, struct k
 	/* config.json is written while the sandbox's first start is under way
 	 * (start_sandbox): a create that fails or dies before it leaves a folder
 	 * without one, which the next start of kenneld removes (store.c). */
-	if (start_sandbox(st, sb, 1, err) < 0) {
+	if (start_sandbox(st, sb, START_CREATE | (ahead ? START_TRUSTED : 0), err) < 0) {
 		kn_error ignored;
 		kn_store_unlink(st, sb);
 		kn_store_remove_files(st, sb, &ignored);
 		kn_sandbox_free(sb);
 		return -1;
 	}
+	kn_ahead_recheck(st);
 	*out = sb;
 	return 0;
 }
@@ -256,13 +270,8 @@ int kn_mgr_set_policy(struct kn_store *st, struct kn_sandbox *sb, json_t *canon,
  * wrecked its own /etc) only costs the sandbox its TLS. */
 static void trust_ca(const struct kn_sandbox *sb, const struct kn_sandbox_spec *spec)
 {
-	char path[PATH_MAX];
-	_cleanup_free_ char *cert = NULL;
-	size_t len = 0;
 	kn_error e;
-	snprintf(path, sizeof(path), "%s/%s", sb->dir, KN_CA_CERT_FILE);
-	if (kn_read_file(path, KN_CA_FILE_MAX, &cert, &len, &e) < 0 ||
-	    kn_ns_trust_ca(spec, cert, len, sb->ca.subject_hash, &e) < 0)
+	if (kn_ahead_trust(spec, sb->ca.subject_hash, &e) < 0)
 		log_error("sandbox %s: kennel CA not installed in its trust store, so it will "
 			  "not trust intercepted TLS: %s", sb->name, e.msg);
 }
@@ -300,14 +309,11 @@ static int write_start_files(void *arg, kn_error *err)
 int kn_mgr_idle_due(const struct kn_store *st)
 {
 	/* A failed attempt is retried only at the loop's slow tick. */
-	return st->spare.net < 0 && !st->spare_failed;
+	return (st->spare.net < 0 && !st->spare_failed) || kn_ahead_due(st);
 }
 
-void kn_mgr_idle(struct kn_store *st)
+static void make_spare(struct kn_store *st)
 {
-	kn_ca_key_ahead();
-	if (st->spare.net >= 0)
-		return;
 	kn_error err;
 	if (kn_spare_make(&st->spare, kn_store_free_uid_base(st), &err) == 0) {
 		st->spare_failed = 0;
@@ -319,7 +325,31 @@ void kn_mgr_idle(struct kn_store *st)
 	st->spare_failed = 1;
 }
 
-static int start_sandbox(struct kn_store *st, struct kn_sandbox *sb, int new_config, kn_error *err)
+static void make_ahead(struct kn_store *st)
+{
+	kn_error err;
+	int failed_before = st->ahead.failed;
+	/* The next create makes its own folder. */
+	if (kn_ahead_make(st, kn_store_free_uid_base(st), &err) < 0 && !failed_before)
+		log_warn("the next sandbox's folder not made ahead: %s", err.msg);
+}
+
+void kn_mgr_idle(struct kn_store *st)
+{
+	kn_ca_key_ahead();
+	/* One piece per call, the namespaces first: a request that comes
+	 * meanwhile waits for one piece at most. */
+	if (st->spare.net < 0 && !st->spare_failed)
+		make_spare(st);
+	else if (kn_ahead_due(st))
+		make_ahead(st);
+	else if (st->spare.net < 0) /* the slow tick: retry what failed */
+		make_spare(st);
+	else if (!st->ahead.made)
+		make_ahead(st);
+}
+
+static int start_sandbox(struct kn_store *st, struct kn_sandbox *sb, unsigned how, kn_error *err)
 {
 	if (sb->init_pid)
 		return 0;
@@ -335,13 +365,14 @@ static int start_sandbox(struct kn_store *st, struct kn_sandbox *sb, int new_con
 	}
 	struct kn_sandbox_spec spec;
 	kn_store_spec(st, sb, &spec);
-	trust_ca(sb, &spec);
+	if (!(how & START_TRUSTED))
+		trust_ca(sb, &spec);
 	seed_home(sb, &spec);
 	if (kn_cgroup_create(sb->name, &limits, &sb->cg, err) < 0)
 		return kn_fail_prefix(err, "start sandbox %s", sb->name);
 	pid_t pid;
 	int pidfd;
-	struct start_files files = {sb, new_config};
+	struct start_files files = {sb, !!(how & START_CREATE)};
 	/* The namespaces made ahead (kn_mgr_idle), if they are: making them
 	 * now would cost more than the clone making its own. */
 	struct kn_spare spare = st->spare;
@@ -423,6 +454,7 @@ int kn_mgr_remove(struct kn_store *st, struct kn_sandbox *sb, int force, kn_erro
 	if (kn_store_remove_files(st, sb, err) < 0)
 		return kn_fail_prefix(err, "remove sandbox %s", sb->name);
 	kn_store_unlink(st, sb);
+	kn_ahead_recheck(st);
 	log_info("removed sandbox %s", sb->name);
 	kn_error serr;
 	/* Its secrets die with it: a later sandbox of the same name must not

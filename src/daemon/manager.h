@@ -25,7 +25,9 @@
  *    proxy's yet.
  *  - idle: the server calls it when it has had nothing to do for a moment:
  *    makes the namespaces of the next start ahead of it (spare.h), so a
- *    create or start only joins them, and the next CA's key (ca.h).
+ *    create or start only joins them, then (at the next call) the next
+ *    sandbox's folder with its CA and trust store (ahead.h), which a create
+ *    takes, and the next CA's key (ca.h).
  *  - stop: kills every process in the sandbox's cgroup, reaps init, removes the
  *    cgroup and runtime.json. The writable layer stays.
  *  - remove: stop, then delete the folder (through trash).
@@ -59,9 +61,10 @@ int kn_mgr_stop(struct kn_store *st, struct kn_sandbox *sb, kn_error *err);
 int kn_mgr_remove(struct kn_store *st, struct kn_sandbox *sb, int force, kn_error *err);
 int kn_mgr_reconcile(struct kn_store *st, kn_error *err);
 void kn_mgr_on_init_exit(struct kn_store *st, struct kn_sandbox *sb);
-/* Idle work: the next start's namespaces, when none are ready. The server
- * calls kn_mgr_idle after KN_IDLE_AFTER_MS without events while
- * kn_mgr_idle_due says there is some, else at its slow tick. */
+/* Idle work: the next start's namespaces and the next sandbox's folder,
+ * one per call, when they are not ready. The server calls kn_mgr_idle after
+ * KN_IDLE_AFTER_MS without events while kn_mgr_idle_due says there is some,
+ * else at its slow tick. */
 int kn_mgr_idle_due(const struct kn_store *st);
 void kn_mgr_idle(struct kn_store *st);
 /* Hand every sandbox started since the last call to kennel-proxy. */

@@ -3,7 +3,8 @@
  * Contract: the state dir holds sandboxes/<name>/ per sandbox with config.json
  * (what the user asked for; written once at create), runtime.json (the
  * running init's pid and start time; present only while it runs) and the
- * sandbox's kennel CA, ca.crt and ca.key (ca.h); base/ (the shared root
+ * sandbox's kennel CA, ca.crt and ca.key (ca.h); sandboxes/.next (the next
+ * sandbox's folder, made ahead: ahead.h; skipped by kn_store_load); base/ (the shared root
  * skeleton) and trash/ (sandboxes being removed: a removal renames the folder
  * there first, so a crash mid-removal leaves trash, not a half sandbox).
  * Every write is atomic (fsutil). A folder without config.json is an
@@ -17,6 +18,7 @@
 #include <sys/types.h>
 
 #include "common/error.h"
+#include "daemon/ahead.h"
 #include "daemon/ca.h"
 #include "sandbox/cgroup.h"
 #include "sandbox/sandbox.h"
@@ -67,6 +69,7 @@ struct kn_store {
 	int default_vm;               /* isolation of a create that names none */
 	struct kn_spare spare;        /* the next start's namespaces (spare.h), or none */
 	int spare_failed;             /* the last attempt to make them failed */
+	struct kn_ahead ahead;        /* the next sandbox's folder (ahead.h) */
 };
 
 int kn_name_valid(const char *name, const char **reason);

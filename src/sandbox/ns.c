@@ -87,7 +87,7 @@ static int write_owned(const char *path, const char *content, uid_t uid, kn_erro
 	return 0;
 }
 
-int kn_ns_prepare(const struct kn_sandbox_spec *s, kn_error *err)
+int kn_ns_prepare_folders(const struct kn_sandbox_spec *s, kn_error *err)
 {
 	char p[PATH_MAX];
 	uid_t root = s->uid_base, agent = s->uid_base + KN_AGENT_UID;
@@ -116,8 +116,13 @@ int kn_ns_prepare(const struct kn_sandbox_spec *s, kn_error *err)
 			return -1;
 	}
 	snprintf(p, sizeof(p), "%s/upper/root%s", s->dir, KN_AGENT_HOME);
-	if (mkdir_owned(&rules, p, 0750, agent, err) < 0)
-		return -1;
+	return mkdir_owned(&rules, p, 0750, agent, err);
+}
+
+int kn_ns_prepare_identity(const struct kn_sandbox_spec *s, kn_error *err)
+{
+	char p[PATH_MAX];
+	uid_t root = s->uid_base;
 	char content[512];
 	snprintf(content, sizeof(content), "%s\n", s->name);
 	snprintf(p, sizeof(p), "%s/upper/root/etc/hostname", s->dir);
@@ -156,6 +161,11 @@ int kn_ns_prepare(const struct kn_sandbox_spec *s, kn_error *err)
 		}
 	}
 	return 0;
+}
+
+int kn_ns_prepare(const struct kn_sandbox_spec *s, kn_error *err)
+{
+	return kn_ns_prepare_folders(s, err) < 0 ? -1 : kn_ns_prepare_identity(s, err);
 }
 
 static int send_msg(int sock, const char *msg)

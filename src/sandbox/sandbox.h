@@ -4,7 +4,11 @@
  * with `err` naming the failed call and object.
  *  - kn_ns_prepare: creates the sandbox's private folders (writable layer,
  *    overlay work dirs, mount points) under spec->dir and seeds its /etc files.
- *    Idempotent; run at create time.
+ *    Idempotent; run at create time. It is kn_ns_prepare_folders (the
+ *    folders, which depend on nothing but spec->dir and the uid base: made
+ *    ahead of a create, manager.h) then kn_ns_prepare_identity (the files
+ *    that name the sandbox: /etc/hostname and /etc/hosts; with an image, the
+ *    agent's line in /etc/passwd).
  *  - kn_ns_start: starts the sandbox: a new process, PID 1 of fresh mount, pid,
  *    uts and cgroup namespaces, of the network and IPC namespaces of `spare`
  *    (spare.h: made for this start and given to nothing else; the caller
@@ -112,6 +116,8 @@ struct kn_exec_result {
 };
 
 int kn_ns_prepare(const struct kn_sandbox_spec *spec, kn_error *err);
+int kn_ns_prepare_folders(const struct kn_sandbox_spec *spec, kn_error *err);
+int kn_ns_prepare_identity(const struct kn_sandbox_spec *spec, kn_error *err);
 typedef int kn_ns_meanwhile_fn(void *arg, kn_error *err);
 int kn_ns_start(const struct kn_sandbox_spec *spec, const struct kn_cgroup *cg,
 		const struct kn_spare *spare, kn_ns_meanwhile_fn *meanwhile, void *arg,

@@ -19,7 +19,14 @@ WS=$T/ws
 mkdir -p "$WS"
 
 start_daemon || exit 1
+# The folder kenneld makes ahead for the next sandbox (daemon/ahead.h) holds
+# the host's trust bundle: an image's sandbox makes its own.
+NEXT=$KENNEL_STATE/sandboxes/.next
+for _ in $(seq 1 100); do [ -f "$NEXT/ca.crt" ] && break; sleep 0.1; done
+sleep 0.1
+cp "$NEXT/ca.crt" "$T/next.crt" 2>/dev/null
 check create_with_image "$KENNEL" create --name img --image "$IMG" shell "$WS"
+check_fails image_sandbox_has_its_own_ca cmp -s "$T/next.crt" "$KENNEL_STATE/sandboxes/img/ca.crt"
 check_out image_is_the_root '^image-marker$' "$KENNEL" exec img cat /etc/kennel-image-marker
 check_out host_usr_absent 'No such file|not found' "$KENNEL" exec img ls /usr/bin/python3
 check_out agent_user_added '^uid=1000\(agent\)' "$KENNEL" exec img id

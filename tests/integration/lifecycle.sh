@@ -96,6 +96,53 @@ check_out spare_net_ns_has_only_lo '^lo$' "$KENNEL" exec "$SB2" sh -c 'ls /sys/c
 check_out own_net_ns_has_only_lo '^lo$' "$KENNEL" exec "$SB3" sh -c 'ls /sys/class/net'
 check rm_second_and_third "$KENNEL" rm -f "$SB2" "$SB3"
 
+# --- the next sandbox's folder, made ahead (daemon/ahead.h) -----------------------------
+# While idle, kenneld makes the folders, kennel CA and trust store of the next
+# sandbox in sandboxes/.next, for the uid base it will get; a create takes it.
+NEXT=$KENNEL_STATE/sandboxes/.next
+# Waits until .next holds a CA other than the file $1 and its root layer
+# belongs to uid $2 (any uid when empty); copies the CA to $T/next.crt.
+wait_next() {
+	for _ in $(seq 1 100); do
+		if [ -f "$NEXT/ca.crt" ] && ! cmp -s "$NEXT/ca.crt" "$1" &&
+			{ [ -z "$2" ] || [ "$(stat -c %u "$NEXT/upper/root" 2>/dev/null)" = "$2" ]; }; then
+			sleep 0.1 # the trust store follows the CA
+			cp "$NEXT/ca.crt" "$T/next.crt"
+			return 0
+		fi
+		sleep 0.1
+	done
+	return 1
+}
+: >"$T/none.crt"
+check next_folder_made_while_idle wait_next "$T/none.crt" ""
+check_out next_folder_root_only '^700 root$' stat -c '%a %U' "$NEXT"
+check_out next_ca_key_is_the_proxys '^400 kennel-proxy$' stat -c '%a %U' "$NEXT/ca.key"
+NEXT_BASE=$(stat -c %u "$NEXT/upper/root")
+cp "$T/next.crt" "$T/taken.crt"
+SB4=$SB-d
+check create_takes_next "$KENNEL" create --name "$SB4" shell "$PROJ"
+check created_with_the_ca_made_ahead cmp "$T/taken.crt" "$KENNEL_STATE/sandboxes/$SB4/ca.crt"
+check_out created_with_the_uid_base_made_ahead "^$NEXT_BASE\$" field "$SB4" uid_base
+check_out taken_hostname "^$SB4\$" "$KENNEL" exec "$SB4" cat /etc/hostname
+check_out taken_hosts_names_it "^127\\.0\\.0\\.1[[:space:]]+localhost $SB4\$" "$KENNEL" exec "$SB4" cat /etc/hosts
+check_out taken_bundle_trusts_its_ca ': OK$' "$KENNEL" exec "$SB4" \
+	openssl verify -CAfile /etc/ssl/certs/ca-certificates.crt /usr/local/share/ca-certificates/kennel-ca.crt
+check_out taken_home_is_the_agents '^750 agent$' "$KENNEL" exec "$SB4" stat -c '%a %U' /home/agent
+check_out taken_root_writable_by_root '^ok$' "$KENNEL" exec -u root "$SB4" sh -c 'touch /etc/x && echo ok'
+check next_folder_made_again wait_next "$T/taken.crt" ""
+check_fails next_ca_is_new cmp -s "$T/next.crt" "$T/taken.crt"
+# Removing a sandbox frees its uid base, which the next create gets: the
+# folder made for another base is made again for that one, and taken.
+SB4_BASE=$NEXT_BASE
+check rm_taken "$KENNEL" rm -f "$SB4"
+check next_folder_follows_the_free_base wait_next "$T/taken.crt" "$SB4_BASE"
+cp "$T/next.crt" "$T/taken.crt"
+check create_after_rm_takes_next "$KENNEL" create --name "$SB4" shell "$PROJ"
+check created_after_rm_with_the_ca_made_ahead cmp "$T/taken.crt" "$KENNEL_STATE/sandboxes/$SB4/ca.crt"
+check_out created_after_rm_with_that_base "^$SB4_BASE\$" field "$SB4" uid_base
+check rm_taken_again "$KENNEL" rm -f "$SB4"
+
 # --- commands come from init's exec sessions (init/ns_session.h) ------------------------
 EXEC_SOCK=$KENNEL_STATE/sandboxes/$SB/exec.sock
 check_out exec_socket_root_only '^600 root socket$' stat -c '%a %U %F' "$EXEC_SOCK"
@@ -180,4 +227,18 @@ check_out default_name_hostname '^shell-proj-2$' "$KENNEL" exec shell-proj-2 hos
 check_out default_name_sanitised '^shell-[A-Za-z0-9_.-]+$' "$KENNEL" create shell "$T/My Proj!"
 for s in $("$KENNEL" ls -q); do "$KENNEL" rm -f "$s" >/dev/null; done
 check_out all_removed '^$' "$KENNEL" ls -q
-check state_sandboxes_empty none ls -A "$KENNEL_STATE/sandboxes"
+# Nothing but the next sandbox's folder, made ahead.
+check state_sandboxes_empty none sh -c "ls -A '$KENNEL_STATE/sandboxes' | grep -vx .next"
+
+# --- the folder made ahead goes with the daemon ----------------------------------------
+wait_next "$T/none.crt" "" >/dev/null
+check next_folder_there_while_running test -d "$NEXT"
+stop_daemon
+check next_folder_gone_with_the_daemon test ! -e "$NEXT"
+# One a crashed daemon left (its CA unknown to the next) is removed at start.
+mkdir -p "$NEXT/upper"
+echo stale >"$NEXT/ca.crt"
+start_daemon || exit 1
+check next_folder_left_by_a_crash_removed sh -c "! grep -qx stale '$NEXT/ca.crt' 2>/dev/null"
+check next_folder_made_after_restart wait_next "$T/none.crt" ""
+check_fails next_made_after_restart_is_not_the_stale grep -qx stale "$NEXT/ca.crt"

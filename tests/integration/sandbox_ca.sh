@@ -42,7 +42,9 @@ check_out cert_key_usage 'Certificate Sign, CRL Sign' cat "$T/ca1.txt"
 check_out cert_p256 'NIST CURVE: P-256' cat "$T/ca1.txt"
 check_out cert_v3 'Version: 3 ' cat "$T/ca1.txt"
 check_out cert_ski 'Subject Key Identifier' cat "$T/ca1.txt"
-check_out cert_subject '^subject=O = kennel, CN = kennel sandbox ca1 CA$' \
+SERIAL=$(openssl x509 -noout -serial -in "$SD/ca.crt" | cut -d= -f2)
+CN="kennel sandbox CA $(tr 'A-F' 'a-f' <<<"${SERIAL: -8}")"
+check_out cert_subject "^subject=O = kennel, CN = $CN\$" \
 	openssl x509 -noout -subject -in "$SD/ca.crt"
 check_out cert_self_signed "^$SD/ca.crt: OK\$" openssl verify -CAfile "$SD/ca.crt" "$SD/ca.crt"
 check_out cert_ten_years '20(3[6-7])' openssl x509 -noout -enddate -in "$SD/ca.crt"
@@ -73,7 +75,7 @@ check_out inside_text_p256 'NIST CURVE: P-256' kx ca1 openssl x509 -noout -text 
 check_out python_default_context_trusts_it '^True$' kx ca1 python3 -c '
 import ssl
 c = ssl.create_default_context()
-print(any(("commonName", "kennel sandbox ca1 CA") in [a for rdn in x["subject"] for a in rdn] for x in c.get_ca_certs()))'
+print(any(("commonName", "'"$CN"'") in [a for rdn in x["subject"] for a in rdn] for x in c.get_ca_certs()))'
 
 # --- the environment ---------------------------------------------------------------------
 check_out env_NODE_EXTRA_CA_CERTS "^NODE_EXTRA_CA_CERTS=$CAFILE\$" kx ca1 sh -c 'env | grep ^NODE_EXTRA_CA_CERTS='
@@ -248,7 +250,7 @@ check_out proxy_gets_upstream_ca_fd ' --upstream-ca-fd 4( |$)' sh -c "tr '\\0' '
 check allow_loopback_upstream "$KENNEL" network proxy ca1 --allow-cidr 127.0.0.0/8
 check_out https_through_interception '^hello from upstream$' \
 	kx ca1 curl -s -S -m 20 "https://allowed.test:$TLS_PORT/"
-check_out https_leaf_issued_by_sandbox_ca 'issuer: O ?= ?kennel; CN ?= ?kennel sandbox ca1 CA' \
+check_out https_leaf_issued_by_sandbox_ca "issuer: O ?= ?kennel; CN ?= ?$CN\$" \
 	kx ca1 curl -s -S -v -o /dev/null -m 20 "https://allowed.test:$TLS_PORT/"
 check_out https_python_urllib '^200$' kx ca1 python3 -c "
 import urllib.request

@@ -52,12 +52,24 @@ static void name_field(X509_NAME *n, int nid, char *out, size_t len)
 	X509_NAME_get_text_by_NID(n, nid, out, (int)len);
 }
 
+/* "kennel sandbox CA " and the serial's last 4 bytes in hex, computed from
+ * the serial through BIGNUM (not as ca.c does it). */
+static const char *cn_of_serial(X509 *x)
+{
+	static char cn[64];
+	BIGNUM *bn = ASN1_INTEGER_to_BN(X509_get0_serialNumber(x), NULL);
+	BN_mask_bits(bn, 32);
+	snprintf(cn, sizeof(cn), "kennel sandbox CA %08lx", (unsigned long)BN_get_word(bn));
+	BN_free(bn);
+	return cn;
+}
+
 static void test_ca_certificate(void)
 {
 	struct kn_ca_pem pem;
 	kn_error err = {0};
 	time_t now = time(NULL);
-	CHECK(kn_ca_make("proj", now, &pem, NULL, &err) == 0);
+	CHECK(kn_ca_make(now, &pem, NULL, &err) == 0);
 	if (!pem.cert) {
 		printf("  %s\n", err.msg);
 		return;
@@ -97,7 +109,7 @@ static void test_ca_certificate(void)
 	char cn[128], o[64];
 	name_field(X509_get_subject_name(x), NID_commonName, cn, sizeof(cn));
 	name_field(X509_get_subject_name(x), NID_organizationName, o, sizeof(o));
-	CHECK_STR_EQ(cn, "kennel sandbox proj CA");
+	CHECK_STR_EQ(cn, cn_of_serial(x));
 	CHECK_STR_EQ(o, "kennel");
 	/* A CA for leaves only: CA:TRUE pathlen:0, keyCertSign + cRLSign, both
 	 * critical; key identifiers present. */
@@ -144,7 +156,7 @@ static void test_ca_signs_a_verifying_leaf(void)
 {
 	struct kn_ca_pem pem;
 	kn_error err;
-	CHECK(kn_ca_make("leafy", time(NULL), &pem, NULL, &err) == 0);
+	CHECK(kn_ca_make(time(NULL), &pem, NULL, &err) == 0);
 	X509 *ca = cert_of(&pem);
 	EVP_PKEY *ca_key = key_of(&pem);
 	EVP_PKEY *leaf_key = EVP_EC_gen("P-256");
@@ -182,7 +194,7 @@ static void test_ca_signs_a_verifying_leaf(void)
 
 	/* ...and not against another sandbox's CA. */
 	struct kn_ca_pem other;
-	CHECK(kn_ca_make("other", time(NULL), &other, NULL, &err) == 0);
+	CHECK(kn_ca_make(time(NULL), &other, NULL, &err) == 0);
 	X509 *oca = cert_of(&other);
 	X509_STORE *ostore = X509_STORE_new();
 	X509_STORE_add_cert(ostore, oca);
@@ -207,8 +219,8 @@ static void test_two_cas_differ(void)
 {
 	struct kn_ca_pem a, b;
 	kn_error err;
-	CHECK(kn_ca_make("same", time(NULL), &a, NULL, &err) == 0);
-	CHECK(kn_ca_make("same", time(NULL), &b, NULL, &err) == 0);
+	CHECK(kn_ca_make(time(NULL), &a, NULL, &err) == 0);
+	CHECK(kn_ca_make(time(NULL), &b, NULL, &err) == 0);
 	CHECK(strcmp(a.cert, b.cert) != 0);
 	CHECK(strcmp(a.key, b.key) != 0);
 	X509 *xa = cert_of(&a), *xb = cert_of(&b);
@@ -227,10 +239,10 @@ static void test_key_ahead_used_once(void)
 	kn_error err;
 	kn_ca_key_ahead();
 	kn_ca_key_ahead(); /* a second call keeps the waiting key */
-	CHECK(kn_ca_make("ahead", time(NULL), &a, NULL, &err) == 0);
-	CHECK(kn_ca_make("ahead", time(NULL), &b, NULL, &err) == 0);
+	CHECK(kn_ca_make(time(NULL), &a, NULL, &err) == 0);
+	CHECK(kn_ca_make(time(NULL), &b, NULL, &err) == 0);
 	kn_ca_key_ahead();
-	CHECK(kn_ca_make("ahead", time(NULL), &c, NULL, &err) == 0);
+	CHECK(kn_ca_make(time(NULL), &c, NULL, &err) == 0);
 	CHECK(strcmp(a.key, b.key) != 0 && strcmp(b.key, c.key) != 0 && strcmp(a.key, c.key) != 0);
 	X509 *xa = cert_of(&a);
 	EVP_PKEY *ka = key_of(&a);
@@ -242,27 +254,28 @@ static void test_key_ahead_used_once(void)
 	kn_ca_pem_clear(&c);
 }
 
-/* A 63-character sandbox name does not fit CN's 64: shortened, still a CA. */
-static void test_long_name(void)
+/* Two CAs: each CN ends in its own serial's last 4 bytes, so they differ. */
+static void test_cn_from_serial(void)
 {
-	char name[64];
-	memset(name, 'n', 63);
-	name[63] = '\0';
-	struct kn_ca_pem pem;
+	struct kn_ca_pem a, b;
 	kn_error err = {0};
-	CHECK(kn_ca_make(name, time(NULL), &pem, NULL, &err) == 0);
-	if (!pem.cert) {
+	CHECK(kn_ca_make(time(NULL), &a, NULL, &err) == 0);
+	CHECK(kn_ca_make(time(NULL), &b, NULL, &err) == 0);
+	if (!a.cert || !b.cert) {
 		printf("  %s\n", err.msg);
 		return;
 	}
-	X509 *x = cert_of(&pem);
-	char cn[128];
-	name_field(X509_get_subject_name(x), NID_commonName, cn, sizeof(cn));
-	CHECK(strlen(cn) == 64);
-	CHECK(strncmp(cn, "kennel sandbox nnnn", 19) == 0);
-	CHECK(strcmp(cn + 61, " CA") == 0);
-	X509_free(x);
-	kn_ca_pem_clear(&pem);
+	X509 *xa = cert_of(&a), *xb = cert_of(&b);
+	char ca[128], cb[128];
+	name_field(X509_get_subject_name(xa), NID_commonName, ca, sizeof(ca));
+	name_field(X509_get_subject_name(xb), NID_commonName, cb, sizeof(cb));
+	CHECK_STR_EQ(ca, cn_of_serial(xa));
+	CHECK(strlen(ca) == strlen("kennel sandbox CA ") + 8);
+	CHECK(strcmp(ca, cb) != 0);
+	X509_free(xa);
+	X509_free(xb);
+	kn_ca_pem_clear(&a);
+	kn_ca_pem_clear(&b);
 }
 
 static void test_fingerprint(void)
@@ -270,7 +283,7 @@ static void test_fingerprint(void)
 	struct kn_ca_pem pem;
 	kn_error err;
 	struct kn_ca_info made, parsed;
-	CHECK(kn_ca_make("fp", time(NULL), &pem, &made, &err) == 0);
+	CHECK(kn_ca_make(time(NULL), &pem, &made, &err) == 0);
 	CHECK(kn_ca_describe(pem.cert, pem.cert_len, &parsed, &err) == 0);
 	CHECK(strlen(made.fingerprint) == 95);
 	CHECK_STR_EQ(made.fingerprint, parsed.fingerprint);
@@ -322,7 +335,7 @@ static void test_files(void)
 	uid_t owner = 4242;
 	struct kn_ca_info info = {0};
 	CHECK(kn_ca_present(dir, &info) == 0);
-	CHECK(kn_ca_ensure(dir, "sb", owner, owner, &info, &made, &err) == 0);
+	CHECK(kn_ca_ensure(dir, owner, owner, &info, &made, &err) == 0);
 	if (err.msg[0])
 		printf("  %s\n", err.msg);
 	CHECK(made == 1);
@@ -343,11 +356,11 @@ static void test_files(void)
 	snprintf(p, sizeof(p), "%s/%s", dir, KN_CA_KEY_FILE);
 	CHECK(chmod(p, 0644) == 0);
 	CHECK(chown(p, 0, 0) == 0);
-	CHECK(kn_ca_ensure(dir, "sb", owner, owner, &info, &made, &err) == 0);
+	CHECK(kn_ca_ensure(dir, owner, owner, &info, &made, &err) == 0);
 	CHECK(made == 0);
 	/* Unknown to the caller (a daemon that just started): parsed, kept. */
 	struct kn_ca_info fresh = {0};
-	CHECK(kn_ca_ensure(dir, "sb", owner, owner, &fresh, &made, &err) == 0);
+	CHECK(kn_ca_ensure(dir, owner, owner, &fresh, &made, &err) == 0);
 	CHECK(made == 0);
 	CHECK_STR_EQ(fresh.fingerprint, info.fingerprint);
 	CHECK(mode_of(dir, KN_CA_KEY_FILE, &uid) == 0400);
@@ -370,7 +383,7 @@ static void test_files(void)
 	CHECK(unlink(p) == 0);
 	CHECK(kn_ca_present(dir, &read_back) == 0);
 	CHECK(kn_ca_load(dir, &pem, &err) < 0);
-	CHECK(kn_ca_ensure(dir, "sb", owner, owner, &info, &made, &err) == 0);
+	CHECK(kn_ca_ensure(dir, owner, owner, &info, &made, &err) == 0);
 	CHECK(made == 1);
 	char *cert3 = slurp(dir, KN_CA_CERT_FILE);
 	CHECK(cert3 && cert1 && strcmp(cert1, cert3) != 0);
@@ -398,7 +411,7 @@ static void test_files(void)
 		CHECK(kn_ca_present(dir, &read_back) == 0);
 		if (!strcmp(torn[i].file, KN_CA_CERT_FILE))
 			info.fingerprint[0] = '\0'; /* a key intact, the certificate not: parsed */
-		CHECK(kn_ca_ensure(dir, "sb", owner, owner, &info, &made, &err) == 0);
+		CHECK(kn_ca_ensure(dir, owner, owner, &info, &made, &err) == 0);
 		CHECK(made == 1);
 		CHECK(strcmp(old_fp, info.fingerprint) != 0);
 		CHECK(kn_ca_present(dir, &read_back) == 1);
@@ -417,8 +430,8 @@ static void test_count_certs(void)
 {
 	struct kn_ca_pem a, b;
 	kn_error err = {0};
-	CHECK(kn_ca_make("a", time(NULL), &a, NULL, &err) == 0);
-	CHECK(kn_ca_make("b", time(NULL), &b, NULL, &err) == 0);
+	CHECK(kn_ca_make(time(NULL), &a, NULL, &err) == 0);
+	CHECK(kn_ca_make(time(NULL), &b, NULL, &err) == 0);
 	char buf[8192];
 	int n = snprintf(buf, sizeof(buf), "# two CAs\n%s\nsome text between\n%s", a.cert, b.cert);
 	CHECK(kn_ca_count_certs(buf, (size_t)n, &err) == 2);
@@ -449,7 +462,7 @@ int main(void)
 	RUN(test_ca_signs_a_verifying_leaf);
 	RUN(test_two_cas_differ);
 	RUN(test_key_ahead_used_once);
-	RUN(test_long_name);
+	RUN(test_cn_from_serial);
 	RUN(test_fingerprint);
 	if (geteuid() == 0)
 		RUN(test_files);

@@ -1,0 +1,104 @@
+/* ahead.c — the next sandbox's folder, made ahead (contract: ahead.h). */
+#define _GNU_SOURCE
+#include "daemon/ahead.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "common/fsutil.h"
+#include "common/log.h"
+#include "common/util.h"
+#include "daemon/proxy_sup.h"
+#include "daemon/store.h"
+#include "sandbox/base.h"
+
+static void ahead_path(const struct kn_store *st, char *out, size_t n)
+{
+	snprintf(out, n, "%s/sandboxes/%s", st->state_dir, KN_AHEAD_DIR);
+}
+
+int kn_ahead_due(const struct kn_store *st)
+{
+	return !st->ahead.made && !st->ahead.failed;
+}
+
+void kn_ahead_recheck(struct kn_store *st)
+{
+	if (st->ahead.made && st->ahead.uid_base != kn_store_free_uid_base(st))
+		st->ahead.made = 0;
+}
+
+int kn_ahead_trust(const struct kn_sandbox_spec *spec, unsigned long subject_hash, kn_error *err)
+{
+	char path[PATH_MAX];
+	_cleanup_free_ char *cert = NULL;
+	size_t len = 0;
+	snprintf(path, sizeof(path), "%s/%s", spec->dir, KN_CA_CERT_FILE);
+	if (kn_read_file(path, KN_CA_FILE_MAX, &cert, &len, err) < 0)
+		return -1;
+	return kn_ns_trust_ca(spec, cert, len, subject_hash, err);
+}
+
+void kn_ahead_drop(struct kn_store *st)
+{
+	char dir[PATH_MAX];
+	kn_error err;
+	st->ahead.made = 0;
+	ahead_path(st, dir, sizeof(dir));
+	if (kn_rm_rf(dir, &err) < 0)
+		log_warn("the next sandbox's folder made ahead: %s", err.msg);
+}
+
+int kn_ahead_make(struct kn_store *st, uint32_t uid_base, kn_error *err)
+{
+	char dir[PATH_MAX];
+	ahead_path(st, dir, sizeof(dir));
+	kn_ahead_drop(st);
+	st->ahead.failed = 1;
+	struct kn_sandbox_spec spec = {
+		.name = KN_AHEAD_DIR, .dir = dir, .base_dir = st->base_dir, .uid_base = uid_base};
+	/* The key is kennel-proxy's, as at create (manager.c). */
+	uid_t key_uid = st->proxy ? st->proxy->uid : 0;
+	gid_t key_gid = st->proxy ? st->proxy->gid : 0;
+	struct kn_ca_info ca = {0};
+	int made;
+	if (kn_base_build(st->base_dir, err) < 0)
+		return -1;
+	if (mkdir(dir, 0700) < 0)
+		return kn_fail_errno(err, "mkdir %s", dir);
+	if (kn_ns_prepare_folders(&spec, err) < 0 ||
+	    kn_ca_ensure(dir, key_uid, key_gid, &ca, &made, err) < 0 ||
+	    kn_ahead_trust(&spec, ca.subject_hash, err) < 0) {
+		kn_error ignored;
+		kn_rm_rf(dir, &ignored);
+		return -1;
+	}
+	st->ahead = (struct kn_ahead){.made = 1, .uid_base = uid_base, .ca = ca};
+	return 0;
+}
+
+int kn_ahead_take(struct kn_store *st, struct kn_sandbox *sb)
+{
+	if (!st->ahead.made || st->ahead.uid_base != sb->uid_base || sb->image[0] || sb->vm)
+		return 0;
+	char dir[PATH_MAX];
+	ahead_path(st, dir, sizeof(dir));
+	/* NOREPLACE: an empty folder of that name must not be taken over. */
+	if (renameat2(AT_FDCWD, dir, AT_FDCWD, sb->dir, RENAME_NOREPLACE) < 0) {
+		if (errno != EEXIST) {
+			log_warn("rename %s to %s: %s; the sandbox's folder is made now", dir, sb->dir,
+				 strerror(errno));
+			kn_ahead_drop(st);
+		}
+		return 0;
+	}
+	st->ahead.made = 0;
+	sb->has_ca = 1;
+	sb->ca = st->ahead.ca;
+	return 1;
+}
