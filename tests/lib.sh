@@ -131,6 +131,22 @@ cg_discover() {
 	else fail cgroups_found "no cgroup directory named $1 under /sys/fs/cgroup"; fi
 }
 
+# The daemon's fd count once its idle work is done: it holds the next
+# start's namespaces (sandbox/spare.h) and the next sandbox's overlays
+# (daemon/ahead.h) from its first idle moments on. Waits for both (the
+# folder made ahead, then a count that holds for 0.2 s), at most ~5 s.
+daemon_fds_idle() {
+	local n m
+	for _ in $(seq 1 25); do
+		n=$(ls "/proc/$DAEMON_PID/fd" 2>/dev/null | wc -l)
+		sleep 0.2
+		m=$(ls "/proc/$DAEMON_PID/fd" 2>/dev/null | wc -l)
+		[ "$n" = "$m" ] && [ -f "$KENNEL_STATE/sandboxes/.next/ca.crt" ] &&
+			ls -l "/proc/$DAEMON_PID/fd" 2>/dev/null | grep -q 'net:\[' && break
+	done
+	echo "$m"
+}
+
 start_daemon() {
 	mkdir -p "$KENNEL_STATE"
 	"$KENNELD" --socket "$KENNEL_SOCKET" --state-dir "$KENNEL_STATE" --debug "$@" >>"$T/kenneld.log" 2>&1 &

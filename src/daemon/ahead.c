@@ -16,6 +16,8 @@
 #include "daemon/proxy_sup.h"
 #include "daemon/store.h"
 #include "sandbox/base.h"
+#include "sandbox/idmap.h"
+#include "sandbox/rootfs.h"
 
 static void ahead_path(const struct kn_store *st, char *out, size_t n)
 {
@@ -27,10 +29,20 @@ int kn_ahead_due(const struct kn_store *st)
 	return !st->ahead.made && !st->ahead.failed;
 }
 
+static void unmount_layers(struct kn_ahead *a)
+{
+	if (a->mounted)
+		for (size_t i = 0; i < KN_NS_LAYERS; i++)
+			kn_closep(&a->layer[i]);
+	a->mounted = 0;
+}
+
 void kn_ahead_recheck(struct kn_store *st)
 {
-	if (st->ahead.made && st->ahead.uid_base != kn_store_free_uid_base(st))
+	if (st->ahead.made && st->ahead.uid_base != kn_store_free_uid_base(st)) {
+		unmount_layers(&st->ahead);
 		st->ahead.made = 0;
+	}
 }
 
 int kn_ahead_trust(const struct kn_sandbox_spec *spec, unsigned long subject_hash, kn_error *err)
@@ -48,10 +60,28 @@ void kn_ahead_drop(struct kn_store *st)
 {
 	char dir[PATH_MAX];
 	kn_error err;
+	/* The overlays first: closing their last fd unmounts them. */
+	unmount_layers(&st->ahead);
 	st->ahead.made = 0;
 	ahead_path(st, dir, sizeof(dir));
 	if (kn_rm_rf(dir, &err) < 0)
 		log_warn("the next sandbox's folder made ahead: %s", err.msg);
+}
+
+/* Last, over the finished folders (a layer changes only through its
+ * overlay once mounted). */
+static int mount_layers(const struct kn_store *st, const struct kn_sandbox_spec *spec,
+			int layer[KN_NS_LAYERS], kn_error *err)
+{
+	struct kn_idmap all = {0, spec->uid_base, KN_IDMAP_RANGE};
+	int own = st->spare.userns < 0 || st->spare.uid_base != spec->uid_base;
+	int userns = own ? kn_idmap_userns_fd(&all, 1, &all, 1, err) : st->spare.userns;
+	if (userns < 0)
+		return -1;
+	int rc = kn_rootfs_overlays(spec, userns, layer, err);
+	if (own)
+		close(userns);
+	return rc;
 }
 
 int kn_ahead_make(struct kn_store *st, uint32_t uid_base, kn_error *err)
@@ -65,25 +95,27 @@ int kn_ahead_make(struct kn_store *st, uint32_t uid_base, kn_error *err)
 	/* The key is kennel-proxy's, as at create (manager.c). */
 	uid_t key_uid = st->proxy ? st->proxy->uid : 0;
 	gid_t key_gid = st->proxy ? st->proxy->gid : 0;
-	struct kn_ca_info ca = {0};
 	int made;
 	if (kn_base_build(st->base_dir, err) < 0)
 		return -1;
 	if (mkdir(dir, 0700) < 0)
 		return kn_fail_errno(err, "mkdir %s", dir);
+	struct kn_ahead a = {.made = 1, .uid_base = uid_base, .mounted = 1};
 	if (kn_ns_prepare_folders(&spec, err) < 0 ||
-	    kn_ca_ensure(dir, key_uid, key_gid, &ca, &made, err) < 0 ||
-	    kn_ahead_trust(&spec, ca.subject_hash, err) < 0) {
+	    kn_ca_ensure(dir, key_uid, key_gid, &a.ca, &made, err) < 0 ||
+	    kn_ahead_trust(&spec, a.ca.subject_hash, err) < 0 || mount_layers(st, &spec, a.layer, err) < 0) {
 		kn_error ignored;
 		kn_rm_rf(dir, &ignored);
 		return -1;
 	}
-	st->ahead = (struct kn_ahead){.made = 1, .uid_base = uid_base, .ca = ca};
+	st->ahead = a;
 	return 0;
 }
 
-int kn_ahead_take(struct kn_store *st, struct kn_sandbox *sb)
+int kn_ahead_take(struct kn_store *st, struct kn_sandbox *sb, int layers[KN_NS_LAYERS])
 {
+	for (size_t i = 0; i < KN_NS_LAYERS; i++)
+		layers[i] = -1;
 	if (!st->ahead.made || st->ahead.uid_base != sb->uid_base || sb->image[0] || sb->vm)
 		return 0;
 	char dir[PATH_MAX];
@@ -98,6 +130,8 @@ int kn_ahead_take(struct kn_store *st, struct kn_sandbox *sb)
 		return 0;
 	}
 	st->ahead.made = 0;
+	st->ahead.mounted = 0;
+	memcpy(layers, st->ahead.layer, sizeof(st->ahead.layer));
 	sb->has_ca = 1;
 	sb->ca = st->ahead.ca;
 	return 1;

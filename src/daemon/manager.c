@@ -112,7 +112,16 @@ static void now_rfc3339(char *out, size_t n)
 /* How start_sandbox starts. */
 #define START_CREATE 1  /* the sandbox's first start: config.json is written too */
 #define START_TRUSTED 2 /* its trust store holds its CA already (ahead.h) */
-static int start_sandbox(struct kn_store *st, struct kn_sandbox *sb, unsigned how, kn_error *err);
+static int start_sandbox(struct kn_store *st, struct kn_sandbox *sb, unsigned how,
+			 const int *layers, kn_error *err);
+
+static void close_layers(int layers[KN_NS_LAYERS])
+{
+	for (size_t i = 0; i < KN_NS_LAYERS; i++) {
+		kn_closep(&layers[i]);
+		layers[i] = -1;
+	}
+}
 
 static void log_new_ca(const struct kn_sandbox *sb)
 {
@@ -192,8 +201,10 @@ int kn_mgr_create(struct kn_store *st, const struct kn_create_req *req, struct k
 		return kn_fail(err, "out of memory");
 	}
 
-	/* The folders, CA and trust store made ahead (ahead.h), if they are. */
-	int ahead = kn_ahead_take(st, sb);
+	/* The folders, CA, trust store and overlays made ahead (ahead.h), if
+	 * they are. */
+	int layers[KN_NS_LAYERS];
+	int ahead = kn_ahead_take(st, sb, layers);
 	if (!ahead && mkdir(sb->dir, 0700) < 0) {
 		int e = errno;
 		kn_sandbox_free(sb);
@@ -204,9 +215,10 @@ int kn_mgr_create(struct kn_store *st, const struct kn_create_req *req, struct k
 	struct kn_sandbox_spec spec;
 	kn_store_spec(st, sb, &spec);
 	if ((!sb->image[0] && kn_base_build(st->base_dir, err) < 0) ||
-	    (ahead ? kn_ns_prepare_identity(&spec, err) : kn_ns_prepare(&spec, err)) < 0 ||
+	    (ahead ? kn_ns_prepare_identity(&spec, layers[0], err) : kn_ns_prepare(&spec, err)) < 0 ||
 	    (!ahead && make_ca(st, sb, err) < 0)) {
 		kn_error ignored;
+		close_layers(layers);
 		kn_store_remove_files(st, sb, &ignored);
 		kn_sandbox_free(sb);
 		return kn_fail_prefix(err, "create sandbox %s", name);
@@ -214,10 +226,19 @@ int kn_mgr_create(struct kn_store *st, const struct kn_create_req *req, struct k
 	kn_store_add(st, sb);
 	log_info("created sandbox %s (agent %s, workspace %s, uid base %u)", sb->name, sb->agent,
 		 sb->workspaces[0].path, sb->uid_base);
+	/* An agent's first-run files go into the stopped sandbox's layer
+	 * (seed_home), which must not change under a mounted overlay: the
+	 * start makes its own. */
+	const struct kn_agent *a = kn_agent_find(sb->agent);
+	if (a && a->n_files)
+		close_layers(layers);
 	/* config.json is written while the sandbox's first start is under way
 	 * (start_sandbox): a create that fails or dies before it leaves a folder
 	 * without one, which the next start of kenneld removes (store.c). */
-	if (start_sandbox(st, sb, START_CREATE | (ahead ? START_TRUSTED : 0), err) < 0) {
+	int rc = start_sandbox(st, sb, START_CREATE | (ahead ? START_TRUSTED : 0),
+			       layers[0] >= 0 ? layers : NULL, err);
+	close_layers(layers);
+	if (rc < 0) {
 		kn_error ignored;
 		kn_store_unlink(st, sb);
 		kn_store_remove_files(st, sb, &ignored);
@@ -349,7 +370,8 @@ void kn_mgr_idle(struct kn_store *st)
 		make_ahead(st);
 }
 
-static int start_sandbox(struct kn_store *st, struct kn_sandbox *sb, unsigned how, kn_error *err)
+static int start_sandbox(struct kn_store *st, struct kn_sandbox *sb, unsigned how,
+			 const int *layers, kn_error *err)
 {
 	if (sb->init_pid)
 		return 0;
@@ -377,7 +399,7 @@ static int start_sandbox(struct kn_store *st, struct kn_sandbox *sb, unsigned ho
 	 * now would cost more than the clone making its own. */
 	struct kn_spare spare = st->spare;
 	st->spare = KN_SPARE_NONE;
-	int rc = kn_ns_start(&spec, &sb->cg, spare.net >= 0 ? &spare : NULL, write_start_files, &files,
+	int rc = kn_ns_start(&spec, &sb->cg, spare.net >= 0 ? &spare : NULL, layers, write_start_files, &files,
 			     &pid, &pidfd, err);
 	kn_spare_close(&spare);
 	if (rc < 0) {
@@ -401,7 +423,7 @@ static int start_sandbox(struct kn_store *st, struct kn_sandbox *sb, unsigned ho
 
 int kn_mgr_start(struct kn_store *st, struct kn_sandbox *sb, kn_error *err)
 {
-	return start_sandbox(st, sb, 0, err);
+	return start_sandbox(st, sb, 0, NULL, err);
 }
 
 /* Reap or wait for the init after its cgroup was killed. */

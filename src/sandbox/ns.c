@@ -29,6 +29,7 @@
 #include "sandbox/exec_env.h"
 #include "sandbox/idmap.h"
 #include "sandbox/init.h"
+#include "sandbox/layer.h"
 #include "sandbox/netns.h"
 #include "sandbox/rlimits.h"
 #include "sandbox/rootfs.h"
@@ -119,19 +120,30 @@ int kn_ns_prepare_folders(const struct kn_sandbox_spec *s, kn_error *err)
 	return mkdir_owned(&rules, p, 0750, agent, err);
 }
 
-int kn_ns_prepare_identity(const struct kn_sandbox_spec *s, kn_error *err)
+int kn_ns_prepare_identity(const struct kn_sandbox_spec *s, int root_layer, kn_error *err)
 {
 	char p[PATH_MAX];
 	uid_t root = s->uid_base;
+	/* Through the mounted overlay when there is one: its upper may change
+	 * only through it (layer.h). Our own folders either way: nothing of
+	 * the sandbox's is in the way yet. */
+	struct kn_layer l = {.uid_base = s->uid_base};
+	snprintf(l.upper, sizeof(l.upper), root_layer >= 0 ? "the root overlay of %s" : "%s/upper/root",
+		 s->dir);
+	snprintf(p, sizeof(p), "%s/upper/root/etc", s->dir);
+	_cleanup_close_ int etc = root_layer >= 0 ?
+		kn_openat2(root_layer, "etc", O_RDONLY | O_DIRECTORY | O_NOFOLLOW,
+			   RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS) :
+		open(p, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (etc < 0)
+		return kn_fail_errno(err, "open /etc in %s", l.upper);
 	char content[512];
-	snprintf(content, sizeof(content), "%s\n", s->name);
-	snprintf(p, sizeof(p), "%s/upper/root/etc/hostname", s->dir);
-	if (write_owned(p, content, root, err) < 0)
+	int n = snprintf(content, sizeof(content), "%s\n", s->name);
+	if (kn_layer_put_file(&l, etc, "hostname", content, (size_t)n, NULL, 0, 0, 0644, err) < 0)
 		return -1;
-	snprintf(content, sizeof(content),
-		 "127.0.0.1\tlocalhost %s\n::1\tlocalhost ip6-localhost ip6-loopback\n", s->name);
-	snprintf(p, sizeof(p), "%s/upper/root/etc/hosts", s->dir);
-	if (write_owned(p, content, root, err) < 0)
+	n = snprintf(content, sizeof(content),
+		     "127.0.0.1\tlocalhost %s\n::1\tlocalhost ip6-localhost ip6-loopback\n", s->name);
+	if (kn_layer_put_file(&l, etc, "hosts", content, (size_t)n, NULL, 0, 0, 0644, err) < 0)
 		return -1;
 	if (s->image) {
 		/* An image brings its own /etc; make sure the agent user exists. */
@@ -148,11 +160,11 @@ int kn_ns_prepare_identity(const struct kn_sandbox_spec *s, kn_error *err)
 			snprintf(line, sizeof(line), "%s:x:%d:%d:kennel agent:%s:/bin/sh\n", KN_AGENT_NAME,
 				 KN_AGENT_UID, KN_AGENT_UID, KN_AGENT_HOME);
 			if (pw && !strstr(pw, "\nagent:") && strncmp(pw, "agent:", 6)) {
-				size_t n = strlen(pw);
-				char *m = malloc(n + strlen(line) + 2);
+				size_t pw_len = strlen(pw);
+				char *m = malloc(pw_len + strlen(line) + 2);
 				if (!m)
 					return kn_fail(err, "out of memory");
-				sprintf(m, "%s%s%s", pw, (n && pw[n - 1] != '\n') ? "\n" : "", line);
+				sprintf(m, "%s%s%s", pw, (pw_len && pw[pw_len - 1] != '\n') ? "\n" : "", line);
 				int rc = write_owned(p, m, root, err);
 				free(m);
 				if (rc < 0)
@@ -165,7 +177,7 @@ int kn_ns_prepare_identity(const struct kn_sandbox_spec *s, kn_error *err)
 
 int kn_ns_prepare(const struct kn_sandbox_spec *s, kn_error *err)
 {
-	return kn_ns_prepare_folders(s, err) < 0 ? -1 : kn_ns_prepare_identity(s, err);
+	return kn_ns_prepare_folders(s, err) < 0 ? -1 : kn_ns_prepare_identity(s, -1, err);
 }
 
 static int send_msg(int sock, const char *msg)
@@ -444,11 +456,13 @@ static void close_userns_fds(const struct kn_sandbox_spec *s, struct kn_rootfs_f
 }
 
 int kn_ns_start(const struct kn_sandbox_spec *s, const struct kn_cgroup *cg,
-		const struct kn_spare *spare, kn_ns_meanwhile_fn *meanwhile, void *arg,
-		pid_t *init_pid, int *init_pidfd, kn_error *err)
+		const struct kn_spare *spare, const int *layers, kn_ns_meanwhile_fn *meanwhile,
+		void *arg, pid_t *init_pid, int *init_pidfd, kn_error *err)
 {
 	struct kn_rootfs_fds fds;
 	memset(&fds, 0xff, sizeof(fds)); /* every fd -1 */
+	if (layers) /* the caller's: the child's copies go to its mounts */
+		memcpy(fds.layer, layers, sizeof(fds.layer));
 	int sv[2] = {-1, -1};
 	int rc = -1, pidfd = -1;
 	pid_t pid = -1;

@@ -155,34 +155,98 @@ static int bind_at(int rootfd, const char *rel, const char *src, kn_error *err)
 	return 0;
 }
 
-/* An idmapped, read-only view of `host` as the lower layer, the sandbox's own
- * upper/work dirs, mounted as overlay on `rel` under the new root. */
-static int overlay_layer(const struct kn_sandbox_spec *s, int rootfd, int userns, const char *host,
-			 const char *rel, const char *layer, uid_t owner, kn_error *err)
+/* The overlay's own complaint (fsopen's log: "e overlay: ..."), if any. */
+static void overlay_log(int fs, char *out, size_t n)
 {
-	char lower[PATH_MAX], upper[PATH_MAX], work[PATH_MAX], opts[4 * PATH_MAX];
-	snprintf(lower, sizeof(lower), "%s/lower/%s", s->dir, layer);
-	snprintf(upper, sizeof(upper), "%s/upper/%s", s->dir, layer);
-	snprintf(work, sizeof(work), "%s/work/%s", s->dir, layer);
-	int tree = kn_idmap_mount(AT_FDCWD, host, host, userns, MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID, err);
-	if (tree < 0)
-		return -1;
-	int rc = move_mount(tree, "", AT_FDCWD, lower, MOVE_MOUNT_F_EMPTY_PATH);
-	close(tree);
-	if (rc < 0)
-		return kn_fail_errno(err, "move_mount %s onto %s", host, lower);
-	snprintf(opts, sizeof(opts), "lowerdir=%s,upperdir=%s,workdir=%s", lower, upper, work);
-	if (rootfd < 0) {
-		char rootfs[PATH_MAX];
-		snprintf(rootfs, sizeof(rootfs), "%s/rootfs", s->dir);
-		if (mount("overlay", rootfs, "overlay", MS_NOSUID, opts) < 0)
-			rc = kn_fail_errno(err, "mount overlay (%s) on %s", host, rootfs);
+	out[0] = '\0';
+	ssize_t got = read(fs, out, n - 1);
+	if (got > 2 && out[1] == ' ') {
+		out[got] = '\0';
+		memmove(out, out + 2, (size_t)got - 1);
+		out[strcspn(out, "\n")] = '\0';
 	} else {
-		rc = mount_at(rootfd, rel, owner, "overlay", "overlay", MS_NOSUID, opts, err);
+		out[0] = '\0';
 	}
-	/* The overlay holds its own reference to the layer; the staging mount can go. */
-	umount2(lower, MNT_DETACH);
-	return rc;
+}
+
+/* A detached overlay (fsmount): an idmapped, read-only view of `host` as the
+ * lower layer, the sandbox's own upper/work dirs of `layer`. Every layer is
+ * named by an fd's /proc path: no staging mount point for the lower, and the
+ * options the sandbox reads in its mount table name no host path (nor the
+ * folder made ahead under another name, daemon/ahead.h). */
+static int overlay_of(const struct kn_sandbox_spec *s, int userns, const char *host,
+		      const char *layer, kn_error *err)
+{
+	char path[3][PATH_MAX], named[3][64], why[256];
+	int fd[3] = {-1, -1, -1};
+	int mnt = -1, fs = -1;
+	snprintf(path[0], sizeof(path[0]), "%s", host);
+	snprintf(path[1], sizeof(path[1]), "%s/upper/%s", s->dir, layer);
+	snprintf(path[2], sizeof(path[2]), "%s/work/%s", s->dir, layer);
+	fd[0] = kn_idmap_mount(AT_FDCWD, host, host, userns, MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID, err);
+	if (fd[0] < 0)
+		goto out;
+	for (int i = 1; i < 3; i++) {
+		fd[i] = open(path[i], O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (fd[i] < 0) {
+			kn_fail_errno(err, "open %s", path[i]);
+			goto out;
+		}
+	}
+	for (int i = 0; i < 3; i++)
+		snprintf(named[i], sizeof(named[i]), "/proc/self/fd/%d", fd[i]);
+	fs = fsopen("overlay", FSOPEN_CLOEXEC);
+	if (fs < 0) {
+		kn_fail_errno(err, "fsopen overlay");
+		goto out;
+	}
+	if (fsconfig(fs, FSCONFIG_SET_STRING, "source", "overlay", 0) < 0 ||
+	    fsconfig(fs, FSCONFIG_SET_STRING, "lowerdir", named[0], 0) < 0 ||
+	    fsconfig(fs, FSCONFIG_SET_STRING, "upperdir", named[1], 0) < 0 ||
+	    fsconfig(fs, FSCONFIG_SET_STRING, "workdir", named[2], 0) < 0 ||
+	    fsconfig(fs, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0) {
+		int e = errno;
+		overlay_log(fs, why, sizeof(why));
+		errno = e;
+		kn_fail_errno(err, "overlay of %s with upper %s%s%s", host, path[1], why[0] ? ": " : "", why);
+		goto out;
+	}
+	mnt = fsmount(fs, FSMOUNT_CLOEXEC, MOUNT_ATTR_NOSUID);
+	if (mnt < 0)
+		kn_fail_errno(err, "fsmount overlay of %s", host);
+out:
+	kn_closep(&fs);
+	for (int i = 0; i < 3; i++)
+		kn_closep(&fd[i]);
+	return mnt;
+}
+
+int kn_rootfs_overlays(const struct kn_sandbox_spec *s, int userns, int out[KN_NS_LAYERS],
+		       kn_error *err)
+{
+	char base_root[PATH_MAX];
+	snprintf(base_root, sizeof(base_root), "%s/root", s->base_dir);
+	for (size_t i = 0; i < KN_NS_LAYERS; i++)
+		out[i] = -1;
+	out[0] = overlay_of(s, userns, s->image ? s->image : base_root, "root", err);
+	if (out[0] < 0)
+		return -1;
+	for (size_t i = 0; !s->image && kn_base_host_layers[i] && i + 1 < KN_NS_LAYERS; i++) {
+		char layer[64];
+		snprintf(layer, sizeof(layer), "%s", kn_base_host_layers[i] + 1);
+		for (char *c = layer; *c; c++)
+			if (*c == '/')
+				*c = '_';
+		out[i + 1] = overlay_of(s, userns, kn_base_host_layers[i], layer, err);
+		if (out[i + 1] < 0) {
+			for (size_t j = 0; j <= i; j++) {
+				close(out[j]);
+				out[j] = -1;
+			}
+			return -1;
+		}
+	}
+	return 0;
 }
 
 static int setup_dev(int rootfd, uid_t root_uid, kn_error *err)
@@ -285,9 +349,8 @@ static int setup_tmp(int rootfd, uid_t root_uid, kn_error *err)
 int kn_rootfs_setup(const struct kn_sandbox_spec *s, const struct kn_rootfs_fds *fds, kn_error *err)
 {
 	uid_t root_uid = s->uid_base;
-	char rootfs[PATH_MAX], base_root[PATH_MAX];
+	char rootfs[PATH_MAX];
 	snprintf(rootfs, sizeof(rootfs), "%s/rootfs", s->dir);
-	snprintf(base_root, sizeof(base_root), "%s/root", s->base_dir);
 
 	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
 		return kn_fail_errno(err, "make / private");
@@ -298,26 +361,27 @@ int kn_rootfs_setup(const struct kn_sandbox_spec *s, const struct kn_rootfs_fds 
 			return kn_fail_errno(err, "fstat workspace %s", s->workspaces[i].path);
 		workspace_devs[n_workspace_devs++] = st.st_dev;
 	}
-	if (overlay_layer(s, -1, fds->root_userns, s->image ? s->image : base_root, "", "root",
-			  root_uid, err) < 0)
+	/* The overlays mounted ahead (detached), or made now. */
+	int layers[KN_NS_LAYERS];
+	int made_here = fds->layer[0] < 0;
+	if (made_here && kn_rootfs_overlays(s, fds->root_userns, layers, err) < 0)
 		return -1;
-	_cleanup_close_ int rootfd = open(rootfs, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (rootfd < 0)
-		return kn_fail_errno(err, "open %s", rootfs);
-	/* Overlay creates as the caller: make new mount points belong to root inside. */
-	if (!s->image) {
-		for (size_t i = 0; kn_base_host_layers[i]; i++) {
-			char layer[64];
-			const char *rel = kn_base_host_layers[i] + 1;
-			snprintf(layer, sizeof(layer), "%s", rel);
-			for (char *c = layer; *c; c++)
-				if (*c == '/')
-					*c = '_';
-			if (overlay_layer(s, rootfd, fds->root_userns, kn_base_host_layers[i], rel, layer,
-					  root_uid, err) < 0)
-				return -1;
-		}
-	}
+	if (!made_here)
+		memcpy(layers, fds->layer, sizeof(layers));
+	int rc = move_mount(layers[0], "", AT_FDCWD, rootfs, MOVE_MOUNT_F_EMPTY_PATH);
+	if (rc < 0)
+		kn_fail_errno(err, "move_mount the root overlay onto %s", rootfs);
+	_cleanup_close_ int rootfd = rc < 0 ? -1 : open(rootfs, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (rc == 0 && rootfd < 0)
+		rc = kn_fail_errno(err, "open %s", rootfs);
+	/* Mount points the overlay creates as the caller: root's inside. */
+	for (size_t i = 1; rc == 0 && i < KN_NS_LAYERS && layers[i] >= 0; i++)
+		rc = attach_tree(layers[i], rootfd, kn_base_host_layers[i - 1] + 1, root_uid, err);
+	if (made_here)
+		for (size_t i = 0; i < KN_NS_LAYERS; i++)
+			kn_closep(&layers[i]);
+	if (rc < 0)
+		return -1;
 	if (s->vm.enabled) {
 		/* The guest mounts its own kernel file systems; the mount points
 		 * must be there. */
@@ -351,7 +415,7 @@ int kn_rootfs_setup(const struct kn_sandbox_spec *s, const struct kn_rootfs_fds 
 		int tree = kn_idmap_mount(here, "", w->path, fds->ws_userns[i], attrs, err);
 		if (tree < 0)
 			return -1;
-		int rc = attach_tree(tree, rootfd, w->path + 1, root_uid, err);
+		rc = attach_tree(tree, rootfd, w->path + 1, root_uid, err);
 		close(tree);
 		if (rc < 0)
 			return kn_fail_prefix(err, "workspace %s", w->path);

@@ -26,7 +26,13 @@
  * A vm sandbox (spec->vm.enabled) gets the same root without /proc, /sys and /dev
  * (the guest mounts its own; /tmp is kept, as the workspaces may lie below it),
  * and pivots into QEMU's own small root instead (vm_host.h), which holds it.
- * kn_rootfs_pivot makes `dir` the root and detaches the old one. */
+ * kn_rootfs_pivot makes `dir` the root and detaches the old one.
+ * kn_rootfs_overlays makes the overlays of `spec` (its root, then those of
+ * kn_base_host_layers; an --image's root alone, the rest -1) as detached
+ * mounts (fsmount: in no mount namespace until one attaches them, gone when
+ * their last fd closes), lowers idmapped with `userns`: the setup does it
+ * unless fds->layer holds them made ahead (daemon/ahead.h). Once made, the
+ * layers change only through the overlay (layer.h). */
 #ifndef KENNEL_ROOTFS_H
 #define KENNEL_ROOTFS_H
 
@@ -35,6 +41,8 @@
 
 struct kn_rootfs_fds {
 	int root_userns;                       /* maps 0..65535 to uid_base.. */
+	int layer[KN_NS_LAYERS];               /* the overlays, mounted ahead
+						* (kn_rootfs_overlays) or -1 */
 	int ws_userns[KN_MAX_WORKSPACES];      /* maps workspace owner to agent */
 	int ws_fd[KN_MAX_WORKSPACES];          /* O_PATH of each workspace, opened
 						* without following any symlink */
@@ -42,6 +50,8 @@ struct kn_rootfs_fds {
 
 int kn_rootfs_setup(const struct kn_sandbox_spec *spec, const struct kn_rootfs_fds *fds,
 		    kn_error *err);
+int kn_rootfs_overlays(const struct kn_sandbox_spec *spec, int userns, int out[KN_NS_LAYERS],
+		       kn_error *err);
 int kn_rootfs_pivot(const char *dir, kn_error *err);
 
 #endif

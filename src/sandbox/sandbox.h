@@ -8,14 +8,17 @@
  *    folders, which depend on nothing but spec->dir and the uid base: made
  *    ahead of a create, manager.h) then kn_ns_prepare_identity (the files
  *    that name the sandbox: /etc/hostname and /etc/hosts; with an image, the
- *    agent's line in /etc/passwd).
+ *    agent's line in /etc/passwd), written through `root_layer`, the root
+ *    overlay made ahead (rootfs.h), when it is not -1.
  *  - kn_ns_start: starts the sandbox: a new process, PID 1 of fresh mount, pid,
  *    uts and cgroup namespaces, of the network and IPC namespaces of `spare`
  *    (spare.h: made for this start and given to nothing else; the caller
  *    closes its fds afterwards), or of fresh ones when `spare` is NULL, and
  *    then of its own user namespace (the spare's when made for its uid
  *    base), in the cgroup `cg`, with a fresh root (see rootfs.h) pivoted
- *    into. Returns the host pid of that init and a pidfd for it (readable
+ *    into: of the KN_NS_LAYERS overlays in `layers` when not NULL (made
+ *    ahead by kn_rootfs_overlays for this start and given to nothing else;
+ *    the caller closes them afterwards), else of overlays it makes. Returns the host pid of that init and a pidfd for it (readable
  *    when the sandbox dies).
  *    `meanwhile` (may be NULL) runs in the caller while the new process sets
  *    up its namespaces and root, for work that may overlap with that (the
@@ -62,6 +65,9 @@
 /* Enough for a project and a few read-only reference checkouts; each is a
  * mount, and mounts per namespace are a kernel-limited resource. */
 #define KN_MAX_WORKSPACES 16
+/* A host-based sandbox's overlays: its root, then one per
+ * kn_base_host_layers entry (base.h); an --image's root alone. */
+#define KN_NS_LAYERS 3
 #define KN_AGENT_UID 1000
 #define KN_AGENT_NAME "agent"
 #define KN_AGENT_HOME "/home/agent"
@@ -117,11 +123,11 @@ struct kn_exec_result {
 
 int kn_ns_prepare(const struct kn_sandbox_spec *spec, kn_error *err);
 int kn_ns_prepare_folders(const struct kn_sandbox_spec *spec, kn_error *err);
-int kn_ns_prepare_identity(const struct kn_sandbox_spec *spec, kn_error *err);
+int kn_ns_prepare_identity(const struct kn_sandbox_spec *spec, int root_layer, kn_error *err);
 typedef int kn_ns_meanwhile_fn(void *arg, kn_error *err);
 int kn_ns_start(const struct kn_sandbox_spec *spec, const struct kn_cgroup *cg,
-		const struct kn_spare *spare, kn_ns_meanwhile_fn *meanwhile, void *arg,
-		pid_t *init_pid, int *init_pidfd, kn_error *err);
+		const struct kn_spare *spare, const int *layers, kn_ns_meanwhile_fn *meanwhile,
+		void *arg, pid_t *init_pid, int *init_pidfd, kn_error *err);
 int kn_ns_exec(const struct kn_sandbox_spec *spec, pid_t init_pid, const struct kn_cgroup *cg,
 	       const struct kn_exec_spec *ex, struct kn_exec_result *out, kn_error *err);
 /* The exit status of a command whose kn_exec_result's helper_pidfd has become

@@ -19,7 +19,6 @@ BUDGET_S=120      # else as many as fit in this
 MIN_CYCLES=200
 
 rss_kb() { awk '/^VmRSS/ {print $2}' "/proc/$DAEMON_PID/status"; }
-fd_count() { ls "/proc/$DAEMON_PID/fd" | wc -l; }
 
 start_daemon || exit 1
 WS=$T/ws
@@ -40,8 +39,7 @@ one_cycle() {
 cg_discover "$P-probe"
 "$KENNEL" rm -f "$P-probe" >/dev/null
 for i in 1 2 3 4 5; do one_cycle "w$i" >/dev/null; done
-sleep 0.2
-FD0=$(fd_count)
+FD0=$(daemon_fds_idle)
 RSS0=$(rss_kb)
 
 # Up to 1000 cycles; past two minutes, stop as soon as 1000 no longer fit in
@@ -64,8 +62,7 @@ while [ "$N" -lt "$MAX" ]; do
 	fi
 done
 total_ms=$((($(date +%s%N) - t0) / 1000000))
-sleep 0.5 # let the daemon finish closing what the last request used
-FD1=$(fd_count)
+FD1=$(daemon_fds_idle) # once the daemon has closed what the last request used
 RSS1=$(rss_kb)
 echo "note: $N create/exec/rm cycles in $((total_ms / 1000)).$((total_ms % 1000 / 100)) s" \
 	"($((total_ms / N)) ms each, $((N * 60000 / total_ms)) per minute);" \
@@ -76,18 +73,19 @@ else fail all_cycles_succeeded "$failures of $N cycles failed" "$(head -20 "$err
 check no_host_mounts_of_state_dir none grep -F "$KENNEL_STATE" /proc/self/mountinfo
 check no_cgroups_left none sh -c "for p in ${CG_PARENTS[*]}; do find \"\$p\" -mindepth 1 -type d; done"
 check no_cgroup_named_after_a_cycle none sh -c "find /sys/fs/cgroup -type d -name '$P-*'"
-# Any live process in one of this daemon's sandbox cgroups, or with mounts from
-# its state dir (every sandbox process has the sandbox's root mounted).
+# Any live process in one of this daemon's sandbox cgroups, or in the mount
+# namespace of one of its sandboxes (every sandbox has the workspace $WS
+# mounted; the overlays name no host path, rootfs.h).
 procs_left() {
 	local f p
 	for f in $(grep -lE "/$CG_ROOT/" /proc/[0-9]*/cgroup 2>/dev/null) \
-		$(grep -lF "$KENNEL_STATE/sandboxes/" /proc/[0-9]*/mountinfo 2>/dev/null); do
+		$(grep -lF " $WS " /proc/[0-9]*/mountinfo 2>/dev/null); do
 		p=$(echo "$f" | cut -d/ -f3)
 		alive "$p" && ps -o pid=,ppid=,stat=,args= -p "$p"
 	done | sort -u
 }
 check no_processes_left none procs_left
-check sandboxes_dir_empty none ls -A "$KENNEL_STATE/sandboxes"
+check sandboxes_dir_empty none sh -c "ls -A '$KENNEL_STATE/sandboxes' | grep -vx .next"
 check trash_dir_empty none ls -A "$KENNEL_STATE/trash"
 check_out nothing_listed '^$' "$KENNEL" ls -q
 if [ $((FD1 - FD0)) -le $FD_SLACK ] && [ $((FD0 - FD1)) -le $FD_SLACK ]; then pass daemon_fds_stable

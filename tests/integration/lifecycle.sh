@@ -130,6 +130,16 @@ check_out taken_bundle_trusts_its_ca ': OK$' "$KENNEL" exec "$SB4" \
 	openssl verify -CAfile /etc/ssl/certs/ca-certificates.crt /usr/local/share/ca-certificates/kennel-ca.crt
 check_out taken_home_is_the_agents '^750 agent$' "$KENNEL" exec "$SB4" stat -c '%a %U' /home/agent
 check_out taken_root_writable_by_root '^ok$' "$KENNEL" exec -u root "$SB4" sh -c 'touch /etc/x && echo ok'
+# Its overlays were mounted ahead (detached, in no mount namespace): what root
+# installs lands in the sandbox's own layers and survives a restart.
+check_out taken_root_is_an_overlay '^overlayfs$' "$KENNEL" exec "$SB4" stat -f -c %T /
+check_out taken_usr_is_an_overlay '^overlayfs$' "$KENNEL" exec "$SB4" stat -f -c %T /usr
+check taken_root_installs "$KENNEL" exec -u root "$SB4" sh -c "echo kept >/usr/local/lc-ahead-$$"
+check taken_install_in_its_layer grep -qx kept "$KENNEL_STATE/sandboxes/$SB4/upper/usr/local/lc-ahead-$$"
+check stop_taken "$KENNEL" stop "$SB4"
+check_out taken_install_survives_restart '^kept$' "$KENNEL" exec "$SB4" cat "/usr/local/lc-ahead-$$"
+check taken_mount_table_names_no_host_path none sh -c "'$KENNEL' exec '$SB4' cat /proc/self/mountinfo | grep -F '$KENNEL_STATE'"
+check next_overlays_not_in_host_mounts none grep -F "$KENNEL_STATE" /proc/self/mountinfo
 check next_folder_made_again wait_next "$T/taken.crt" ""
 check_fails next_ca_is_new cmp -s "$T/next.crt" "$T/taken.crt"
 # Removing a sandbox frees its uid base, which the next create gets: the

@@ -32,12 +32,18 @@ cg_procs() {
 	grep -oE "/$CG_ROOT/[^/]+" /proc/[0-9]*/cgroup 2>/dev/null |
 		sed -E "s|^/proc/([0-9]+)/cgroup:/$CG_ROOT/|\\1 |" | sort -u
 }
-# "PID NAME" for every process whose mounts come from a sandbox folder of this
-# state dir (a sandbox init and everything in its mount namespace), whatever
-# its cgroup.
+# "PID NAME" for every process in the mount namespace of a sandbox of this
+# test (a sandbox init and everything it started), whatever its cgroup: its
+# mount table holds a workspace of this test ($T/...; the overlays name no
+# host path, rootfs.h), and the sandbox's name is its UTS hostname, which
+# kenneld sets and root inside cannot change.
 mnt_procs() {
-	grep -oE "$KENNEL_STATE/sandboxes/[^/]+" /proc/[0-9]*/mountinfo 2>/dev/null |
-		sed -E "s|^/proc/([0-9]+)/mountinfo:$KENNEL_STATE/sandboxes/|\\1 |" | sort -u
+	local f pid name
+	for f in $(grep -lF " $T/" /proc/[0-9]*/mountinfo 2>/dev/null); do
+		pid=${f#/proc/}
+		pid=${pid%/mountinfo}
+		name=$(nsenter --target "$pid" --uts hostname 2>/dev/null) && echo "$pid $name"
+	done | sort -u
 }
 procs_of() { # NAME — the live processes of sandbox NAME, described
 	local pids
