@@ -26,7 +26,7 @@ static void ahead_path(const struct kn_store *st, char *out, size_t n)
 
 int kn_ahead_due(const struct kn_store *st)
 {
-	return !st->ahead.made && !st->ahead.failed;
+	return !st->ahead.mounted && !st->ahead.failed;
 }
 
 static void unmount_layers(struct kn_ahead *a)
@@ -84,12 +84,11 @@ static int mount_layers(const struct kn_store *st, const struct kn_sandbox_spec 
 	return rc;
 }
 
-int kn_ahead_make(struct kn_store *st, uint32_t uid_base, kn_error *err)
+static int make_folder(struct kn_store *st, uint32_t uid_base, kn_error *err)
 {
 	char dir[PATH_MAX];
 	ahead_path(st, dir, sizeof(dir));
 	kn_ahead_drop(st);
-	st->ahead.failed = 1;
 	struct kn_sandbox_spec spec = {
 		.name = KN_AHEAD_DIR, .dir = dir, .base_dir = st->base_dir, .uid_base = uid_base};
 	/* The key is kennel-proxy's, as at create (manager.c). */
@@ -100,15 +99,36 @@ int kn_ahead_make(struct kn_store *st, uint32_t uid_base, kn_error *err)
 		return -1;
 	if (mkdir(dir, 0700) < 0)
 		return kn_fail_errno(err, "mkdir %s", dir);
-	struct kn_ahead a = {.made = 1, .uid_base = uid_base, .mounted = 1};
+	struct kn_ahead a = {.made = 1, .uid_base = uid_base};
 	if (kn_ns_prepare_folders(&spec, err) < 0 ||
 	    kn_ca_ensure(dir, key_uid, key_gid, &a.ca, &made, err) < 0 ||
-	    kn_ahead_trust(&spec, a.ca.subject_hash, err) < 0 || mount_layers(st, &spec, a.layer, err) < 0) {
+	    kn_ahead_trust(&spec, a.ca.subject_hash, err) < 0) {
 		kn_error ignored;
 		kn_rm_rf(dir, &ignored);
 		return -1;
 	}
 	st->ahead = a;
+	return 0;
+}
+
+int kn_ahead_make(struct kn_store *st, uint32_t uid_base, kn_error *err)
+{
+	st->ahead.failed = 1;
+	if (!st->ahead.made || st->ahead.uid_base != uid_base) {
+		if (make_folder(st, uid_base, err) < 0)
+			return -1;
+	} else {
+		char dir[PATH_MAX];
+		ahead_path(st, dir, sizeof(dir));
+		struct kn_sandbox_spec spec = {
+			.name = KN_AHEAD_DIR, .dir = dir, .base_dir = st->base_dir, .uid_base = uid_base};
+		if (mount_layers(st, &spec, st->ahead.layer, err) < 0) {
+			kn_ahead_drop(st);
+			return -1;
+		}
+		st->ahead.mounted = 1;
+	}
+	st->ahead.failed = 0;
 	return 0;
 }
 
@@ -129,9 +149,10 @@ int kn_ahead_take(struct kn_store *st, struct kn_sandbox *sb, int layers[KN_NS_L
 		}
 		return 0;
 	}
+	if (st->ahead.mounted)
+		memcpy(layers, st->ahead.layer, sizeof(st->ahead.layer));
 	st->ahead.made = 0;
 	st->ahead.mounted = 0;
-	memcpy(layers, st->ahead.layer, sizeof(st->ahead.layer));
 	sb->has_ca = 1;
 	sb->ca = st->ahead.ca;
 	return 1;

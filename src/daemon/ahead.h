@@ -16,20 +16,24 @@
  * through it), and its first start attaches the overlays.
  *
  * Contract (the daemon's single thread; st->ahead is the record):
- *  - kn_ahead_due: there is no folder made, and the last attempt did not
- *    fail (a failed one is retried at the server's slow tick).
+ *  - kn_ahead_due: the folder or its overlays are not made yet, and the
+ *    last attempt did not fail (a failed one is retried at the server's
+ *    slow tick).
  *  - kn_ahead_recheck: after the list of sandboxes changed (a create, a
  *    remove): a folder made for a uid base that is no longer the next one
  *    counts as not made (it goes at the next kn_ahead_make).
- *  - kn_ahead_make: (re)makes the folder for `uid_base`: what was there goes
- *    first, and on failure nothing is left (the next create makes its own).
- *    The CA's key belongs to kennel-proxy's user, as at create. The
- *    overlays' lowers are idmapped with the user namespace made ahead for
- *    that base (st->spare), or one made for them.
+ *  - kn_ahead_make: one step (each ~0.6 ms, so a request that comes
+ *    meanwhile waits little): without a folder for `uid_base`, (re)makes
+ *    it, what was there going first; with one, mounts its overlays. On
+ *    failure nothing is left (the next create makes its own). The CA's key
+ *    belongs to kennel-proxy's user, as at create. The overlays' lowers are
+ *    idmapped with the user namespace made ahead for that base (st->spare),
+ *    or one made for them.
  *  - kn_ahead_take: when the folder was made for sb->uid_base and sb is an
  *    `ns` sandbox on the host base, renames it to sb->dir (which must not
- *    exist), records the CA in sb (has_ca, ca), hands its overlays to the
- *    caller in `layers` (to close once the start has them) and returns 1;
+ *    exist), records the CA in sb (has_ca, ca), hands its overlays, if
+ *    mounted, to the caller in `layers` (to close once the start has them)
+ *    and returns 1;
  *    otherwise 0 with `layers` all -1, and the folder stays for a later
  *    create. The caller still writes the identity files; the trust store
  *    needs nothing before the first start.

@@ -350,8 +350,10 @@ static void make_ahead(struct kn_store *st)
 {
 	kn_error err;
 	int failed_before = st->ahead.failed;
-	/* The next create makes its own folder. */
-	if (kn_ahead_make(st, kn_store_free_uid_base(st), &err) < 0 && !failed_before)
+	/* The next create makes its own folder. (The free base is what the
+	 * folder was made for, or it would not count as made: kn_ahead_recheck.) */
+	if (kn_ahead_make(st, st->ahead.made ? st->ahead.uid_base : kn_store_free_uid_base(st), &err) < 0 &&
+	    !failed_before)
 		log_warn("the next sandbox's folder not made ahead: %s", err.msg);
 }
 
@@ -366,7 +368,7 @@ void kn_mgr_idle(struct kn_store *st)
 		make_ahead(st);
 	else if (st->spare.net < 0) /* the slow tick: retry what failed */
 		make_spare(st);
-	else if (!st->ahead.made)
+	else if (!st->ahead.mounted)
 		make_ahead(st);
 }
 

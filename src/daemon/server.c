@@ -483,13 +483,17 @@ int kn_server_run(struct kn_store *st, int listen_fd, kn_error *err)
 	watch_inits(&s);
 	watch_proxy(&s);
 	log_info("kenneld ready");
+	int idling = 0; /* the last wake-up did a piece of idle work */
 	while (!s.stopping) {
 		struct epoll_event evs[64];
 		/* Without idle work due the loop wakes only for the proxy's and
-		 * the slow clients' timers. */
-		int n = epoll_wait(s.epfd, evs, 64, kn_mgr_idle_due(st) ? KN_IDLE_AFTER_MS : 1000);
+		 * the slow clients' timers. Once quiet, the pieces of idle work
+		 * follow each other, each after a look for events. */
+		int wait_ms = !kn_mgr_idle_due(st) ? 1000 : idling ? 0 : KN_IDLE_AFTER_MS;
+		int n = epoll_wait(s.epfd, evs, 64, wait_ms);
 		if (n < 0 && errno != EINTR)
 			return kn_fail_errno(err, "epoll_wait");
+		idling = n == 0;
 		if (n == 0)
 			kn_mgr_idle(st);
 		for (int i = 0; i < n; i++) {

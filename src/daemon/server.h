@@ -12,7 +12,8 @@
  * client still sends is read and dropped (at most KN_API_DRAIN_MAX bytes, within
  * the same timeout) before it is closed, so the client reads the answer and an
  * end of stream rather than a reset. After KN_IDLE_AFTER_MS without an event
- * the loop does the manager's idle work (kn_mgr_idle) when there is any. */
+ * the loop does the manager's idle work (kn_mgr_idle) when there is any, one
+ * piece per call, with a look for events between pieces. */
 #ifndef KENNEL_SERVER_H
 #define KENNEL_SERVER_H
 
