@@ -37,9 +37,17 @@ static void unmount_layers(struct kn_ahead *a)
 	a->mounted = 0;
 }
 
+uint32_t kn_ahead_next_base(const struct kn_store *st)
+{
+	return st->ahead.made ? st->ahead.uid_base : kn_store_free_uid_base(st);
+}
+
 void kn_ahead_recheck(struct kn_store *st)
 {
-	if (st->ahead.made && st->ahead.uid_base != kn_store_free_uid_base(st)) {
+	int used = 0;
+	for (const struct kn_sandbox *sb = st->list; sb && st->ahead.made && !used; sb = sb->next)
+		used = sb->uid_base == st->ahead.uid_base;
+	if (used) {
 		unmount_layers(&st->ahead);
 		st->ahead.made = 0;
 	}

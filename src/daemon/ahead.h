@@ -9,8 +9,8 @@
  * makes them while it is idle
  * (manager.h) in KN_AHEAD_DIR, inside the state dir's sandboxes/ folder (root's
  * alone; a dot name, which no sandbox can have and which loading the store
- * skips), for the uid base the next sandbox gets unless the list changes;
- * a create of a host-based `ns` sandbox with that base takes it by renaming
+ * skips), for a uid base that no sandbox has; the next create of a
+ * host-based `ns` sandbox gets that base and takes the folder by renaming
  * it to its own folder, then writes only what names it (its /etc/hostname
  * and /etc/hosts, through the overlay: once mounted, a layer changes only
  * through it), and its first start attaches the overlays.
@@ -19,9 +19,12 @@
  *  - kn_ahead_due: the folder or its overlays are not made yet, and the
  *    last attempt did not fail (a failed one is retried at the server's
  *    slow tick).
- *  - kn_ahead_recheck: after the list of sandboxes changed (a create, a
- *    remove): a folder made for a uid base that is no longer the next one
- *    counts as not made (it goes at the next kn_ahead_make).
+ *  - kn_ahead_next_base: the uid base of the next sandbox that can take the
+ *    folder: the folder's when made (kept free for it), else the lowest free
+ *    one. The namespaces made ahead are made for it too (spare.h).
+ *  - kn_ahead_recheck: after a create that did not take the folder: when
+ *    the sandbox got the folder's uid base (it was the lowest free one),
+ *    the folder counts as not made (it goes at the next kn_ahead_make).
  *  - kn_ahead_make: one step (each ~0.6 ms, so a request that comes
  *    meanwhile waits little): without a folder for `uid_base`, (re)makes
  *    it, what was there going first; with one, mounts its overlays. On
@@ -66,6 +69,7 @@ struct kn_sandbox;
 struct kn_sandbox_spec;
 
 int kn_ahead_due(const struct kn_store *st);
+uint32_t kn_ahead_next_base(const struct kn_store *st);
 void kn_ahead_recheck(struct kn_store *st);
 int kn_ahead_make(struct kn_store *st, uint32_t uid_base, kn_error *err);
 int kn_ahead_take(struct kn_store *st, struct kn_sandbox *sb, int layers[KN_NS_LAYERS]);

@@ -190,7 +190,8 @@ int kn_mgr_create(struct kn_store *st, const struct kn_create_req *req, struct k
 			err->errnum = EINVAL;
 		return -1;
 	}
-	sb->uid_base = kn_store_free_uid_base(st);
+	/* The base of the folder made ahead when this create can take it. */
+	sb->uid_base = !sb->image[0] && !sb->vm ? kn_ahead_next_base(st) : kn_store_free_uid_base(st);
 	sb->n_workspaces = req->n_workspaces;
 	memcpy(sb->workspaces, req->workspaces, sizeof(req->workspaces[0]) * req->n_workspaces);
 	sb->init_pidfd = -1;
@@ -336,7 +337,7 @@ int kn_mgr_idle_due(const struct kn_store *st)
 static void make_spare(struct kn_store *st)
 {
 	kn_error err;
-	if (kn_spare_make(&st->spare, kn_store_free_uid_base(st), &err) == 0) {
+	if (kn_spare_make(&st->spare, kn_ahead_next_base(st), &err) == 0) {
 		st->spare_failed = 0;
 		return;
 	}
@@ -350,10 +351,8 @@ static void make_ahead(struct kn_store *st)
 {
 	kn_error err;
 	int failed_before = st->ahead.failed;
-	/* The next create makes its own folder. (The free base is what the
-	 * folder was made for, or it would not count as made: kn_ahead_recheck.) */
-	if (kn_ahead_make(st, st->ahead.made ? st->ahead.uid_base : kn_store_free_uid_base(st), &err) < 0 &&
-	    !failed_before)
+	/* The next create makes its own folder. */
+	if (kn_ahead_make(st, kn_ahead_next_base(st), &err) < 0 && !failed_before)
 		log_warn("the next sandbox's folder not made ahead: %s", err.msg);
 }
 
@@ -478,7 +477,6 @@ int kn_mgr_remove(struct kn_store *st, struct kn_sandbox *sb, int force, kn_erro
 	if (kn_store_remove_files(st, sb, err) < 0)
 		return kn_fail_prefix(err, "remove sandbox %s", sb->name);
 	kn_store_unlink(st, sb);
-	kn_ahead_recheck(st);
 	log_info("removed sandbox %s", sb->name);
 	kn_error serr;
 	/* Its secrets die with it: a later sandbox of the same name must not

@@ -27,6 +27,18 @@ sleep 0.1
 cp "$NEXT/ca.crt" "$T/next.crt" 2>/dev/null
 check create_with_image "$KENNEL" create --name img --image "$IMG" shell "$WS"
 check_fails image_sandbox_has_its_own_ca cmp -s "$T/next.crt" "$KENNEL_STATE/sandboxes/img/ca.crt"
+# It got the folder's uid base (the lowest free one): the folder is made
+# again for another.
+IMG_BASE=$(field img uid_base)
+remade() {
+	for _ in $(seq 1 100); do
+		[ -f "$NEXT/ca.crt" ] && ! cmp -s "$T/next.crt" "$NEXT/ca.crt" &&
+			[ "$(stat -c %u "$NEXT/upper/root" 2>/dev/null)" != "$IMG_BASE" ] && return 0
+		sleep 0.1
+	done
+	return 1
+}
+check next_folder_made_again_for_another_base remade
 check_out image_is_the_root '^image-marker$' "$KENNEL" exec img cat /etc/kennel-image-marker
 check_out host_usr_absent 'No such file|not found' "$KENNEL" exec img ls /usr/bin/python3
 check_out agent_user_added '^uid=1000\(agent\)' "$KENNEL" exec img id

@@ -142,15 +142,16 @@ check taken_mount_table_names_no_host_path none sh -c "'$KENNEL' exec '$SB4' cat
 check next_overlays_not_in_host_mounts none grep -F "$KENNEL_STATE" /proc/self/mountinfo
 check next_folder_made_again wait_next "$T/taken.crt" ""
 check_fails next_ca_is_new cmp -s "$T/next.crt" "$T/taken.crt"
-# Removing a sandbox frees its uid base, which the next create gets: the
-# folder made for another base is made again for that one, and taken.
-SB4_BASE=$NEXT_BASE
-check rm_taken "$KENNEL" rm -f "$SB4"
-check next_folder_follows_the_free_base wait_next "$T/taken.crt" "$SB4_BASE"
+# Removing a sandbox leaves the folder made ahead as it is: the next create
+# gets its uid base, kept free for it, not the one just freed.
+NEXT_BASE=$(stat -c %u "$NEXT/upper/root")
 cp "$T/next.crt" "$T/taken.crt"
+check rm_taken "$KENNEL" rm -f "$SB4"
+sleep 0.3
+check next_folder_kept_after_rm cmp "$T/taken.crt" "$NEXT/ca.crt"
 check create_after_rm_takes_next "$KENNEL" create --name "$SB4" shell "$PROJ"
 check created_after_rm_with_the_ca_made_ahead cmp "$T/taken.crt" "$KENNEL_STATE/sandboxes/$SB4/ca.crt"
-check_out created_after_rm_with_that_base "^$SB4_BASE\$" field "$SB4" uid_base
+check_out created_after_rm_with_its_base "^$NEXT_BASE\$" field "$SB4" uid_base
 check rm_taken_again "$KENNEL" rm -f "$SB4"
 
 # --- commands come from init's exec sessions (init/ns_session.h) ------------------------
