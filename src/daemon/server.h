@@ -28,10 +28,12 @@
  * typical mistakes (a file posted as a body) of a few MiB; beyond this the client
  * gets its reset. */
 #define KN_API_DRAIN_MAX (16u << 20)
-/* Quiet this long, the loop makes the next start's namespaces: the next
- * request of a burst (a create's first exec comes ~1 ms after its answer)
- * is not kept waiting by them, and one a few ms later finds them made. */
-#define KN_IDLE_AFTER_MS 5
+/* Quiet this long, the loop makes what the next create needs (manager.h):
+ * the next request of a burst (a create's first exec comes ~1 ms after its
+ * answer) is not kept waiting, and a create a few ms later finds it made.
+ * The pieces take 0.5-1 ms each: 5 ms left creates 10 ms apart without
+ * them (bench/start: create + first exec 2.06x bwrap, with 2 ms 1.56-1.75x). */
+#define KN_IDLE_AFTER_MS 2
 /* Writes to a client block at most this long (responses are small). */
 #define KN_API_WRITE_TIMEOUT_MS 5000
 
