@@ -6,14 +6,14 @@
  * sandbox), the trust store that holds it (trust.h: the host's 220 KB
  * bundle with the CA appended) and the three overlays over those folders
  * (rootfs.h: ~0.2 ms each, mostly overlayfs checking its work dir). kenneld
- * makes them while it is idle
- * (manager.h) in KN_AHEAD_DIR, inside the state dir's sandboxes/ folder (root's
- * alone; a dot name, which no sandbox can have and which loading the store
- * skips), for a uid base that no sandbox has; the next create of a
- * host-based `ns` sandbox gets that base and takes the folder by renaming
- * it to its own folder, then writes only what names it (its /etc/hostname
- * and /etc/hosts, through the overlay: once mounted, a layer changes only
- * through it), and its first start attaches the overlays.
+ * makes them while it is idle (manager.h) in KN_AHEAD_DIR, inside the state
+ * dir's sandboxes/ folder (root's alone; a dot name, which no sandbox can
+ * have and which loading the store skips), for a uid base that no sandbox
+ * has; the next create of a host-based `ns` sandbox gets that base and
+ * takes the folder by renaming it to its own, then writes only what names
+ * it (its /etc/hostname and /etc/hosts, through the overlay: once mounted,
+ * a layer changes only through it), and its first start attaches the
+ * overlays.
  *
  * Contract (the daemon's single thread; st->ahead is the record):
  *  - kn_ahead_due: the folder or its overlays are not made yet, and the
@@ -36,10 +36,9 @@
  *    `ns` sandbox on the host base, renames it to sb->dir (which must not
  *    exist), records the CA in sb (has_ca, ca), hands its overlays, if
  *    mounted, to the caller in `layers` (to close once the start has them)
- *    and returns 1;
- *    otherwise 0 with `layers` all -1, and the folder stays for a later
- *    create. The caller still writes the identity files; the trust store
- *    needs nothing before the first start.
+ *    and returns 1; otherwise 0 with `layers` all -1, and the folder stays
+ *    for a later create. The caller still writes the identity files; the
+ *    trust store needs nothing before the first start.
  *  - kn_ahead_drop: removes the folder, made or left by a crash (daemon
  *    start and stop).
  *  - kn_ahead_trust: the CA in spec->dir into spec's trust store (used for

@@ -4,7 +4,8 @@
  * Contract: all functions run in the daemon's single thread and keep the store,
  * the state dir, the cgroups and the running processes consistent:
  *  - create: validates, writes the folder, prepares the layers, makes the
- *    sandbox's kennel CA (ca.h), then starts it; config.json (the commit
+ *    sandbox's kennel CA (ca.h), or takes all of that made ahead (ahead.h),
+ *    then starts it; config.json (the commit
  *    point) is written during that first start, before it is answered. A
  *    failure removes what it made (a folder a crash left without
  *    config.json goes at the next daemon start); an existing sandbox of that
