@@ -1,7 +1,8 @@
 /* util.h — small shared helpers: scope-bound cleanup, ownership transfer, limits.
  *
  * Contract: header-only. `_cleanup_free_` frees a pointer, `_cleanup_close_` closes
- * an fd (ignores -1), `_cleanup_fclose_` closes a FILE*, when the variable leaves
+ * an fd (ignores -1; kn_closep itself also sets the fd to -1, so a closed field
+ * reads as none), `_cleanup_fclose_` closes a FILE*, when the variable leaves
  * scope. `steal_pointer(&p)` / `steal_fd(&fd)` hand ownership out and disarm the
  * cleanup; `_cleanup_wipe_free_` frees with kn_wipe_free (wipe.h);
  * `container_of(ptr, type, member)` is the struct holding the member at ptr. Style
@@ -25,6 +26,7 @@ static inline void kn_closep(int *fd)
 		close(*fd);
 		errno = saved;
 	}
+	*fd = -1;
 }
 static inline void kn_fclosep(FILE **f)
 {

@@ -117,10 +117,8 @@ static int start_sandbox(struct kn_store *st, struct kn_sandbox *sb, unsigned ho
 
 static void close_layers(int layers[KN_NS_LAYERS])
 {
-	for (size_t i = 0; i < KN_NS_LAYERS; i++) {
+	for (size_t i = 0; i < KN_NS_LAYERS; i++)
 		kn_closep(&layers[i]);
-		layers[i] = -1;
-	}
 }
 
 static void log_new_ca(const struct kn_sandbox *sb)
@@ -435,7 +433,6 @@ static void wait_init_gone(struct kn_sandbox *sb)
 			;
 	}
 	kn_closep(&sb->init_pidfd);
-	sb->init_pidfd = -1;
 	sb->init_pid = 0;
 	sb->init_start = 0;
 }

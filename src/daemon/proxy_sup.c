@@ -190,7 +190,6 @@ static void kill_proxy(struct kn_proxy_sup *ps)
 	}
 	kn_closep(&ps->pidfd);
 	kn_closep(&ps->ctl);
-	ps->pidfd = ps->ctl = -1;
 	ps->pid = 0;
 	ps->owed = 0;
 }
@@ -457,7 +456,6 @@ void kn_proxy_on_exit(struct kn_proxy_sup *ps)
 		  si.si_status);
 	kn_closep(&ps->pidfd);
 	kn_closep(&ps->ctl);
-	ps->pidfd = ps->ctl = -1;
 	ps->pid = 0;
 	ps->owed = 0;
 	schedule_restart(ps);
@@ -485,5 +483,4 @@ void kn_proxy_stop(struct kn_proxy_sup *ps)
 {
 	kill_proxy(ps);
 	kn_closep(&ps->upstream_ca_fd);
-	ps->upstream_ca_fd = -1;
 }

@@ -111,9 +111,7 @@ int kn_netns_proxy_listeners(int init_pidfd, int fds[2], kn_error *err)
 		if (i == 1 && errno == EBADF)
 			break; /* no IPv6 listener: fine */
 		kn_fail_errno(err, "pidfd_getfd proxy listener %d from sandbox init", wanted[i]);
-		if (i == 1)
-			kn_closep(&fds[0]);
-		fds[0] = -1;
+		kn_closep(&fds[0]); /* -1 already when it failed */
 		return -1;
 	}
 	return 0;

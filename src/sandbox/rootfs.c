@@ -239,10 +239,8 @@ int kn_rootfs_overlays(const struct kn_sandbox_spec *s, int userns, int out[KN_N
 				*c = '_';
 		out[i + 1] = overlay_of(s, userns, kn_base_host_layers[i], layer, err);
 		if (out[i + 1] < 0) {
-			for (size_t j = 0; j <= i; j++) {
-				close(out[j]);
-				out[j] = -1;
-			}
+			for (size_t j = 0; j <= i; j++)
+				kn_closep(&out[j]);
 			return -1;
 		}
 	}
