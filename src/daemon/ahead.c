@@ -16,12 +16,20 @@
 #include "daemon/proxy_sup.h"
 #include "daemon/store.h"
 #include "sandbox/base.h"
-#include "sandbox/idmap.h"
 #include "sandbox/rootfs.h"
 
 static void ahead_path(const struct kn_store *st, char *out, size_t n)
 {
 	snprintf(out, n, "%s/sandboxes/%s", st->state_dir, KN_AHEAD_DIR);
+}
+
+/* The folder as a sandbox of no name yet; `dir` holds its path. */
+static struct kn_sandbox_spec ahead_spec(const struct kn_store *st, uint32_t uid_base,
+					 char dir[PATH_MAX])
+{
+	ahead_path(st, dir, PATH_MAX);
+	return (struct kn_sandbox_spec){
+		.name = KN_AHEAD_DIR, .dir = dir, .base_dir = st->base_dir, .uid_base = uid_base};
 }
 
 int kn_ahead_due(const struct kn_store *st)
@@ -81,24 +89,15 @@ void kn_ahead_drop(struct kn_store *st)
 static int mount_layers(const struct kn_store *st, const struct kn_sandbox_spec *spec,
 			int layer[KN_NS_LAYERS], kn_error *err)
 {
-	struct kn_idmap all = {0, spec->uid_base, KN_IDMAP_RANGE};
-	int own = st->spare.userns < 0 || st->spare.uid_base != spec->uid_base;
-	int userns = own ? kn_idmap_userns_fd(&all, 1, &all, 1, err) : st->spare.userns;
-	if (userns < 0)
-		return -1;
-	int rc = kn_rootfs_overlays(spec, userns, layer, err);
-	if (own)
-		close(userns);
-	return rc;
+	_cleanup_close_ int userns = kn_spare_userns(&st->spare, spec->uid_base, err);
+	return userns < 0 ? -1 : kn_rootfs_overlays(spec, userns, layer, err);
 }
 
 static int make_folder(struct kn_store *st, uint32_t uid_base, kn_error *err)
 {
 	char dir[PATH_MAX];
-	ahead_path(st, dir, sizeof(dir));
+	struct kn_sandbox_spec spec = ahead_spec(st, uid_base, dir);
 	kn_ahead_drop(st);
-	struct kn_sandbox_spec spec = {
-		.name = KN_AHEAD_DIR, .dir = dir, .base_dir = st->base_dir, .uid_base = uid_base};
 	/* The key is kennel-proxy's, as at create (manager.c). */
 	uid_t key_uid = st->proxy ? st->proxy->uid : 0;
 	gid_t key_gid = st->proxy ? st->proxy->gid : 0;
@@ -127,9 +126,7 @@ int kn_ahead_make(struct kn_store *st, uint32_t uid_base, kn_error *err)
 			return -1;
 	} else {
 		char dir[PATH_MAX];
-		ahead_path(st, dir, sizeof(dir));
-		struct kn_sandbox_spec spec = {
-			.name = KN_AHEAD_DIR, .dir = dir, .base_dir = st->base_dir, .uid_base = uid_base};
+		struct kn_sandbox_spec spec = ahead_spec(st, uid_base, dir);
 		if (mount_layers(st, &spec, st->ahead.layer, err) < 0) {
 			kn_ahead_drop(st);
 			return -1;

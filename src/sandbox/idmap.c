@@ -75,6 +75,12 @@ __attribute__((no_sanitize("address", "undefined"))) static int hold_namespace(v
 	return 0;
 }
 
+int kn_idmap_root_userns(uint32_t base, kn_error *err)
+{
+	struct kn_idmap all = {0, base, KN_IDMAP_RANGE};
+	return kn_idmap_userns_fd(&all, 1, &all, 1, err);
+}
+
 int kn_idmap_userns_fd(const struct kn_idmap *uid, size_t n_uid, const struct kn_idmap *gid,
 		       size_t n_gid, kn_error *err)
 {

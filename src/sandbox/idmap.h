@@ -29,6 +29,8 @@ struct kn_idmap {
 
 int kn_idmap_userns_fd(const struct kn_idmap *uid, size_t n_uid, const struct kn_idmap *gid,
 		       size_t n_gid, kn_error *err);
+/* The sandbox's mapping: 0..KN_IDMAP_RANGE-1 to `base`.., uids and gids. */
+int kn_idmap_root_userns(uint32_t base, kn_error *err);
 /* attr_set: MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | ... ; recursive clone of
  * `path` relative to `dirfd`, or of `dirfd` itself when `path` is "" (then
  * `shown` names it in errors). */

@@ -403,18 +403,11 @@ static void __attribute__((noreturn)) sandbox_child(const struct kn_sandbox_spec
 static int make_userns_fds(const struct kn_sandbox_spec *s, const struct kn_spare *spare,
 			   struct kn_rootfs_fds *fds, kn_error *err)
 {
-	struct kn_idmap all = {0, s->uid_base, KN_IDMAP_RANGE};
-	/* The spare's, when it was made for this uid base: a dup, the caller
-	 * closes the spare. */
-	if (spare && spare->userns >= 0 && spare->uid_base == s->uid_base) {
-		fds->root_userns = fcntl(spare->userns, F_DUPFD_CLOEXEC, 0);
-		if (fds->root_userns < 0)
-			return kn_fail_errno(err, "dup the user namespace made ahead");
-	} else {
-		fds->root_userns = kn_idmap_userns_fd(&all, 1, &all, 1, err);
-		if (fds->root_userns < 0)
-			return -1;
-	}
+	/* The spare's (a dup: the caller closes the spare), when it was made
+	 * for this uid base. */
+	fds->root_userns = kn_spare_userns(spare, s->uid_base, err);
+	if (fds->root_userns < 0)
+		return -1;
 	for (size_t i = 0; i < s->n_workspaces; i++) {
 		struct stat st;
 		/* Opened once, no symlink followed anywhere on the path: what the

@@ -38,6 +38,14 @@ static int fill(struct kn_spare *sp, kn_error *err)
 	return 0;
 }
 
+int kn_spare_userns(const struct kn_spare *sp, uint32_t uid_base, kn_error *err)
+{
+	if (!sp || sp->userns < 0 || sp->uid_base != uid_base)
+		return kn_idmap_root_userns(uid_base, err);
+	int fd = fcntl(sp->userns, F_DUPFD_CLOEXEC, 0);
+	return fd < 0 ? kn_fail_errno(err, "dup the user namespace made ahead") : fd;
+}
+
 int kn_spare_make(struct kn_spare *sp, uint32_t uid_base, kn_error *err)
 {
 	*sp = KN_SPARE_NONE;
@@ -57,9 +65,8 @@ int kn_spare_make(struct kn_spare *sp, uint32_t uid_base, kn_error *err)
 		kn_spare_close(sp);
 		return -1;
 	}
-	struct kn_idmap all = {0, uid_base, KN_IDMAP_RANGE};
 	kn_error ignored;
-	sp->userns = kn_idmap_userns_fd(&all, 1, &all, 1, &ignored);
+	sp->userns = kn_idmap_root_userns(uid_base, &ignored);
 	sp->uid_base = uid_base;
 	return 0;
 }

@@ -18,7 +18,10 @@
  * single-threaded and root, and nothing else may run in between. Should the
  * step back fail, the daemon aborts rather than serve from a sandbox's
  * namespaces. Nothing but the one sandbox that kn_ns_start gives them to
- * ever joins them (sandbox.h); kn_spare_close drops the caller's fds. */
+ * ever joins them (sandbox.h); kn_spare_close drops the caller's fds.
+ * kn_spare_userns: a user namespace mapping 0..KN_IDMAP_RANGE-1 to
+ * `uid_base`, for the caller to close: a dup of the spare's when it was made
+ * for that base (`sp` may be NULL), else a new one (idmap.h). */
 #ifndef KENNEL_SPARE_H
 #define KENNEL_SPARE_H
 
@@ -38,6 +41,7 @@ struct kn_spare {
 #define KN_SPARE_NONE ((struct kn_spare){-1, -1, -1, -1, -1, 0})
 
 int kn_spare_make(struct kn_spare *sp, uint32_t uid_base, kn_error *err);
+int kn_spare_userns(const struct kn_spare *sp, uint32_t uid_base, kn_error *err);
 void kn_spare_close(struct kn_spare *sp);
 
 #endif
