@@ -46,6 +46,17 @@ static int ext_critical(X509 *x, int nid)
 	return i >= 0 && X509_EXTENSION_get_critical(X509_get_ext(x, i));
 }
 
+/* The key in `pem` is the certificate's. */
+static int pair_matches(const struct kn_ca_pem *pem)
+{
+	X509 *x = cert_of(pem);
+	EVP_PKEY *k = key_of(pem);
+	int ok = x && k && X509_check_private_key(x, k) == 1;
+	X509_free(x);
+	EVP_PKEY_free(k);
+	return ok;
+}
+
 static void name_field(X509_NAME *n, int nid, char *out, size_t len)
 {
 	out[0] = '\0';
@@ -244,11 +255,7 @@ static void test_key_ahead_used_once(void)
 	kn_ca_key_ahead();
 	CHECK(kn_ca_make(time(NULL), &c, NULL, &err) == 0);
 	CHECK(strcmp(a.key, b.key) != 0 && strcmp(b.key, c.key) != 0 && strcmp(a.key, c.key) != 0);
-	X509 *xa = cert_of(&a);
-	EVP_PKEY *ka = key_of(&a);
-	CHECK(xa && ka && X509_check_private_key(xa, ka) == 1);
-	X509_free(xa);
-	EVP_PKEY_free(ka);
+	CHECK(pair_matches(&a));
 	kn_ca_pem_clear(&a);
 	kn_ca_pem_clear(&b);
 	kn_ca_pem_clear(&c);
@@ -372,11 +379,7 @@ static void test_files(void)
 	struct kn_ca_pem pem;
 	CHECK(kn_ca_load(dir, &pem, &err) == 0);
 	CHECK(pem.cert && cert1 && !strcmp(pem.cert, cert1));
-	X509 *x = cert_of(&pem);
-	EVP_PKEY *k = key_of(&pem);
-	CHECK(x && k && X509_check_private_key(x, k) == 1);
-	X509_free(x);
-	EVP_PKEY_free(k);
+	CHECK(pair_matches(&pem));
 	kn_ca_pem_clear(&pem);
 
 	/* A lone certificate (a key lost) is not a CA: a new pair replaces it. */
