@@ -7,6 +7,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "common/util.h"
+
 static const uint8_t mapped_prefix[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
 
 void kn_addr_v4(struct kn_addr *out, uint32_t v4)
@@ -130,7 +132,7 @@ void kn_addr_format(const struct kn_addr *a, char *buf, size_t bufsz)
 	char text[INET6_ADDRSTRLEN];
 	if (n.family != AF_INET6 || !inet_ntop(AF_INET6, n.bytes, text, sizeof(text)))
 		snprintf(text, sizeof(text), "(invalid address)");
-	snprintf(buf, bufsz, "%s", text);
+	kn_str_append(buf, bufsz, 0, text);
 }
 
 bool kn_addr_equal(const struct kn_addr *a, const struct kn_addr *b)
@@ -230,7 +232,9 @@ void kn_cidr_format(const struct kn_cidr *c, char *buf, size_t bufsz)
 	} else {
 		kn_addr_format(&c->base, text, sizeof(text));
 	}
-	snprintf(buf, bufsz, "%s/%u", text, c->prefix);
+	size_t off = kn_str_append(buf, bufsz, 0, text);
+	off = kn_str_append(buf, bufsz, off, "/");
+	kn_str_append_uint(buf, bufsz, off, c->prefix);
 }
 
 bool kn_cidr_contains(const struct kn_cidr *c, const struct kn_addr *a)

@@ -5,6 +5,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "common/util.h"
+
 static bool is_digit(char c) { return c >= '0' && c <= '9'; }
 
 static int hex_value(char c)
@@ -85,8 +87,14 @@ bool kn_ipv4_parse(const char *s, size_t len, uint32_t *addr)
 
 void kn_ipv4_format(uint32_t addr, char *buf, size_t bufsz)
 {
-	snprintf(buf, bufsz, "%u.%u.%u.%u", (addr >> 24) & 0xff, (addr >> 16) & 0xff,
-		 (addr >> 8) & 0xff, addr & 0xff);
+	size_t off = 0;
+	if (bufsz)
+		buf[0] = '\0';
+	for (int shift = 24; shift >= 0; shift -= 8) {
+		off = kn_str_append_uint(buf, bufsz, off, (addr >> shift) & 0xff);
+		if (shift)
+			off = kn_str_append(buf, bufsz, off, ".");
+	}
 }
 
 /* The WHATWG URL parser's "ends in a number": all decimal digits, or 0x/0X and hex

@@ -149,7 +149,9 @@ static void describe_rule(const struct kn_rule *r, char *buf, size_t bufsz)
 {
 	char text[KN_HOST_PATTERN_STRLEN];
 	kn_rule_format(r, text, sizeof(text));
-	snprintf(buf, bufsz, "%s %s", kn_rule_kind_name(r->kind), text);
+	size_t off = kn_str_append(buf, bufsz, 0, kn_rule_kind_name(r->kind));
+	off = kn_str_append(buf, bufsz, off, " ");
+	kn_str_append(buf, bufsz, off, text);
 }
 
 int kn_policy_check_host(const struct kn_policy *p, const char *host, size_t len, uint16_t port,
@@ -185,7 +187,9 @@ int kn_policy_check_host(const struct kn_policy *p, const char *host, size_t len
 		describe_rule(best, out->rule, sizeof(out->rule));
 	} else {
 		out->verdict = p->def == KN_DEFAULT_DENY ? KN_VERDICT_BLOCK : KN_VERDICT_ALLOW;
-		snprintf(out->rule, sizeof(out->rule), "default %s", kn_default_name(p->def));
+		kn_str_append(out->rule, sizeof(out->rule),
+			      kn_str_append(out->rule, sizeof(out->rule), 0, "default "),
+			      kn_default_name(p->def));
 	}
 	return 0;
 }

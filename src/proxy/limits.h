@@ -107,6 +107,9 @@
 
 /* epoll_wait() batch. */
 #define KP_EPOLL_BATCH 256
+/* The loop's fd -> watch table starts this big and doubles: a worker's
+ * first connections fit without growing it. */
+#define KP_FD_TABLE_MIN 256
 
 /* Buffer for forwarded plain-HTTP bodies (each direction), grown up to
  * HTTP_MAX_HEAD only while a head is being read. */
@@ -176,12 +179,16 @@
 /* Lines a worker holds while the master is slow to take them; past it, lines
  * are dropped and the drop is reported on stderr. */
 #define KP_LOG_QUEUE_MAX (1024 * 1024)
-/* A worker sends the decision lines of one pass of its event loop to the
- * master as one message, of at most this many bytes (below 64 KiB: the
- * worker's queue keeps a 2-byte length per message): under load, the lines
- * of every event handled in that pass share one send, one wake-up of the
- * master and one write. */
+/* A worker gathers decision lines while it has events to handle and sends
+ * them to the master as one message, of at most this many bytes (below
+ * 64 KiB: the worker's queue keeps a 2-byte length per message): under load,
+ * many requests' lines share one send, one wake-up of the master and one
+ * write. */
 #define KP_LOG_BATCH_MAX (60 * 1024)
+/* The longest a line waits in a busy worker (one that never runs out of
+ * events, such as one moving a bulk tunnel): a tail -f of the log stays
+ * live. An idle worker sends at once. */
+#define KP_LOG_DEFER_MS 50
 /* One decision line: the longest fields are a host (253), a rule (384), a
  * sandbox name (128) and up to four secret names (128 each), all JSON-escaped
  * at most 6x. */

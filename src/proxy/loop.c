@@ -2,6 +2,8 @@
 #include "proxy/loop.h"
 
 #include <errno.h>
+#include <stdlib.h>
+#include <string.h>
 #include <sys/epoll.h>
 #include <time.h>
 #include <unistd.h>
@@ -25,13 +27,29 @@ int64_t kp_wall_ms(void)
 int kp_loop_init(struct kp_loop *loop, kn_error *err)
 {
 	loop->timers = (struct kp_timers){ 0 };
+	loop->owners = NULL;
+	loop->nowners = 0;
 	loop->after_batch = NULL;
 	loop->after_batch_arg = NULL;
+	loop->idle_due = NULL;
+	loop->idle = NULL;
+	loop->idle_arg = NULL;
 	loop->now_ms = kp_clock_ms();
 	loop->epfd = epoll_create1(EPOLL_CLOEXEC);
 	if (loop->epfd < 0)
 		return kn_fail_errno(err, "epoll_create1");
 	return 0;
+}
+
+void kp_loop_free(struct kp_loop *loop)
+{
+	if (loop->epfd >= 0)
+		close(loop->epfd);
+	loop->epfd = -1;
+	kp_timers_free(&loop->timers);
+	free(loop->owners);
+	loop->owners = NULL;
+	loop->nowners = 0;
 }
 
 void kp_watch_init(struct kp_watch *w, int fd, void (*ready)(struct kp_watch *w, uint32_t revents))
@@ -42,18 +60,62 @@ void kp_watch_init(struct kp_watch *w, int fd, void (*ready)(struct kp_watch *w,
 	w->ready = ready;
 }
 
+/* The kernel's registration carries the fd and its generation. */
+static uint64_t tag(int fd, uint32_t gen)
+{
+	return (uint64_t)gen << 32 | (uint32_t)fd;
+}
+
+/* fd's owner slot, the table grown to hold it (fds are small and dense). */
+static struct kp_fd_owner *owner_slot(struct kp_loop *loop, int fd, kn_error *err)
+{
+	if ((size_t)fd >= loop->nowners) {
+		size_t n = loop->nowners ? loop->nowners : KP_FD_TABLE_MIN;
+		while (n <= (size_t)fd)
+			n *= 2;
+		struct kp_fd_owner *o = realloc(loop->owners, n * sizeof(*o));
+		if (!o) {
+			errno = ENOMEM;
+			kn_fail_errno(err, "grow the fd table to %zu entries", n);
+			return NULL;
+		}
+		memset(o + loop->nowners, 0, (n - loop->nowners) * sizeof(*o));
+		loop->owners = o;
+		loop->nowners = n;
+	}
+	return &loop->owners[fd];
+}
+
+/* w's registration is gone: events of it still in the batch are dropped. */
+static void forget(struct kp_loop *loop, struct kp_watch *w)
+{
+	if (w->registered && w->fd >= 0 && (size_t)w->fd < loop->nowners &&
+	    loop->owners[w->fd].watch == w)
+		loop->owners[w->fd].watch = NULL;
+	w->registered = false;
+	w->events = 0;
+}
+
 int kp_watch_set(struct kp_loop *loop, struct kp_watch *w, uint32_t events, uint32_t extra,
 		 kn_error *err)
 {
 	if (w->registered && w->events == events)
 		return 0;
-	struct epoll_event ev = { .events = events, .data.ptr = w };
+	struct kp_fd_owner *o = owner_slot(loop, w->fd, err);
+	if (!o)
+		return -1;
+	/* A new registration gets a new generation: events fetched for the
+	 * fd's previous owner (closed, the number reused) are not this one's. */
+	uint32_t gen = w->registered ? o->gen : o->gen + 1;
+	struct epoll_event ev = { .events = events, .data.u64 = tag(w->fd, gen) };
 	int op = w->registered ? EPOLL_CTL_MOD : EPOLL_CTL_ADD;
 	if (!w->registered)
 		ev.events |= extra;
 	if (epoll_ctl(loop->epfd, op, w->fd, &ev) < 0)
 		return kn_fail_errno(err, "epoll_ctl %s fd %d",
 				     op == EPOLL_CTL_ADD ? "add" : "mod", w->fd);
+	o->gen = gen;
+	o->watch = w;
 	w->registered = true;
 	w->events = events;
 	return 0;
@@ -63,18 +125,15 @@ void kp_watch_remove(struct kp_loop *loop, struct kp_watch *w)
 {
 	if (w->registered && w->fd >= 0)
 		epoll_ctl(loop->epfd, EPOLL_CTL_DEL, w->fd, NULL);
-	w->registered = false;
-	w->events = 0;
+	forget(loop, w);
 	w->fd = -1;
 }
 
 void kp_watch_close(struct kp_loop *loop, struct kp_watch *w)
 {
-	(void)loop;
+	forget(loop, w);
 	if (w->fd >= 0)
 		close(w->fd);
-	w->registered = false;
-	w->events = 0;
 	w->fd = -1;
 }
 
@@ -82,6 +141,7 @@ int kp_watch_move(struct kp_loop *loop, struct kp_watch *from, struct kp_watch *
 		  uint32_t events, kn_error *err)
 {
 	bool registered = from->registered;
+	uint32_t had = from->events;
 	to->fd = from->fd;
 	to->registered = false;
 	to->events = 0;
@@ -90,14 +150,20 @@ int kp_watch_move(struct kp_loop *loop, struct kp_watch *from, struct kp_watch *
 	from->fd = -1;
 	if (!registered)
 		return events ? kp_watch_set(loop, to, events, 0, err) : 0;
-	struct epoll_event ev = { .events = events, .data.ptr = to };
+	struct kp_fd_owner *o = &loop->owners[to->fd];
+	o->watch = to;
+	to->registered = true;
+	to->events = had;
+	if (had == events)
+		return 0;
+	struct epoll_event ev = { .events = events, .data.u64 = tag(to->fd, o->gen) };
 	if (epoll_ctl(loop->epfd, EPOLL_CTL_MOD, to->fd, &ev) < 0) {
 		int e = errno;
 		epoll_ctl(loop->epfd, EPOLL_CTL_DEL, to->fd, NULL);
+		forget(loop, to);
 		errno = e;
 		return kn_fail_errno(err, "epoll_ctl mod fd %d", to->fd);
 	}
-	to->registered = true;
 	to->events = events;
 	return 0;
 }
@@ -126,13 +192,22 @@ int kp_loop_run_once(struct kp_loop *loop, int max_wait_ms, kn_error *err)
 		if (timeout < 0 || (uint64_t)timeout > wait)
 			timeout = (int)wait;
 	}
-	int n = epoll_wait(loop->epfd, events, KP_EPOLL_BATCH, timeout);
+	int n = -1;
+	if (timeout != 0 && loop->idle_due && loop->idle_due(loop->idle_arg)) {
+		n = epoll_wait(loop->epfd, events, KP_EPOLL_BATCH, 0);
+		if (n == 0)
+			loop->idle(loop->idle_arg);
+	}
+	if (n <= 0)
+		n = epoll_wait(loop->epfd, events, KP_EPOLL_BATCH, timeout);
 	if (n < 0 && errno != EINTR)
 		return kn_fail_errno(err, "epoll_wait");
 	loop->now_ms = kp_clock_ms();
 	for (int i = 0; i < n; i++) {
-		struct kp_watch *w = events[i].data.ptr;
-		if (w->fd < 0)
+		uint64_t t = events[i].data.u64;
+		size_t fd = (uint32_t)t;
+		struct kp_watch *w = fd < loop->nowners ? loop->owners[fd].watch : NULL;
+		if (!w || loop->owners[fd].gen != (uint32_t)(t >> 32))
 			continue;
 		w->ready(w, events[i].events);
 	}

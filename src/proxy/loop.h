@@ -8,9 +8,21 @@
  * removes its watches during a batch must not free their memory before the
  * batch ends: kp_loop_run_once calls `after_batch` for that.
  *
+ * The kernel's registration names the fd and a generation, not the watch:
+ * the loop keeps which watch owns each registered fd, so an fd changes
+ * owner (kp_watch_move) without a system call, and an event fetched before
+ * its fd was closed and reused (a new generation) is dropped. An event
+ * fetched before an fd changed owner goes to the new owner, which must take
+ * it as level-triggered handlers do: maybe nothing is there.
+ *
  * kp_loop_run_once waits for events until the earliest timer (or `max_wait_ms`,
  * -1 = no limit), dispatches every event, then fires every expired timer, in
- * deadline order. `now_ms` is refreshed after the wait and read by handlers. */
+ * deadline order. `now_ms` is refreshed after the wait and read by handlers.
+ *
+ * Work that can wait until the loop has nothing else to do: while `idle_due`
+ * says some is pending, a pass first looks for events without waiting, and
+ * runs `idle` only when there are none, before it waits. Under load the
+ * work gathers across passes; an idle loop does it before it sleeps. */
 #ifndef KENNEL_PROXY_LOOP_H
 #define KENNEL_PROXY_LOOP_H
 
@@ -27,12 +39,24 @@ struct kp_watch {
 	void (*ready)(struct kp_watch *w, uint32_t revents);
 };
 
+/* Who owns a registered fd now, and the generation its registration
+ * carries (loop.c). */
+struct kp_fd_owner {
+	struct kp_watch *watch;
+	uint32_t gen;
+};
+
 struct kp_loop {
 	int epfd;
+	struct kp_fd_owner *owners; /* indexed by fd */
+	size_t nowners;
 	struct kp_timers timers;
 	uint64_t now_ms;
 	void (*after_batch)(void *arg);
 	void *after_batch_arg;
+	bool (*idle_due)(void *arg);
+	void (*idle)(void *arg);
+	void *idle_arg;
 };
 
 uint64_t kp_clock_ms(void);
@@ -40,6 +64,9 @@ uint64_t kp_clock_ms(void);
 int64_t kp_wall_ms(void);
 
 int kp_loop_init(struct kp_loop *loop, kn_error *err);
+/* The epoll fd, the timer heap and the fd table (a worker never needs it:
+ * it exits with its loop). */
+void kp_loop_free(struct kp_loop *loop);
 void kp_watch_init(struct kp_watch *w, int fd, void (*ready)(struct kp_watch *w, uint32_t revents));
 /* `extra` flags (EPOLLEXCLUSIVE) apply at registration only. */
 int kp_watch_set(struct kp_loop *loop, struct kp_watch *w, uint32_t events, uint32_t extra,
@@ -50,8 +77,8 @@ void kp_watch_remove(struct kp_loop *loop, struct kp_watch *w);
  * an fd that no other descriptor shares (no dup, no fork, never sent), or
  * events would still come for a watch that is gone. */
 void kp_watch_close(struct kp_loop *loop, struct kp_watch *w);
-/* `to` takes `from`'s fd and registration with interest `events`: one
- * EPOLL_CTL_MOD instead of a DEL and an ADD when an fd changes owner (the
+/* `to` takes `from`'s fd and registration with interest `events`: no
+ * system call when the interest stays the same, else one EPOLL_CTL_MOD (the
  * upstream pool, pool.h). `from` is left as after kp_watch_remove; on failure
  * the fd is unregistered and `to` holds it unwatched. */
 int kp_watch_move(struct kp_loop *loop, struct kp_watch *from, struct kp_watch *to,

@@ -3,10 +3,12 @@
 #define _GNU_SOURCE
 #include "proxy/pool.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "common/log.h"
@@ -86,7 +88,13 @@ static void drop(struct kp_worker *w, struct kp_pool_entry *e, const char *why)
 static void entry_ready(struct kp_watch *ew, uint32_t events)
 {
 	struct kp_pool_entry *e = container_of(ew, struct kp_pool_entry, watch);
-	(void)events;
+	char probe;
+	/* An EPOLLIN fetched for the connection that pooled it, before it read
+	 * its response, is handed on with the fd (loop.h): nothing is there. */
+	if (!(events & (EPOLLERR | EPOLLHUP)) &&
+	    recv(ew->fd, &probe, 1, MSG_PEEK | MSG_DONTWAIT) < 0 &&
+	    (errno == EAGAIN || errno == EWOULDBLOCK))
+		return;
 	/* Nothing may arrive on an idle HTTP connection: input, an end or an
 	 * error all mean it can carry no other request. */
 	drop(e->w, e, "stirred while idle");

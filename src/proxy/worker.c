@@ -168,7 +168,8 @@ static void log_send(struct kp_worker *w, const char *batch, size_t len)
 	log_interest(w);
 }
 
-/* The lines of this pass of the loop to the master (after_batch). */
+/* The lines gathered so far to the master: when the loop goes idle, when
+ * the batch is full, or once its first line is KP_LOG_DEFER_MS old. */
 static void log_flush(struct kp_worker *w)
 {
 	if (w->log_batch_len)
@@ -184,6 +185,8 @@ void kp_worker_log_line(struct kp_worker *w, const char *line, size_t len)
 		log_dropped(w, 1);
 		return;
 	}
+	if (w->log_batch_len == 0)
+		w->log_batch_since_ms = w->loop.now_ms;
 	memcpy(w->log_batch + w->log_batch_len, line, len);
 	w->log_batch[w->log_batch_len + len] = '\n';
 	w->log_batch_len += len + 1;
@@ -281,7 +284,19 @@ static void after_batch(void *arg)
 		kp_pool_drop_sandbox(w, sb);
 	kp_pool_reap(w);
 	kp_sandboxes_reap(w);
-	log_flush(w);
+	if (w->log_batch_len && w->loop.now_ms - w->log_batch_since_ms >= KP_LOG_DEFER_MS)
+		log_flush(w);
+}
+
+static bool log_pending(void *arg)
+{
+	const struct kp_worker *w = arg;
+	return w->log_batch_len > 0;
+}
+
+static void log_flush_idle(void *arg)
+{
+	log_flush(arg);
 }
 
 void kp_worker_main(const struct kp_options *opt, const struct kp_hosts *hosts,
@@ -314,6 +329,9 @@ void kp_worker_main(const struct kp_options *opt, const struct kp_hosts *hosts,
 	}
 	w->loop.after_batch = after_batch;
 	w->loop.after_batch_arg = w;
+	w->loop.idle_due = log_pending;
+	w->loop.idle = log_flush_idle;
+	w->loop.idle_arg = w;
 	kp_watch_init(&w->cmd, cmd_fd, command_ready);
 	kp_watch_init(&w->logw, log_fd, log_writable);
 	kp_watch_init(&w->resolver_w, w->resolver.efd, resolver_ready);

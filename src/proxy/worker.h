@@ -5,8 +5,10 @@
  * and exits when the master's command socket closes. It installs the worker
  * seccomp filter, starts the resolver threads, then serves: command messages
  * (control.h, from_master form) are applied and answered {"ok":...} in order;
- * decision lines go to the master over `log_fd`, one per datagram, queued up to
- * KP_LOG_QUEUE_MAX while the master is slow.
+ * decision lines go to the master over `log_fd`, gathered into one datagram
+ * while the loop is busy (at most KP_LOG_BATCH_MAX bytes or KP_LOG_DEFER_MS
+ * old) and sent when it goes idle, queued up to KP_LOG_QUEUE_MAX while the
+ * master is slow.
  *
  * Descriptor budget: `fd_limit` (the soft RLIMIT_NOFILE) minus KP_FD_RESERVE
  * and the listeners is shared by connections (two sockets each, counted from
@@ -54,8 +56,9 @@ struct kp_worker {
 	struct kp_loop loop;
 	struct kp_watch cmd;       /* master <-> worker commands and replies */
 	struct kp_watch logw;      /* worker -> master decision lines */
-	char log_batch[KP_LOG_BATCH_MAX]; /* this loop pass's lines, each ending in '\n' */
+	char log_batch[KP_LOG_BATCH_MAX]; /* lines not sent yet, each ending in '\n' */
 	size_t log_batch_len;
+	uint64_t log_batch_since_ms; /* when its first line came */
 	char *logq;                /* batches the master did not take yet: 2-byte length + bytes each */
 	size_t logq_len, logq_cap;
 	uint64_t log_dropped;

@@ -264,6 +264,9 @@ class H(http.server.BaseHTTPRequestHandler):
             self.end_headers()
             self.wfile.write(b"until close\n")
             self.close_connection = True
+        elif p.startswith("/pause"):
+            time.sleep(0.3)
+            self.send_body(b"paused\n")
         elif p.startswith("/slow"):
             time.sleep(3)
             self.send_body(b"slow\n")

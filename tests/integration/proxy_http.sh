@@ -59,6 +59,44 @@ printf 'POST %s/echo HTTP/1.1\r\nHost: allowed.test:%s\r\nContent-Length: 5\r\n\
 	"$U" "$UP_PORT" "$UP_PORT" "$UP_PORT" >"$T/pipelined2"
 check_out "a request after a body is a new request, not body" $'^HTTP/1.1 200 OK\nHTTP/1.1 403 Forbidden$' raw_all "$P" <"$T/pipelined2"
 
+# The end of a connection the client asked to close: closed at once when
+# nothing more came from the client, after a lingering read when something
+# did (a request pipelined behind it, read with the first or still unread in
+# the socket: a close then would send a reset). Either way the response
+# arrives whole and the connection ends with a FIN.
+cat >"$T/ending.py" <<'PY'
+import socket, sys, time
+port, upstream, mode = int(sys.argv[1]), sys.argv[2], sys.argv[3]
+path = "/pause" if mode == "late" else "/hello"
+req = ("GET http://%s%s HTTP/1.1\r\nHost: %s\r\nConnection: close\r\n\r\n" % (upstream, path, upstream)).encode()
+more = ("GET http://%s/hello HTTP/1.1\r\nHost: %s\r\n\r\n" % (upstream, upstream)).encode()
+s = socket.create_connection(("127.0.0.1", port), timeout=10)
+if mode == "pipelined":
+    s.sendall(req + more)
+else:
+    s.sendall(req)
+if mode == "late":
+    time.sleep(0.1)  # while the upstream takes 0.3 s to answer
+    s.sendall(more)
+out, end = b"", "end"
+try:
+    while True:
+        chunk = s.recv(65536)
+        if not chunk:
+            break
+        out += chunk
+except ConnectionResetError:
+    end = "reset"
+head, _, body = out.partition(b"\r\n\r\n")
+print(head.split(b"\r\n")[0].decode(), body.decode().strip(), out.count(b"HTTP/1.1 "), end)
+PY
+check_out "Connection: close: the whole response, then the end (closed at once)" \
+	'^HTTP/1.1 200 OK hello from upstream 1 end$' python3 "$T/ending.py" "$P" "allowed.test:$UP_PORT" alone
+check_out "... with a request pipelined behind it: one response, then the end (lingering), no reset" \
+	'^HTTP/1.1 200 OK hello from upstream 1 end$' python3 "$T/ending.py" "$P" "allowed.test:$UP_PORT" pipelined
+check_out "... with one sent while the upstream was answering: the same" \
+	'^HTTP/1.1 200 OK paused 1 end$' python3 "$T/ending.py" "$P" "allowed.test:$UP_PORT" late
+
 # --- the upstream connection kept for the next request ---
 # /peer answers "PORT N": N is the request's number on its upstream
 # connection, so N=2 means the second request reused the first's. shape

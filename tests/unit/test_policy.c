@@ -203,6 +203,39 @@ static void test_ipv4_parse_matches_inet_aton(void)
 	CHECK(kn_ipv4_parse("1.0xffffff", 10, &v) && v == 0x01ffffff);
 }
 
+/* The formatter agrees with inet_ntop for random addresses and the edges,
+ * and cuts like snprintf when the buffer is short. */
+static void test_ipv4_format(void)
+{
+	char ours[16], theirs[INET_ADDRSTRLEN];
+	uint32_t edges[] = { 0, 0xffffffffu, 0x7f000001u, 0x0a00000au, 0x01020304u };
+
+	srand(7);
+	for (int i = 0; i < 2000; i++) {
+		uint32_t a = i < (int)KN_ARRAY_SIZE(edges) ? edges[i]
+							  : (uint32_t)rand() ^ ((uint32_t)rand() << 16);
+		struct in_addr in = { .s_addr = htonl(a) };
+		kn_ipv4_format(a, ours, sizeof(ours));
+		CHECK(inet_ntop(AF_INET, &in, theirs, sizeof(theirs)) != NULL);
+		CHECK(strcmp(ours, theirs) == 0);
+	}
+	char small[6];
+	kn_ipv4_format(0xc0a80101u, small, sizeof(small));
+	CHECK(strcmp(small, "192.1") == 0);
+	char none[1] = { 'x' };
+	kn_ipv4_format(0x7f000001u, none, sizeof(none));
+	CHECK(none[0] == '\0');
+	/* The helpers under it. */
+	char buf[8];
+	size_t n = kn_str_append(buf, sizeof(buf), 0, "default ");
+	CHECK(n == 7 && strcmp(buf, "default") == 0);
+	n = kn_str_append_uint(buf, sizeof(buf), kn_str_append(buf, sizeof(buf), 0, "/"), 128);
+	CHECK(n == 4 && strcmp(buf, "/128") == 0);
+	CHECK(kn_str_append_uint(buf, sizeof(buf), 0, 0) == 1 && strcmp(buf, "0") == 0);
+	CHECK(kn_str_append_uint(buf, sizeof(buf), 0, 18446744073709551615ull) == 7 &&
+	      strcmp(buf, "1844674") == 0);
+}
+
 static void test_host_kind(void)
 {
 	CHECK(kn_host_kind("example.com") == KN_HOST_NAME);
@@ -971,6 +1004,7 @@ int main(void)
 {
 	RUN(test_host_canon_table);
 	RUN(test_ipv4_parse_matches_inet_aton);
+	RUN(test_ipv4_format);
 	RUN(test_host_kind);
 	RUN(test_host_pattern_table);
 	RUN(test_host_decisions_default_deny);

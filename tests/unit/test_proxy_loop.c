@@ -2,7 +2,8 @@
  * (src/proxy/timer.h) against a plain list under thousands of random
  * operations, the byte buffer (buf.h), and the epoll loop (loop.h) on real
  * sockets: readiness, hang-up with no interest, removed watches skipped
- * within a batch, timers in deadline order, the after-batch hook. */
+ * within a batch, fds moved between watches, generations of a reused fd
+ * number, timers in deadline order, the after-batch and idle hooks. */
 #include "proxy/buf.h"
 #include "proxy/loop.h"
 #include "proxy/timer.h"
@@ -185,8 +186,7 @@ static void test_loop(void)
 	close(a[0]);
 	close(b[0]);
 	close(b[1]);
-	close(loop.epfd);
-	kp_timers_free(&loop.timers);
+	kp_loop_free(&loop);
 }
 
 /* An fd handed from one watch to another (the upstream pool) reports to the
@@ -243,8 +243,146 @@ static void test_move_and_close(void)
 	close(a[1]);
 	close(b[0]);
 	close(b[1]);
-	close(loop.epfd);
-	kp_timers_free(&loop.timers);
+	kp_loop_free(&loop);
+}
+
+/* A move that keeps the interest makes no system call (the kernel still
+ * holds the fd for the old watch): events go to the new owner all the
+ * same, the old one hears nothing. */
+static void test_move_same_interest(void)
+{
+	struct kp_loop loop;
+	kn_error err;
+	int a[2];
+
+	CHECK(kp_loop_init(&loop, &err) == 0);
+	CHECK(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, a) == 0);
+	struct probe from = { .loop = &loop }, to = { .loop = &loop };
+	kp_watch_init(&from.w, a[0], probe_ready);
+	kp_watch_init(&to.w, -1, probe_ready);
+	CHECK(kp_watch_set(&loop, &from.w, EPOLLIN, 0, &err) == 0);
+	CHECK(kp_watch_move(&loop, &from.w, &to.w, EPOLLIN, &err) == 0);
+	CHECK(to.w.registered && to.w.events == EPOLLIN && to.w.fd == a[0]);
+	CHECK(write(a[1], "x", 1) == 1);
+	CHECK(kp_loop_run_once(&loop, 1000, &err) == 0);
+	CHECK(from.calls == 0 && to.calls == 1 && to.seen == EPOLLIN);
+	/* And back, as the pool does. */
+	CHECK(kp_watch_move(&loop, &to.w, &from.w, EPOLLIN, &err) == 0);
+	to.calls = 0;
+	CHECK(kp_loop_run_once(&loop, 1000, &err) == 0);
+	CHECK(from.calls == 1 && to.calls == 0);
+	kp_watch_close(&loop, &from.w);
+	close(a[1]);
+	kp_loop_free(&loop);
+}
+
+/* Within one batch, the first callback closes the other watch's fd and
+ * registers the same number for a new, readable socket: the event fetched
+ * for the old socket is not handed to the new watch (its generation
+ * differs); the new one is heard on the next pass. */
+struct reuser {
+	struct probe p;
+	struct probe *other;
+	struct probe *fresh;
+	int fresh_peer;
+};
+
+static void reuse_ready(struct kp_watch *w, uint32_t ev)
+{
+	struct reuser *r = (struct reuser *)w;
+	kn_error err;
+	r->p.seen |= ev;
+	r->p.calls++;
+	if (!r->other || r->other->w.fd < 0)
+		return;
+	int number = r->other->w.fd;
+	kp_watch_close(r->p.loop, &r->other->w);
+	int s[2];
+	CHECK(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, s) == 0);
+	/* The new socket on the old number (the lowest free one: usually so). */
+	if (s[0] != number) {
+		CHECK(dup2(s[0], number) == number);
+		close(s[0]);
+	}
+	r->fresh_peer = s[1];
+	kp_watch_init(&r->fresh->w, number, probe_ready);
+	CHECK(kp_watch_set(r->p.loop, &r->fresh->w, EPOLLIN, 0, &err) == 0);
+	CHECK(write(s[1], "z", 1) == 1);
+}
+
+static void test_generation(void)
+{
+	struct kp_loop loop;
+	kn_error err;
+	int a[2], b[2];
+
+	CHECK(kp_loop_init(&loop, &err) == 0);
+	CHECK(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, a) == 0);
+	CHECK(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, b) == 0);
+	struct probe fresh_a = { .loop = &loop }, fresh_b = { .loop = &loop };
+	struct reuser ra = { .p = { .loop = &loop }, .fresh = &fresh_b, .fresh_peer = -1 };
+	struct reuser rb = { .p = { .loop = &loop }, .fresh = &fresh_a, .fresh_peer = -1 };
+	ra.other = &rb.p;
+	rb.other = &ra.p;
+	kp_watch_init(&ra.p.w, a[0], reuse_ready);
+	kp_watch_init(&rb.p.w, b[0], reuse_ready);
+	CHECK(kp_watch_set(&loop, &ra.p.w, EPOLLIN, 0, &err) == 0);
+	CHECK(kp_watch_set(&loop, &rb.p.w, EPOLLIN, 0, &err) == 0);
+	CHECK(write(a[1], "x", 1) == 1);
+	CHECK(write(b[1], "y", 1) == 1);
+	CHECK(kp_loop_run_once(&loop, 1000, &err) == 0);
+	/* One of the two ran and replaced the other. */
+	CHECK(ra.p.calls + rb.p.calls == 1);
+	struct probe *fresh = ra.p.calls ? &fresh_b : &fresh_a;
+	CHECK(fresh->calls == 0);
+	CHECK(kp_loop_run_once(&loop, 1000, &err) == 0);
+	CHECK(fresh->calls == 1 && fresh->seen == EPOLLIN);
+
+	struct reuser *ran = ra.p.calls ? &ra : &rb;
+	kp_watch_close(&loop, &fresh->w);
+	kp_watch_close(&loop, &ran->p.w);
+	close(ran->fresh_peer);
+	close(a[1]);
+	close(b[1]);
+	kp_loop_free(&loop);
+}
+
+/* Deferred work (the decision lines): not run while events keep coming,
+ * run before the loop would wait. */
+static int idle_runs;
+static bool idle_wanted;
+static bool idle_due(void *arg) { (void)arg; return idle_wanted; }
+static void idle_run(void *arg) { (void)arg; idle_runs++; idle_wanted = false; }
+
+static void test_idle(void)
+{
+	struct kp_loop loop;
+	kn_error err;
+	int a[2];
+
+	CHECK(kp_loop_init(&loop, &err) == 0);
+	loop.idle_due = idle_due;
+	loop.idle = idle_run;
+	CHECK(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, a) == 0);
+	struct probe p = { .loop = &loop };
+	kp_watch_init(&p.w, a[0], probe_ready);
+	CHECK(kp_watch_set(&loop, &p.w, EPOLLIN, 0, &err) == 0);
+	CHECK(write(a[1], "x", 1) == 1);
+	idle_wanted = true;
+	/* An event is ready: it is handled, the deferred work waits. */
+	CHECK(kp_loop_run_once(&loop, 1000, &err) == 0);
+	CHECK(p.calls == 1 && idle_runs == 0);
+	char c;
+	CHECK(read(a[0], &c, 1) == 1);
+	/* Nothing ready: the work runs, then the loop waits (and times out). */
+	CHECK(kp_loop_run_once(&loop, 20, &err) == 0);
+	CHECK(idle_runs == 1 && p.calls == 1);
+	/* Nothing due: no extra look. */
+	CHECK(kp_loop_run_once(&loop, 20, &err) == 0);
+	CHECK(idle_runs == 1);
+	kp_watch_close(&loop, &p.w);
+	close(a[1]);
+	kp_loop_free(&loop);
 }
 
 int main(void)
@@ -253,5 +391,8 @@ int main(void)
 	RUN(test_buf);
 	RUN(test_loop);
 	RUN(test_move_and_close);
+	RUN(test_move_same_interest);
+	RUN(test_generation);
+	RUN(test_idle);
 	return test_summary();
 }
