@@ -59,6 +59,7 @@ struct kp_loop {
 	void *idle_arg;
 };
 
+/* kn_now_ms (common/clock.h), in the timers' unsigned type. */
 uint64_t kp_clock_ms(void);
 /* CLOCK_REALTIME in milliseconds (for log lines). */
 int64_t kp_wall_ms(void);
